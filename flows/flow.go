@@ -62,17 +62,22 @@ func GotoEvent(node string) string { return "goto:" + node }
 // Flow is one compiled, validated version of a flow file. It is immutable
 // once returned by the loader.
 type Flow struct {
-	Name     string // flow name (from the file, e.g. "sales")
-	Version  string // content hash of the source, short hex
-	File     string // path it was loaded from
-	Start    string // id of the first node
-	Nodes    map[string]*Node
-	Order    []string             // node ids in file order
-	Prefetch map[string]*Prefetch // by name, e.g. "crm"
+	Name        string // flow name (from the file, e.g. "sales")
+	Description string // free text from the file
+	Version     string // content hash of the source, short hex
+	File        string // path it was loaded from
+	Start       string // id of the first node
+	Nodes       map[string]*Node
+	Order       []string             // node ids in file order
+	Prefetch    map[string]*Prefetch // by name, e.g. "crm"
 	// Events is the looplab/fsm transition table for this version: one
-	// EventDesc per (outcome, source node) plus EventHangup from every state.
+	// EventDesc per (outcome, destination) listing every source node that
+	// takes that outcome there, in file order, plus EventHangup from every
+	// state (nodes and StateEnd) to StateHungUp.
 	// States are node ids, StateEnd and StateHungUp.
 	Events []fsm.EventDesc
+
+	nameLine int // line of the name field, for duplicate-name messages
 }
 
 // Node is one step of a flow. Exactly one of the kind-specific pointers is set.
@@ -87,6 +92,9 @@ type Node struct {
 	// Next maps an outcome (EventDone, ChoiceEvent("1"), ...) to the id of the
 	// next node or StateEnd.
 	Next map[string]string
+	// Outcomes lists the keys of Next in file order (for graphs, simulate
+	// and deterministic Events).
+	Outcomes []string
 
 	Play     *Play
 	Menu     *Menu // KindMenu and KindCollect
@@ -198,4 +206,7 @@ type Prefetch struct {
 	Key     Template // e.g. "${caller_id}"
 	Default string   // key used when Key renders empty (seed: 00000000)
 	Timeout time.Duration
+	// Fields the prefetch provides as ${<name>.<field>} (crm default:
+	// extension, name, account).
+	Fields []string
 }

@@ -1,0 +1,70 @@
+package flows
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// Registry holds the current version of every flow of a directory. Get is
+// lock-free; Reload validates every file first and swaps the whole set only
+// when all of them are valid, so a bad edit never reaches calls. Calls that
+// started on an older version keep their *Flow: versions are immutable.
+type Registry struct {
+	dir  string
+	opts Options
+	mu   sync.Mutex // serialises Reload
+	cur  atomic.Pointer[map[string]*Flow]
+}
+
+// NewRegistry loads dir (every *.yaml) and fails unless every flow is valid.
+func NewRegistry(dir string, opts Options) (*Registry, error) {
+	r := &Registry{dir: dir, opts: opts}
+	if err := r.Reload(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Get returns the current version of the named flow.
+func (r *Registry) Get(name string) (*Flow, bool) {
+	f, ok := (*r.cur.Load())[name]
+	return f, ok
+}
+
+// Names returns the flow names, sorted.
+func (r *Registry) Names() []string {
+	m := *r.cur.Load()
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Reload re-reads the directory. On any problem (an *InvalidError or a read
+// error) the current set stays in place and the error is returned. A file
+// whose bytes did not change keeps its compiled *Flow (same pointer).
+func (r *Registry) Reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	paths, err := flowFiles(r.dir)
+	if err != nil {
+		return err
+	}
+	var prev func(string) *Flow
+	if old := r.cur.Load(); old != nil {
+		byFile := map[string]*Flow{}
+		for _, f := range *old {
+			byFile[f.File] = f
+		}
+		prev = func(file string) *Flow { return byFile[file] }
+	}
+	flows, err := loadFiles(paths, r.opts, prev)
+	if err != nil {
+		return err
+	}
+	r.cur.Store(&flows)
+	return nil
+}
