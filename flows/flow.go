@@ -1,9 +1,3 @@
-// Package flows loads, validates and compiles the YAML call flows that ops
-// write (flows/*.yaml) into an immutable *Flow that the ivr runtime executes.
-//
-// A flow is compiled once per version: the node table, the parsed templates and
-// the looplab/fsm transition table (Events) are built here and shared,
-// read-only, by every call that started on that version.
 package flows
 
 import (

@@ -192,7 +192,9 @@ func (c *compiler) compile(src []byte) *Flow {
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			line, _ = strconv.Atoi(m[1])
 		}
-		c.add(line, "", "YAML syntax: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = yamlLine.ReplaceAllString(msg, "")
+		c.add(line, "", "YAML syntax: %s", strings.TrimPrefix(msg, ": "))
 		return nil
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
@@ -437,6 +439,7 @@ func (c *compiler) node(id string, line int, val *yaml.Node) *Node {
 	if nf == nil {
 		return nil
 	}
+	nf.line = line // "missing field" points at the node id
 	kind, ok := nf.scalar("kind", true)
 	if !ok {
 		return nil
@@ -1087,7 +1090,7 @@ func (c *compiler) checkPrompts() {
 		}
 		if p.t.IsStatic() {
 			if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(raw))); err != nil || st.IsDir() {
-				c.add(p.line, p.node, "%s %q: prompt file not found in %s", p.field, raw, dir)
+				c.add(p.line, p.node, "%s %q: file not found in %s", promptWord(p.field), raw, dir)
 			}
 			continue
 		}
@@ -1095,8 +1098,15 @@ func (c *compiler) checkPrompts() {
 		if i := strings.LastIndexByte(prefix, '/'); i > 0 {
 			sub := prefix[:i]
 			if st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(sub))); err != nil || !st.IsDir() {
-				c.add(p.line, p.node, "%s %q: prompt directory %q not found in %s", p.field, raw, sub, dir)
+				c.add(p.line, p.node, "%s %q: directory %q not found in %s", promptWord(p.field), raw, sub, dir)
 			}
 		}
 	}
+}
+
+func promptWord(field string) string {
+	if field == "invalid" {
+		return "invalid prompt"
+	}
+	return "prompt"
 }

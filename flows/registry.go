@@ -1,10 +1,16 @@
 package flows
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
 )
+
+// ErrNoFlows is returned by NewRegistry and Reload for a directory without
+// *.yaml files.
+var ErrNoFlows = errors.New("flows: no *.yaml flow files")
 
 // Registry holds the current version of every flow of a directory. Get is
 // lock-free; Reload validates every file first and swaps the whole set only
@@ -52,6 +58,9 @@ func (r *Registry) Reload() error {
 	paths, err := flowFiles(r.dir)
 	if err != nil {
 		return err
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("%w: %s", ErrNoFlows, r.dir)
 	}
 	var prev func(string) *Flow
 	if old := r.cur.Load(); old != nil {
