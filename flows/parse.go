@@ -1079,6 +1079,12 @@ func (c *compiler) checkPrompts() {
 		return
 	}
 	dir := c.soundsDir()
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		if len(c.prompts) > 0 {
+			c.add(c.prompts[0].line, "", "sounds directory %s not found: prompts cannot be checked (give the sounds directory, or skip the prompt check)", dir)
+		}
+		return
+	}
 	for _, p := range c.prompts {
 		raw := p.t.Raw
 		if strings.Contains(raw, "://") || strings.HasPrefix(raw, "/") {
