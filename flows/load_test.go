@@ -319,11 +319,14 @@ func TestNotifyCompiled(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tr := range []struct{ name, src, dst string }{
-		{EventDone, "message", "confirm_menu"},
-		{ChoiceEvent("1"), "confirm_menu", "confirmed"},
-		{ChoiceEvent("2"), "confirm_menu", "message"},
-		{EventFailed, "confirm_menu", "no_response"},
-		{EventDone, "goodbye", StateEnd},
+		{ChoiceEvent("1"), "message", "confirmed"},
+		{ChoiceEvent("2"), "message", "repeat"},
+		{EventDone, "repeat", "message"},
+		{EventFailed, "message", "no_response"},
+		{EventDone, "confirmed", "thanks"},
+		{EventDone, "no_response", "goodbye_prompt"},
+		{EventDone, "thanks", "hangup_call"},
+		{EventDone, "hangup_call", StateEnd},
 	} {
 		if !hasTransition(f.Events, tr.name, tr.src, tr.dst) {
 			t.Errorf("missing transition %s --%s--> %s", tr.src, tr.name, tr.dst)
@@ -334,8 +337,12 @@ func TestNotifyCompiled(t *testing.T) {
 		t.Errorf("confirmed set = %+v", set)
 	}
 	// The derived regex lets FreeSWITCH reject other keys itself.
-	if got := f.Nodes["confirm_menu"].Menu.Regex; got != "^(1|2)$" {
+	if got := f.Nodes["message"].Menu.Regex; got != "^(1|2)$" {
 		t.Errorf("derived regex = %q", got)
+	}
+	want := []string{"notify/1000.wav", "notify/9004.wav", "notify/1001.wav", "notify/1002.wav"}
+	if got := f.Prompts(); !slices.Equal(got, want) {
+		t.Errorf("Prompts() = %v, want %v", got, want)
 	}
 }
 

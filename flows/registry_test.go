@@ -59,14 +59,14 @@ func TestRegistryReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	notify2, _ := r.Get("notify")
-	if notify2 == notify1 || notify2.Version == notify1.Version || notify2.Nodes["confirm_menu"].Menu.Tries != 2 {
+	if notify2 == notify1 || notify2.Version == notify1.Version || notify2.Nodes["message"].Menu.Tries != 2 {
 		t.Error("good reload did not swap notify")
 	}
 	if s, _ := r.Get("sales"); s != sales1 {
 		t.Error("unchanged sales was compiled again")
 	}
 	// The old version is untouched for calls still running on it.
-	if notify1.Nodes["confirm_menu"].Menu.Tries != 3 {
+	if notify1.Nodes["message"].Menu.Tries != 3 {
 		t.Error("old version mutated")
 	}
 }
