@@ -1,0 +1,391 @@
+package esl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Default mailbox limits.
+const (
+	DefaultHighWater = 1000
+	DefaultMaxQueue  = 100_000
+)
+
+// Option configures a client connection (Dial) or a Reconnector.
+type Option func(*config)
+
+type config struct {
+	logger    *slog.Logger
+	maxFrame  int
+	highWater int
+	maxQueue  int
+}
+
+func newConfig(opts []Option) config {
+	c := config{}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c.withDefaults()
+}
+
+func (c config) withDefaults() config {
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if c.maxFrame <= 0 {
+		c.maxFrame = DefaultMaxFrame
+	}
+	if c.highWater <= 0 {
+		c.highWater = DefaultHighWater
+	}
+	if c.maxQueue <= 0 {
+		c.maxQueue = DefaultMaxQueue
+	}
+	return c
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithMaxFrame sets the largest accepted message in bytes (default 4 MiB).
+func WithMaxFrame(n int) Option { return func(c *config) { c.maxFrame = n } }
+
+// WithQueueLimits sets the mailbox high-water mark (depth above which a
+// warning is logged and counted) and hard cap (depth at which the
+// connection is closed with ErrQueueOverflow).
+func WithQueueLimits(highWater, maxQueue int) Option {
+	return func(c *config) { c.highWater, c.maxQueue = highWater, maxQueue }
+}
+
+// Stats are counters of one connection's event mailbox.
+type Stats struct {
+	EventsQueued       uint64 // events put in the mailbox
+	EventsClaimed      uint64 // events handed to an Execute or BgAPI waiter instead
+	EventsDropped      uint64 // events nobody asked for (see Client)
+	QueueDepth         int    // events waiting to be drained now
+	MaxQueueDepth      int    // highest depth seen
+	HighWaterCrossings uint64 // times the depth rose above the high-water mark
+}
+
+// reply is what the reader hands to a command waiter.
+type reply struct {
+	msg *Message
+}
+
+// conn is the connection layer shared by outbound and inbound: one reader
+// goroutine that only frames and dispatches, in-order reply matching, a
+// serialized writer and an unbounded ordered mailbox.
+type conn struct {
+	nc  net.Conn
+	rd  *Reader
+	cfg config
+	log *slog.Logger
+
+	// wmu serializes writes; a command's reply slot is queued under it, so
+	// the order of slots is the order of commands on the wire.
+	wmu sync.Mutex
+
+	mu          sync.Mutex
+	pending     []chan reply // reply slots, oldest first
+	queue       []*Message
+	aboveHigh   bool
+	stats       Stats
+	closed      bool
+	closeReason error
+
+	notify chan struct{} // cap 1: "the mailbox has events"
+	done   chan struct{}
+
+	// claim, set before the reader starts, may take an event away from the
+	// mailbox (Execute and BgAPI waiters). It runs on the reader goroutine
+	// and must not block.
+	claim func(*Message) bool
+	// onNotice, set before the reader starts, sees disconnect notices.
+	onNotice func(*Message)
+
+	goodbye atomic.Bool // a disconnect notice said the peer is closing
+	readerWG sync.WaitGroup
+}
+
+func newConn(nc net.Conn, rd *Reader, cfg config) *conn {
+	return &conn{
+		nc:     nc,
+		rd:     rd,
+		cfg:    cfg,
+		log:    cfg.logger.With("peer", nc.RemoteAddr().String()),
+		notify: make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+}
+
+func (c *conn) start() {
+	c.readerWG.Add(1)
+	go c.readLoop()
+}
+
+// readLoop frames messages and dispatches them. It never waits on the
+// owner: replies go to buffered slots, events to the unbounded mailbox.
+func (c *conn) readLoop() {
+	defer c.readerWG.Done()
+	for {
+		m, err := c.rd.ReadMessage()
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF) && c.goodbye.Load():
+				c.fail(fmt.Errorf("%w: peer disconnected", ErrClosed))
+			case errors.Is(err, io.EOF):
+				c.fail(fmt.Errorf("%w: unexpected EOF from peer", ErrClosed))
+			default:
+				c.fail(fmt.Errorf("esl: read: %w", err))
+			}
+			return
+		}
+		if err := c.dispatch(m); err != nil {
+			c.fail(err)
+			return
+		}
+	}
+}
+
+func (c *conn) dispatch(m *Message) error {
+	switch m.Kind() {
+	case KindCommandReply, KindAPIResponse:
+		c.mu.Lock()
+		if len(c.pending) == 0 {
+			c.mu.Unlock()
+			return fmt.Errorf("%w: %s with no command waiting", ErrUnexpectedMessage, m.Kind())
+		}
+		slot := c.pending[0]
+		c.pending[0] = nil
+		c.pending = c.pending[1:]
+		c.mu.Unlock()
+		slot <- reply{msg: m} // buffered: never blocks, even if the caller gave up
+	case KindEvent:
+		if c.claim != nil && c.claim(m) {
+			c.mu.Lock()
+			c.stats.EventsClaimed++
+			c.mu.Unlock()
+			return nil
+		}
+		return c.enqueue(m)
+	case KindDisconnectNotice:
+		if m.Header("Content-Disposition") != "linger" {
+			c.goodbye.Store(true)
+		}
+		if c.onNotice != nil {
+			c.onNotice(m)
+		}
+	default:
+		return fmt.Errorf("%w: Content-Type %q: %.80q", ErrUnexpectedMessage, m.ContentType(), m.OuterBody())
+	}
+	return nil
+}
+
+// enqueue appends to the mailbox and signals the owner.
+func (c *conn) enqueue(m *Message) error {
+	c.mu.Lock()
+	c.queue = append(c.queue, m)
+	depth := len(c.queue)
+	c.stats.EventsQueued++
+	c.stats.MaxQueueDepth = max(c.stats.MaxQueueDepth, depth)
+	crossed := false
+	if depth > c.cfg.highWater && !c.aboveHigh {
+		c.aboveHigh = true
+		c.stats.HighWaterCrossings++
+		crossed = true
+	}
+	c.mu.Unlock()
+	if crossed {
+		c.log.Warn("esl: event queue above high-water mark; owner is not draining", "depth", depth, "high_water", c.cfg.highWater)
+	}
+	if depth >= c.cfg.maxQueue {
+		return fmt.Errorf("%w: %d events undrained", ErrQueueOverflow, depth)
+	}
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// dropEvent counts an event nobody asked for.
+func (c *conn) dropEvent() {
+	c.mu.Lock()
+	c.stats.EventsDropped++
+	c.mu.Unlock()
+}
+
+// Notify is signaled (capacity 1) whenever events are queued; after a
+// receive, Drain until it returns nothing new.
+func (c *conn) Notify() <-chan struct{} { return c.notify }
+
+// Drain appends all queued events to buf in arrival order, removes them
+// from the mailbox and returns the extended buf.
+func (c *conn) Drain(buf []*Message) []*Message {
+	c.mu.Lock()
+	buf = append(buf, c.queue...)
+	clear(c.queue)
+	c.queue = c.queue[:0]
+	c.aboveHigh = false
+	c.mu.Unlock()
+	return buf
+}
+
+// Stats returns the mailbox counters.
+func (c *conn) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	s.QueueDepth = len(c.queue)
+	return s
+}
+
+// Done is closed when the connection is gone.
+func (c *conn) Done() <-chan struct{} { return c.done }
+
+// Err is why the connection ended (nil while it is up). Clean ends (Close,
+// or FreeSWITCH closing after a disconnect notice) match ErrClosed.
+func (c *conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeReason
+}
+
+// fail ends the connection with err (first reason wins) and logs it once.
+func (c *conn) fail(err error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.closeReason = err
+	c.mu.Unlock()
+	_ = c.nc.Close()
+	close(c.done)
+	if errors.Is(err, ErrClosed) {
+		c.log.Debug("esl: connection closed", "reason", err)
+	} else {
+		c.log.Warn("esl: connection failed", "err", err)
+	}
+}
+
+// Close closes the connection and waits for the reader to stop.
+func (c *conn) Close() error {
+	c.fail(fmt.Errorf("%w: closed by us", ErrClosed))
+	c.readerWG.Wait()
+	return nil
+}
+
+// roundTrip writes one command and waits for its reply. payload must be a
+// whole, validated command. If ctx ends first the slot stays queued and its
+// reply is discarded when it comes, so later replies stay matched.
+func (c *conn) roundTrip(ctx context.Context, payload []byte) (*Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	slot := make(chan reply, 1)
+	c.wmu.Lock()
+	c.mu.Lock()
+	if c.closed {
+		err := c.closeReason
+		c.mu.Unlock()
+		c.wmu.Unlock()
+		return nil, err
+	}
+	c.pending = append(c.pending, slot)
+	c.mu.Unlock()
+	err := c.write(ctx, payload)
+	c.wmu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-slot:
+		return r.msg, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.done:
+		select { // a reply that raced with the close still counts
+		case r := <-slot:
+			return r.msg, nil
+		default:
+		}
+		return nil, c.Err()
+	}
+}
+
+// write sends payload; called with wmu held. A failed or interrupted write
+// leaves the stream in an unknown state, so it ends the connection.
+func (c *conn) write(ctx context.Context, payload []byte) error {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.nc.SetWriteDeadline(dl)
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = c.nc.SetWriteDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	_, err := c.nc.Write(payload)
+	if !stop() {
+		<-fired // the deadline was moved; wait so the reset below wins
+	}
+	_ = c.nc.SetWriteDeadline(time.Time{})
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			err = fmt.Errorf("%w (%w)", ctxErr, err)
+		}
+		c.fail(fmt.Errorf("esl: write: %w", err))
+		return err
+	}
+	return nil
+}
+
+// command sends a command with optional headers and returns the reply
+// message; a "-ERR" Reply-Text gives a *ReplyError.
+func (c *conn) command(ctx context.Context, cmd string, headers ...string) (*Message, error) {
+	if err := validateAll(cmd); err != nil {
+		return nil, err
+	}
+	if err := validateAll(headers...); err != nil {
+		return nil, err
+	}
+	m, err := c.roundTrip(ctx, appendCommand(nil, cmd, headers...))
+	if err != nil {
+		return nil, err
+	}
+	if m.Kind() == KindCommandReply && hasPrefix(m.ReplyText(), "-ERR") {
+		return m, &ReplyError{Command: cmd, Reply: m.ReplyText()}
+	}
+	return m, nil
+}
+
+// api runs "api <cmd>" and returns the api/response body; a body starting
+// with "-ERR" gives a *ReplyError along with the body.
+func (c *conn) api(ctx context.Context, cmd string) (string, error) {
+	m, err := c.command(ctx, "api "+cmd)
+	if err != nil {
+		return "", err
+	}
+	if m.Kind() != KindAPIResponse {
+		if hasPrefix(m.ReplyText(), "-ERR") {
+			return "", &ReplyError{Command: "api " + cmd, Reply: m.ReplyText()}
+		}
+		return "", fmt.Errorf("%w: %s in answer to api", ErrUnexpectedMessage, m.Kind())
+	}
+	body := string(m.OuterBody())
+	if hasPrefix(body, "-ERR") {
+		return body, &ReplyError{Command: "api " + cmd, Reply: body}
+	}
+	return body, nil
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }

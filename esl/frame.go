@@ -1,0 +1,203 @@
+package esl
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// DefaultMaxFrame is the largest message (header block plus body) a Reader
+// accepts unless configured otherwise.
+const DefaultMaxFrame = 4 << 20
+
+// Reader reads ESL messages from a byte stream: a header block of
+// "Name: value\n" lines ended by a blank line, then exactly Content-Length
+// bytes of body. It handles partial reads, many messages per read and bodies
+// split across reads. After any error the stream is out of sync, so every
+// later call returns the same error.
+//
+// A Reader is not safe for concurrent use; the connection layer runs one
+// reader goroutine per socket.
+type Reader struct {
+	src      io.Reader
+	buf      []byte
+	start    int // first unread byte in buf
+	end      int // end of buffered data
+	scanned  int // bytes after start already searched for the blank line
+	maxFrame int
+	err      error
+}
+
+// NewReader returns a Reader reading from r that rejects messages larger
+// than maxFrame bytes with ErrFrameTooLarge (maxFrame <= 0 means
+// DefaultMaxFrame).
+func NewReader(r io.Reader, maxFrame int) *Reader {
+	if maxFrame <= 0 {
+		maxFrame = DefaultMaxFrame
+	}
+	return &Reader{src: r, maxFrame: maxFrame}
+}
+
+// Buffered reports how many bytes have been read from the source but not yet
+// consumed by ReadMessage.
+func (r *Reader) Buffered() int { return r.end - r.start }
+
+// ReadMessage reads the next message. At a clean end of stream (between
+// messages) it returns io.EOF; a stream that ends inside a message gives
+// io.ErrUnexpectedEOF. Framing errors wrap ErrMalformed or ErrFrameTooLarge.
+func (r *Reader) ReadMessage() (*Message, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	m, err := r.readMessage()
+	if err != nil {
+		r.err = err
+	}
+	return m, err
+}
+
+func (r *Reader) readMessage() (*Message, error) {
+	// Find the end of the header block. Stray blank lines between messages
+	// are skipped: they carry nothing and FreeSWITCH never sends them.
+	var hdrEnd int
+	for {
+		for r.start < r.end && r.buf[r.start] == '\n' {
+			r.start++
+			r.scanned = 0
+		}
+		if r.start < r.end {
+			from := r.start + max(r.scanned-1, 0)
+			if i := bytes.Index(r.buf[from:r.end], []byte("\n\n")); i >= 0 {
+				hdrEnd = from + i + 2 - r.start
+				r.scanned = 0
+				break
+			}
+			r.scanned = r.end - r.start
+		}
+		if r.end-r.start >= r.maxFrame {
+			return nil, fmt.Errorf("%w: header block exceeds %d bytes", ErrFrameTooLarge, r.maxFrame)
+		}
+		if err := r.fill(r.end - r.start + 1); err != nil {
+			if errors.Is(err, io.EOF) && r.end == r.start {
+				return nil, io.EOF
+			}
+			return nil, r.eofErr(err)
+		}
+	}
+	bodyLen, err := scanContentLength(r.buf[r.start : r.start+hdrEnd])
+	if err != nil {
+		return nil, err
+	}
+	total := hdrEnd + bodyLen
+	if bodyLen > r.maxFrame || total > r.maxFrame {
+		return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrFrameTooLarge, total, r.maxFrame)
+	}
+	if r.end-r.start < total {
+		if err := r.fill(total); err != nil {
+			return nil, r.eofErr(err)
+		}
+	}
+	frame := r.buf[r.start : r.start+total]
+	r.start += total
+	return parseFrame(frame, hdrEnd)
+}
+
+func (r *Reader) eofErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// fill reads until at least need bytes are buffered after start, moving or
+// growing the buffer as needed.
+func (r *Reader) fill(need int) error {
+	if len(r.buf)-r.start < need {
+		if r.start > 0 && len(r.buf) >= need {
+			n := copy(r.buf, r.buf[r.start:r.end])
+			r.start, r.end = 0, n
+		} else {
+			nb := make([]byte, max(need, 2*len(r.buf), 32<<10))
+			n := copy(nb, r.buf[r.start:r.end])
+			r.buf, r.start, r.end = nb, 0, n
+		}
+	}
+	empty := 0
+	for r.end-r.start < need {
+		n, err := r.src.Read(r.buf[r.end:])
+		r.end += n
+		if err != nil {
+			if r.end-r.start >= need {
+				return nil
+			}
+			return err
+		}
+		if n == 0 {
+			if empty++; empty > 100 {
+				return io.ErrNoProgress
+			}
+		}
+	}
+	return nil
+}
+
+// scanContentLength finds the Content-Length header in a header block
+// (ended by the blank line) without indexing it. Absent means 0.
+func scanContentLength(hdr []byte) (int, error) {
+	for len(hdr) > 0 {
+		nl := bytes.IndexByte(hdr, '\n')
+		if nl < 0 {
+			nl = len(hdr)
+		}
+		line := hdr[:nl]
+		hdr = hdr[min(nl+1, len(hdr)):]
+		const name = "content-length:"
+		if len(line) >= len(name) && equalFoldASCII(line[:len(name)], name) {
+			return parseLength(trimValue(line[len(name):]))
+		}
+	}
+	return 0, nil
+}
+
+// parseLength parses a non-negative decimal Content-Length.
+func parseLength(v []byte) (int, error) {
+	if len(v) == 0 || len(v) > 10 {
+		return 0, fmt.Errorf("%w: bad Content-Length %q", ErrMalformed, v)
+	}
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%w: bad Content-Length %q", ErrMalformed, v)
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, nil
+}
+
+// trimValue drops the spaces after the colon and a stray CR at the end.
+func trimValue(v []byte) []byte {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	if n := len(v); n > 0 && v[n-1] == '\r' {
+		v = v[:n-1]
+	}
+	return v
+}
+
+func equalFoldASCII(b []byte, lowerName string) bool {
+	if len(b) != len(lowerName) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lowerName[i] {
+			return false
+		}
+	}
+	return true
+}

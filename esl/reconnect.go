@@ -1,0 +1,115 @@
+package esl
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// Reconnector keeps an inbound Client connected: it dials with capped,
+// jittered exponential backoff, re-authenticates and re-subscribes after
+// every reconnect.
+type Reconnector struct {
+	Addr     string
+	Password string
+	// Format and Events are subscribed after each connect (none if Events
+	// is empty); Format defaults to "plain".
+	Format string
+	Events []string
+	// MinDelay and MaxDelay bound the backoff (defaults 100 ms and 30 s).
+	MinDelay, MaxDelay time.Duration
+	Options            []Option
+	Logger             *slog.Logger
+}
+
+// Connect dials until it gets a connected, subscribed Client or ctx ends.
+// An authentication failure is returned at once (retrying cannot fix it).
+func (r *Reconnector) Connect(ctx context.Context) (*Client, error) {
+	log := r.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	for attempt := 0; ; attempt++ {
+		c, err := r.dialOnce(ctx)
+		if err == nil {
+			return c, nil
+		}
+		if errors.Is(err, ErrAuth) || errors.Is(err, ErrInvalidValue) {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		d := backoffDelay(attempt, r.MinDelay, r.MaxDelay)
+		log.Warn("esl: connect failed; retrying", "addr", r.Addr, "attempt", attempt+1, "delay", d, "err", err)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Reconnector) dialOnce(ctx context.Context) (*Client, error) {
+	opts := r.Options
+	if r.Logger != nil {
+		opts = append([]Option{WithLogger(r.Logger)}, opts...)
+	}
+	c, err := Dial(ctx, r.Addr, r.Password, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Events) > 0 {
+		format := r.Format
+		if format == "" {
+			format = "plain"
+		}
+		if err := c.Subscribe(ctx, format, r.Events...); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Run keeps a connection up until ctx ends: it calls fn with each new
+// Client and, when fn returns or the connection dies, closes it and
+// reconnects. fn should return when c.Done() is closed. Run returns
+// ctx.Err(), or a non-retryable error (ErrAuth).
+func (r *Reconnector) Run(ctx context.Context, fn func(ctx context.Context, c *Client)) error {
+	for {
+		c, err := r.Connect(ctx)
+		if err != nil {
+			return err
+		}
+		fn(ctx, c)
+		_ = c.Close()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// backoffDelay is the wait before retry number attempt (0-based):
+// min·2^attempt capped at max, then jittered to between half and all of it
+// so that many clients do not retry in step.
+func backoffDelay(attempt int, minDelay, maxDelay time.Duration) time.Duration {
+	if minDelay <= 0 {
+		minDelay = 100 * time.Millisecond
+	}
+	if maxDelay <= 0 {
+		maxDelay = 30 * time.Second
+	}
+	maxDelay = max(maxDelay, minDelay)
+	d := minDelay
+	for i := 0; i < attempt && d < maxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, maxDelay)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
