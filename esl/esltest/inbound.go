@@ -230,7 +230,11 @@ func (c *inboundConn) handle(cmd *command) bool {
 	}
 	switch verb {
 	case "api":
-		c.send(encodeAPI(c.srv.api(cmd.arg())))
+		body, then := c.srv.api(cmd.arg())
+		c.send(encodeAPI(body))
+		if then != nil {
+			then()
+		}
 	case "bgapi":
 		job := cmd.get("Job-UUID")
 		if job == "" {
@@ -241,7 +245,7 @@ func (c *inboundConn) handle(cmd *command) bool {
 		c.srv.wg.Add(1)
 		go func() {
 			defer c.srv.wg.Done()
-			body := c.srv.api(line)
+			body, then := c.srv.api(line)
 			name, arg, _ := strings.Cut(line, " ")
 			l := c.srv.si.eventHeader("BACKGROUND_JOB", siteJob.file, siteJob.function, siteJob.line)
 			l.add("Job-UUID", job)
@@ -250,6 +254,9 @@ func (c *inboundConn) handle(cmd *command) bool {
 				l.add("Job-Command-Arg", arg)
 			}
 			c.srv.broadcast(&eventMsg{headers: l, body: body})
+			if then != nil {
+				then()
+			}
 		}()
 	case "event", "events":
 		c.subscribe(cmd.arg())
@@ -349,8 +356,9 @@ func (s *Server) broadcast(ev *eventMsg) {
 }
 
 // api runs one api command; originate blocks until the call is answered or
-// failed, like FreeSWITCH's.
-func (s *Server) api(line string) string {
+// failed, like FreeSWITCH's. then, when non-nil, runs after the response was
+// queued (uuid_kill's hangup events follow its +OK).
+func (s *Server) api(line string) (body string, then func()) {
 	name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 	arg = strings.TrimSpace(arg)
 	switch name {
@@ -358,32 +366,35 @@ func (s *Server) api(line string) string {
 		s.mu.Lock()
 		n := s.sessions
 		s.mu.Unlock()
-		return s.si.statusBody(n)
+		return s.si.statusBody(n), nil
 	case "uptime":
-		return s.si.uptimeSeconds()
+		return s.si.uptimeSeconds(), nil
 	case "version":
-		return versionBody
+		return versionBody, nil
 	case "uuid_kill":
 		uuid, cause, _ := strings.Cut(arg, " ")
 		if cause = strings.TrimSpace(cause); cause == "" {
 			cause = "NORMAL_CLEARING"
 		}
-		if !s.kill(uuid, cause) {
-			return "-ERR No such channel!\n"
+		s.mu.Lock()
+		_, ok := s.channels[uuid]
+		s.mu.Unlock()
+		if !ok {
+			return "-ERR No such channel!\n", nil
 		}
-		return "+OK\n"
+		return "+OK\n", func() { s.kill(uuid, cause) }
 	case "uuid_exists":
 		s.mu.Lock()
 		_, ok := s.channels[arg]
 		s.mu.Unlock()
 		if ok {
-			return "true"
+			return "true", nil
 		}
-		return "false"
+		return "false", nil
 	case "originate":
-		return s.originate(arg)
+		return s.originate(arg), nil
 	}
-	return "-ERR " + name + " Command not found!\n"
+	return "-ERR " + name + " Command not found!\n", nil
 }
 
 var (

@@ -1,0 +1,30 @@
+// Package esltest is a fake FreeSWITCH for tests, the demo and the load tool,
+// built from real FreeSWITCH 1.10.12 wire captures (shared/fixtures/freeswitch):
+// same header names and order, Content-Types, reply texts, URL-encoding
+// (switch_url_encode, `_undef_` for empty values) and event order.
+//
+// It is an independent implementation of the FreeSWITCH side of the Event
+// Socket: it has its own reader for client commands and its own encoder, and
+// does not import package esl, so a framing bug there is not mirrored here.
+//
+// Outbound mode plays the `socket host:port async full` dialplan application:
+// DialOutbound (or StartOutbound) connects to an ESL listener and answers
+// connect, myevents, linger, event, api, bgapi, getvar, sendmsg and exit,
+// running the apps it is sent (answer, playback, play_and_get_digits, set,
+// bridge, transfer, hangup, park, sleep ...) one at a time as FreeSWITCH's
+// channel does, with the caller's behaviour taken from a Script (digits per
+// play_and_get_digits try, bridge outcomes, caller hangup point). Each call
+// runs on its own goroutine with its own timers; all of them end with the call.
+//
+// Inbound mode (Server) is the event socket on port 8021: auth, api, bgapi
+// with BACKGROUND_JOB, events plain|json, and originate, which creates the
+// channel and, when configured, connects it to an outbound listener like the
+// socket app, so dialer -> FreeSWITCH -> IVR can be tested end to end.
+//
+// Known simplifications: the socket is always async (no static mode); events
+// requested as xml are sent as plain; myevents' racy initial CHANNEL_PARK is
+// not sent; play_and_get_digits regexps use Go syntax, unanchored like PCRE
+// in FS; waits for digits that never come last PlaybackDuration, not the
+// app's timeout; after hangup a lingering socket answers sendmsg with +OK
+// (FreeSWITCH queues the message on the dead session) and runs nothing.
+package esltest
