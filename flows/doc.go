@@ -66,7 +66,8 @@
 //
 // ${name} in prompts, dial, dest, set values and prefetch keys is rendered by
 // the runtime. Known names: caller_id, caller_name, destination, uuid, flow;
-// <prefetch>.<field>; bridge.disposition; and every var written by a menu,
+// <prefetch>.<field>; bridge.disposition; digits (the last menu or collect
+// input); and every var written by a menu,
 // collect or set node. A prompt with variables is checked for its directory
 // only; other prompts must exist under Options.SoundsDir.
 //

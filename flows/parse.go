@@ -37,6 +37,9 @@ var builtinVars = []string{"caller_id", "caller_name", "destination", "uuid", "f
 // originate_disposition / bridge_hangup_cause).
 const BridgeDispositionVar = "bridge.disposition"
 
+// DigitsVar holds the digits of the last menu or collect (set by the runtime).
+const DigitsVar = "digits"
+
 // crmDefaultFields are the fields of a crm prefetch without a fields list.
 var crmDefaultFields = []string{"extension", "name", "account"}
 
@@ -1042,7 +1045,7 @@ func (c *compiler) checkInputlessCycles() {
 
 // knownVar reports whether ${name} can be rendered by the runtime.
 func (c *compiler) knownVar(name string) bool {
-	if slices.Contains(builtinVars, name) || name == BridgeDispositionVar || c.writes[name] {
+	if slices.Contains(builtinVars, name) || name == BridgeDispositionVar || name == DigitsVar || c.writes[name] {
 		return true
 	}
 	pre, field, ok := strings.Cut(name, ".")
@@ -1057,7 +1060,7 @@ func (c *compiler) checkVars() {
 	for _, r := range c.tmpls {
 		for _, v := range r.t.Vars() {
 			if !c.knownVar(v) {
-				c.add(r.line, r.node, "%s: unknown variable ${%s} (known: call variables %s, <prefetch>.<field>, %s, and variables set by menu/collect/set nodes)", r.field, v, strings.Join(builtinVars, ", "), BridgeDispositionVar)
+				c.add(r.line, r.node, "%s: unknown variable ${%s} (known: call variables %s, <prefetch>.<field>, %s, %s, and variables set by menu/collect/set nodes)", r.field, v, strings.Join(builtinVars, ", "), BridgeDispositionVar, DigitsVar)
 			}
 		}
 	}

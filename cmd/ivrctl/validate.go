@@ -55,13 +55,20 @@ them, and the exit status is 1.`,
 // expandFlowArgs turns files and directories into the list of flow files.
 func expandFlowArgs(args []string) ([]string, error) {
 	var paths []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if c := filepath.Clean(p); !seen[c] {
+			seen[c] = true
+			paths = append(paths, p)
+		}
+	}
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if err != nil {
 			return nil, err
 		}
 		if !st.IsDir() {
-			paths = append(paths, a)
+			add(a)
 			continue
 		}
 		found, err := filepath.Glob(filepath.Join(a, "*.yaml"))
@@ -72,7 +79,9 @@ func expandFlowArgs(args []string) ([]string, error) {
 			return nil, fmt.Errorf("%s: no *.yaml flow files", a)
 		}
 		sort.Strings(found)
-		paths = append(paths, found...)
+		for _, p := range found {
+			add(p)
+		}
 	}
 	return paths, nil
 }
