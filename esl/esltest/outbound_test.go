@@ -243,6 +243,9 @@ func TestCallerHangupDuringPlayback(t *testing.T) {
 				if notice.get("Content-Disposition") != "linger" || notice.get("Linger-Time") != "-1" {
 					t.Errorf("linger notice %+v", notice.headers)
 				}
+				if got := c.cmd(execute("playback", "x.wav", newUUID())); got != "+OK" {
+					t.Errorf("sendmsg on a dead lingering channel: %q", got)
+				}
 				if got := c.cmd("exit"); got != "+OK bye" {
 					t.Errorf("exit %q", got)
 				}
@@ -259,7 +262,8 @@ func TestCallerHangupDuringPlayback(t *testing.T) {
 }
 
 func TestBadAppHangsUpWithoutCompletion(t *testing.T) {
-	call, c := startCall(t, Script{})
+	seen := make(chan string, 16)
+	call, c := startCall(t, Script{Observer: func(r Record) { seen <- r.Verb + " " + r.App }})
 	c.cmd("connect")
 	c.cmd("myevents")
 	id := newUUID()
@@ -278,6 +282,14 @@ func TestBadAppHangsUpWithoutCompletion(t *testing.T) {
 	<-call.Done()
 	if call.HangupCause() != "DESTINATION_OUT_OF_ORDER" {
 		t.Errorf("cause %q", call.HangupCause())
+	}
+	close(seen)
+	var verbs []string
+	for v := range seen {
+		verbs = append(verbs, v)
+	}
+	if strings.Join(verbs, ",") != "connect ,myevents ,sendmsg nosuchapp" {
+		t.Errorf("observer saw %q", verbs)
 	}
 }
 
@@ -388,5 +400,23 @@ func TestReadCommandRejectsGarbage(t *testing.T) {
 		if _, err := readCommand(bufio.NewReader(strings.NewReader(in))); err == nil {
 			t.Errorf("%q: want error", in)
 		}
+	}
+}
+
+func TestHangupRightAfterConnect(t *testing.T) {
+	call, c := startCall(t, Script{HangupAt: &HangupPoint{Cause: "ORIGINATOR_CANCEL"}})
+	notice := c.next() // nothing subscribed: only the closing notice
+	if notice.get("Content-Disposition") != "disconnect" || notice.get("Controlled-Session-UUID") != call.UUID() {
+		t.Errorf("notice %+v", notice.headers)
+	}
+	<-call.Done()
+	if call.HangupCause() != "ORIGINATOR_CANCEL" || !call.Disconnected() {
+		t.Errorf("cause %q disconnected %v", call.HangupCause(), call.Disconnected())
+	}
+	if v := call.Variables()["hangup_cause"]; v != "ORIGINATOR_CANCEL" {
+		t.Errorf("hangup_cause var %q", v)
+	}
+	if n := len(call.Commands()); n != 0 {
+		t.Errorf("%d commands recorded", n)
 	}
 }
