@@ -15,6 +15,7 @@ import (
 	"github.com/fsivr/fsivr/crm"
 	"github.com/fsivr/fsivr/crm/crmtest"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
 )
 
 // clock is a manual clock for cache TTL and breaker tests: time only moves
@@ -607,4 +608,72 @@ func TestMetrics(t *testing.T) {
 	if _, err := crm.New(crm.Config{BaseURL: srv.URL, Registerer: reg}, nil, nil); err == nil {
 		t.Error("second registration succeeded")
 	}
+}
+
+func BenchmarkLookupCached(b *testing.B) {
+	srv := crmtest.NewServer(map[string]crmtest.Answer{"5550100": {Extension: "1001"}})
+	defer srv.Close()
+	c, err := crm.New(crm.Config{BaseURL: srv.URL}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.Lookup(ctx, "5550100"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Lookup(ctx, "5550100"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkLookupHTTP(b *testing.B) {
+	srv := crmtest.NewServer(map[string]crmtest.Answer{"5550100": {Extension: "1001", Name: "Ann", Account: "AC-1"}})
+	defer srv.Close()
+	c, err := crm.New(crm.Config{BaseURL: srv.URL, CacheSize: -1}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Lookup(ctx, "5550100"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A caller who gives up takes the shared request down with it: nothing is
+// left running behind a hung-up call.
+func TestNoGoroutineLeftAfterCancel(t *testing.T) {
+	never := make(chan struct{})
+	srv := crmtest.NewServer(map[string]crmtest.Answer{"5550100": {Extension: "1001", Hold: never}})
+	defer srv.Close()
+	serverRunning := goleak.IgnoreCurrent() // the fake CRM's own accept loop
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	c, err := crm.New(crm.Config{BaseURL: srv.URL, Timeout: time.Hour}, &http.Client{Transport: transport}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Lookup(ctx, "5550100")
+		errc <- err
+	}()
+	if err := srv.WaitRequests(guard(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	// The fake CRM still holds the request (Hold is never closed), so only
+	// cancelling it can have ended the lookup's goroutine and connection.
+	transport.CloseIdleConnections()
+	goleak.VerifyNone(t, serverRunning)
 }
