@@ -111,7 +111,7 @@ type conn struct {
 	// onNotice, set before the reader starts, sees disconnect notices.
 	onNotice func(*Message)
 
-	goodbye atomic.Bool // a disconnect notice said the peer is closing
+	goodbye  atomic.Bool // a disconnect notice said the peer is closing
 	readerWG sync.WaitGroup
 }
 

@@ -296,7 +296,10 @@ func (oc *OutboundConn) claimEvent(m *Message) bool {
 	case "CHANNEL_EXECUTE_COMPLETE":
 		id := m.Get("Application-UUID")
 		oc.hmu.Lock()
+		// After the hangup, waiters get ErrHangup; a completion arriving
+		// later (PLAYBACK ERROR of an interrupted app) goes to the mailbox.
 		w, ok := oc.waiters[id]
+		ok = ok && !oc.hungUp
 		if ok {
 			delete(oc.waiters, id)
 		}

@@ -73,7 +73,7 @@ func parseFrame(frame []byte, hdrLen int) (*Message, error) {
 	// A client command ("sendmsg", "api status") starts with a line that has
 	// no colon: keep it aside so fakes and tests can parse what we send.
 	first := uint32(0)
-	if nl := bytes.IndexByte(hdr, '\n'); nl > 0 && bytes.IndexByte(hdr[:nl], ':') < 0 {
+	if nl := bytes.IndexByte(hdr, '\n'); nl > 0 && isCommandLine(hdr[:nl]) {
 		m.cmdLen = uint32(nl)
 		first = uint32(nl) + 1
 	}
@@ -314,4 +314,11 @@ func jsonValueEnd(b []byte, p uint32) (uint32, bool) {
 		p++
 	}
 	return 0, false
+}
+
+// isCommandLine tells a command ("api status", "event plain CUSTOM
+// fifo::info") from a header line: header names have no spaces.
+func isCommandLine(line []byte) bool {
+	colon := bytes.IndexByte(line, ':')
+	return colon < 0 || bytes.IndexByte(line[:colon], ' ') >= 0
 }

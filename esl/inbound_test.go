@@ -1,0 +1,351 @@
+package esl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testCtx bounds a test; the bound is a failure guard, not a measurement.
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func dialTest(t *testing.T, addr string, opts ...Option) *Client {
+	t.Helper()
+	c, err := Dial(testCtx(t), addr, "ClueCon", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestInboundConcurrentAPI(t *testing.T) {
+	addr := listen(t, (&inboundPeer{password: "ClueCon"}).serve)
+	c := dialTest(t, addr)
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for i := range 1000 {
+		wg.Go(func() {
+			cmd := fmt.Sprintf("echo %d", i)
+			got, err := c.API(ctx, cmd)
+			if err != nil || got != cmd {
+				errs <- fmt.Errorf("API(%q) = %q, %v", cmd, got, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestInboundConcurrentBgAPI(t *testing.T) {
+	addr := listen(t, (&inboundPeer{password: "ClueCon", jobBatch: 1000}).serve)
+	c := dialTest(t, addr)
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for i := range 1000 {
+		wg.Go(func() {
+			cmd := fmt.Sprintf("originate job%d", i)
+			got, err := c.BgAPI(ctx, cmd)
+			if err != nil || got != "+OK "+cmd+"\n" {
+				errs <- fmt.Errorf("BgAPI(%q) = %q, %v", cmd, got, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if s := c.Stats(); s.EventsClaimed != 1000 || s.QueueDepth != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestInboundErrors(t *testing.T) {
+	addr := listen(t, (&inboundPeer{password: "ClueCon", extra: func(p *fakePeer, m *Message) bool {
+		if m.CommandLine() == "api fail" {
+			p.send(apiMsg("-ERR nosuchcommand Command not found!\n"))
+			return true
+		}
+		if m.CommandLine() == "bgapi fail" {
+			id := m.Header("Job-UUID")
+			p.send("Content-Type: command/reply\nReply-Text: +OK Job-UUID: " + id + "\n\n")
+			p.send(plainEvent("-ERR NO_ROUTE_DESTINATION\n", "Event-Name", "BACKGROUND_JOB", "Job-UUID", id))
+			return true
+		}
+		return false
+	}}).serve)
+	ctx := testCtx(t)
+	if _, err := Dial(ctx, addr, "wrong"); !errors.Is(err, ErrAuth) {
+		t.Errorf("bad password: %v, want ErrAuth", err)
+	}
+	c := dialTest(t, addr)
+	body, err := c.API(ctx, "fail")
+	var re *ReplyError
+	if !errors.As(err, &re) || !errors.Is(err, ErrCommand) || !strings.HasPrefix(body, "-ERR") {
+		t.Errorf("api -ERR: %q %v", body, err)
+	}
+	if _, err := c.BgAPI(ctx, "fail"); !errors.As(err, &re) || re.Reason() != "NO_ROUTE_DESTINATION" {
+		t.Errorf("bgapi -ERR: %v", err)
+	}
+	if _, err := c.Command(ctx, "nosuchcommand"); !errors.Is(err, ErrCommand) {
+		t.Errorf("unknown command: %v", err)
+	}
+}
+
+func TestInvalidValuesWriteNothing(t *testing.T) {
+	peers := make(chan *fakePeer, 1)
+	addr := listen(t, (&inboundPeer{password: "ClueCon", peers: peers}).serve)
+	ctx := testCtx(t)
+	if _, err := Dial(ctx, addr, "Clue\nCon"); !errors.Is(err, ErrInvalidValue) {
+		t.Errorf("password: %v", err)
+	}
+	c := dialTest(t, addr)
+	p := <-peers
+	for _, bad := range []string{"status\napi x", "a\rb", "x\n\nexit"} {
+		if _, err := c.API(ctx, bad); !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("API(%q): %v", bad, err)
+		}
+		if _, err := c.BgAPI(ctx, bad); !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("BgAPI(%q): %v", bad, err)
+		}
+		if err := c.Subscribe(ctx, "plain", bad); !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("Subscribe(%q): %v", bad, err)
+		}
+		if _, err := c.Command(ctx, "sendmsg", "execute-app-arg", bad); !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("Command header %q: %v", bad, err)
+		}
+	}
+	if _, err := c.API(ctx, "after"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"auth ClueCon", "event plain BACKGROUND_JOB", "api after"}
+	if got := p.commands(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("peer received %q, want %q", got, want)
+	}
+}
+
+func TestCanceledWaitKeepsRepliesInOrder(t *testing.T) {
+	release := make(chan struct{})
+	addr := listen(t, (&inboundPeer{password: "ClueCon", extra: func(p *fakePeer, m *Message) bool {
+		if m.CommandLine() == "api slow" {
+			<-release // hold the reply; later commands queue behind it
+			p.send(apiMsg("slow"))
+			return true
+		}
+		return false
+	}}).serve)
+	c := dialTest(t, addr)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan error)
+	go func() {
+		_, err := c.API(ctx, "slow")
+		done <- err
+	}()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled API: %v", err)
+	}
+	close(release)
+	got, err := c.API(testCtx(t), "fast")
+	if err != nil || got != "fast" {
+		t.Errorf("next API got %q, %v (the canceled reply must be discarded)", got, err)
+	}
+}
+
+func TestSlowConsumerAndOverflow(t *testing.T) {
+	const n = 10000
+	addr := listen(t, (&inboundPeer{password: "ClueCon", extra: func(p *fakePeer, m *Message) bool {
+		if strings.HasPrefix(m.CommandLine(), "api flood") {
+			var b strings.Builder
+			for i := range n {
+				b.WriteString(plainEvent("", "Event-Name", "CUSTOM", "Seq", fmt.Sprint(i)))
+			}
+			b.WriteString(apiMsg("flooded"))
+			p.send(b.String())
+			return true
+		}
+		return false
+	}}).serve)
+	c := dialTest(t, addr)
+	ctx := testCtx(t)
+	// The api reply comes after the 10,000 events: getting it proves the
+	// reader went on framing while nobody drained.
+	if got, err := c.API(ctx, "flood"); err != nil || got != "flooded" {
+		t.Fatalf("API: %q %v", got, err)
+	}
+	s := c.Stats()
+	if s.QueueDepth != n || s.HighWaterCrossings != 1 || s.MaxQueueDepth != n {
+		t.Errorf("stats %+v", s)
+	}
+	select {
+	case <-c.Notify():
+	default:
+		t.Error("Notify not signaled")
+	}
+	evs := c.Drain(nil)
+	if len(evs) != n || evs[0].Get("Seq") != "0" || evs[n-1].Get("Seq") != fmt.Sprint(n-1) {
+		t.Fatalf("drained %d events", len(evs))
+	}
+	if c.Stats().QueueDepth != 0 {
+		t.Error("queue not empty after Drain")
+	}
+
+	small := dialTest(t, addr, WithQueueLimits(10, 100))
+	if _, err := small.API(ctx, "flood"); err == nil {
+		t.Error("API after overflow succeeded")
+	}
+	<-small.Done()
+	if !errors.Is(small.Err(), ErrQueueOverflow) {
+		t.Errorf("Err = %v, want ErrQueueOverflow", small.Err())
+	}
+	// The first connection is unaffected.
+	if _, err := c.API(ctx, "still there"); err != nil {
+		t.Errorf("other connection: %v", err)
+	}
+}
+
+func TestBrokenPeersEndOnlyTheirConnection(t *testing.T) {
+	cases := []struct {
+		name  string
+		reply string
+		want  error
+	}{
+		{"EOF", "", ErrClosed},
+		{"short reply", "Content-Type: api/response\nContent-Length: 50\n\nshort", nil},
+		{"unknown content type", "Content-Type: text/rude-rejection\nContent-Length: 14\n\nAccess Denied\n", ErrUnexpectedMessage},
+		{"oversized frame", "Content-Type: api/response\nContent-Length: 5000000\n\n", ErrFrameTooLarge},
+		{"garbage", "no colon here\nat all\n\n", ErrMalformed},
+		{"unsolicited reply", "Content-Type: api/response\nContent-Length: 2\n\nok" + apiMsg("x"), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := listen(t, (&inboundPeer{password: "ClueCon", extra: func(p *fakePeer, m *Message) bool {
+				if m.CommandLine() == "api break" {
+					p.send(tc.reply)
+					_ = p.nc.Close()
+					return true
+				}
+				return false
+			}}).serve)
+			good := dialTest(t, addr)
+			bad := dialTest(t, addr, WithMaxFrame(1<<20))
+			ctx := testCtx(t)
+			if _, err := bad.API(ctx, "break"); err == nil && tc.name != "unsolicited reply" {
+				t.Fatal("API on a broken peer succeeded")
+			}
+			<-bad.Done()
+			if bad.Err() == nil || (tc.want != nil && !errors.Is(bad.Err(), tc.want)) {
+				t.Errorf("Err = %v, want %v", bad.Err(), tc.want)
+			}
+			if _, err := bad.API(ctx, "again"); err == nil {
+				t.Error("API after failure succeeded")
+			}
+			if got, err := good.API(ctx, "ok"); err != nil || got != "ok" {
+				t.Errorf("other connection: %q %v", got, err)
+			}
+		})
+	}
+}
+
+func TestDisconnectNoticeEndsCleanly(t *testing.T) {
+	addr := listen(t, (&inboundPeer{password: "ClueCon"}).serve)
+	c := dialTest(t, addr)
+	if m, err := c.Command(testCtx(t), "exit"); err != nil || m.ReplyText() != "+OK bye" {
+		t.Fatalf("exit: %v", err)
+	}
+	<-c.Done()
+	if !errors.Is(c.Err(), ErrClosed) {
+		t.Errorf("Err = %v, want ErrClosed", c.Err())
+	}
+}
+
+func TestSubscribeDeliversEventsInOrder(t *testing.T) {
+	addr := listen(t, (&inboundPeer{password: "ClueCon", extra: func(p *fakePeer, m *Message) bool {
+		if strings.HasPrefix(m.CommandLine(), "event plain CHANNEL_ANSWER") {
+			p.send(replyMsg("+OK event listener enabled plain"))
+			p.send(plainEvent("", "Event-Name", "CHANNEL_ANSWER", "Unique-ID", "a"))
+			p.send(plainEvent("x\n", "Event-Name", "BACKGROUND_JOB", "Job-UUID", "someone-elses"))
+			p.send(plainEvent("", "Event-Name", "CHANNEL_ANSWER", "Unique-ID", "b"))
+			return true
+		}
+		return false
+	}}).serve)
+	c := dialTest(t, addr)
+	if err := c.Subscribe(testCtx(t), "plain", "CHANNEL_ANSWER"); err != nil {
+		t.Fatal(err)
+	}
+	var got []*Event
+	for len(got) < 2 {
+		<-c.Notify()
+		got = c.Drain(got)
+	}
+	if got[0].Get("Unique-ID") != "a" || got[1].Get("Unique-ID") != "b" {
+		t.Errorf("events %v %v", got[0], got[1])
+	}
+	// A job nobody waits for is dropped: the user did not subscribe BACKGROUND_JOB.
+	if s := c.Stats(); s.EventsDropped != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestReconnector(t *testing.T) {
+	var mu sync.Mutex
+	attempts := 0
+	ip := &inboundPeer{password: "ClueCon"}
+	addr := listen(t, func(p *fakePeer) {
+		mu.Lock()
+		attempts++
+		n := attempts
+		mu.Unlock()
+		if n <= 2 {
+			return // refuse: close before auth/request
+		}
+		ip.serve(p)
+	})
+	r := &Reconnector{Addr: addr, Password: "ClueCon", Events: []string{"CHANNEL_ANSWER"}, MinDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
+	c, err := r.Connect(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.API(testCtx(t), "hi"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if attempts != 3 {
+		t.Errorf("attempts = %d, want 3", attempts)
+	}
+	mu.Unlock()
+
+	bad := &Reconnector{Addr: addr, Password: "nope", MinDelay: time.Millisecond}
+	if _, err := bad.Connect(testCtx(t)); !errors.Is(err, ErrAuth) {
+		t.Errorf("bad password: %v, want ErrAuth without retrying forever", err)
+	}
+}
+
+func TestBackoffDelay(t *testing.T) {
+	lo, hi := 10*time.Millisecond, 80*time.Millisecond
+	for attempt := range 10 {
+		want := min(lo<<attempt, hi)
+		for range 50 {
+			d := backoffDelay(attempt, lo, hi)
+			if d < want/2 || d > want {
+				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, want/2, want)
+			}
+		}
+	}
+}

@@ -1,0 +1,272 @@
+package esl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// replayPeer plays FreeSWITCH's side of a captured outbound connection:
+// for each command the client sends that matches the next captured
+// command, it sends the captured reply and the events that followed it,
+// with the captured Event-UUIDs replaced by the ones the client chose.
+// Commands the capture does not have at that point get a plain +OK.
+type replayPeer struct {
+	segments [][]byte // reply i and the events after it
+	tx       []*Message
+	subst    [][2]string
+}
+
+func newReplayPeer(t *testing.T, name string) *replayPeer {
+	rp := &replayPeer{tx: readAll(t, readFixture(t, name+".tx.bin"))}
+	for _, m := range readAll(t, readFixture(t, name+".rx.bin")) {
+		if m.Kind() == KindCommandReply || m.Kind() == KindAPIResponse || len(rp.segments) == 0 {
+			rp.segments = append(rp.segments, nil)
+		}
+		last := len(rp.segments) - 1
+		rp.segments[last] = append(rp.segments[last], m.Raw()...)
+	}
+	if len(rp.segments) != len(rp.tx) {
+		t.Fatalf("%s: %d replies for %d commands", name, len(rp.segments), len(rp.tx))
+	}
+	return rp
+}
+
+func firstWord(s string) string {
+	w, _, _ := strings.Cut(s, " ")
+	return w
+}
+
+func (rp *replayPeer) serve(p *fakePeer) {
+	k := 0
+	for {
+		m := p.next()
+		if m == nil {
+			return
+		}
+		if k >= len(rp.tx) || firstWord(m.CommandLine()) != firstWord(rp.tx[k].CommandLine()) {
+			p.send(replyMsg("+OK"))
+			continue
+		}
+		if want := rp.tx[k].Header("Event-UUID"); want != "" {
+			rp.subst = append(rp.subst, [2]string{want, m.Header("Event-UUID")})
+		}
+		seg := rp.segments[k]
+		for _, s := range rp.subst {
+			seg = bytes.ReplaceAll(seg, []byte(s[0]), []byte(s[1]))
+		}
+		p.send(string(seg))
+		if m.CommandLine() == "exit" {
+			return
+		}
+		k++
+	}
+}
+
+// runOutbound starts a Server running handler and has serve play
+// FreeSWITCH on one connection to it; it returns when both are done.
+func runOutbound(t *testing.T, srv *Server, serve func(p *fakePeer)) *fakePeer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), ln) }()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newFakePeer(t, nc)
+	serve(p)
+	_ = nc.Close()
+	if err := srv.Shutdown(testCtx(t)); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	return p
+}
+
+func TestOutboundCallerHangupDuringPlayback(t *testing.T) {
+	rp := newReplayPeer(t, "s2_outbound_caller_hangup_linger")
+	var mu sync.Mutex
+	var errs []string
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, format)
+		t.Errorf(format, args...)
+	}
+	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
+		if c.UUID() != "5d2fdf85-788d-4263-b074-1c00f0b011c5" {
+			fail("UUID %q", c.UUID())
+		}
+		if c.ChannelData().Get("Channel-Destination-Number") != "ivr" {
+			fail("channel data: %q", c.ChannelData().Get("Channel-Destination-Number"))
+		}
+		ev, err := c.Execute(ctx, "answer", "")
+		if err != nil || ev.Get("Application") != "answer" {
+			fail("answer: %v %v", ev, err)
+			return
+		}
+		_, err = c.Execute(ctx, "playback", "tone_stream://L=20;%(500,500,440)")
+		if !errors.Is(err, ErrHangup) {
+			fail("playback: %v, want ErrHangup", err)
+		}
+		<-c.HungUp()
+		if c.HangupCause() != "NORMAL_CLEARING" {
+			fail("cause %q", c.HangupCause())
+		}
+		// The interrupted playback's completion comes after the hangup and
+		// lands in the mailbox.
+		var sawPlaybackError bool
+		for evs := c.Drain(nil); !sawPlaybackError; evs = c.Drain(evs[:0]) {
+			for _, e := range evs {
+				if e.Name() == "CHANNEL_EXECUTE_COMPLETE" && e.Get("Application-Response") == "PLAYBACK ERROR" {
+					sawPlaybackError = true
+				}
+			}
+			if !sawPlaybackError {
+				select {
+				case <-c.Notify():
+				case <-c.Done():
+					fail("connection ended before the completion")
+					return
+				}
+			}
+		}
+		if _, err := c.Send(ctx, "playback", "x"); !errors.Is(err, ErrHangup) {
+			fail("Send after hangup: %v", err)
+		}
+		if _, err := c.Execute(ctx, "playback", "x"); !errors.Is(err, ErrHangup) {
+			fail("Execute after hangup: %v", err)
+		}
+	})
+	p := runOutbound(t, srv, rp.serve)
+	want := []string{"connect", "myevents", "linger", "event plain CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE DTMF CUSTOM fifo::info", "sendmsg", "sendmsg", "exit"}
+	if got := p.commands(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("FreeSWITCH received %q, want %q (nothing after hangup but exit)", got, want)
+	}
+}
+
+func TestOutboundUnknownAppHangsUp(t *testing.T) {
+	rp := newReplayPeer(t, "s1c_outbound_bad_app")
+	result := make(chan error, 1)
+	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
+		if _, err := c.Execute(ctx, "answer", ""); err != nil {
+			result <- err
+			return
+		}
+		_, err := c.Execute(ctx, "nosuchapp", "")
+		result <- err
+	})
+	runOutbound(t, srv, rp.serve)
+	if err := <-result; !errors.Is(err, ErrHangup) {
+		t.Errorf("unknown app: %v, want ErrHangup", err)
+	}
+}
+
+func TestOutboundExecuteMatchesByUUID(t *testing.T) {
+	rp := newReplayPeer(t, "s2_outbound_caller_hangup_linger")
+	type outcome struct {
+		ev  *Event
+		err error
+		bad error
+	}
+	res := make(chan outcome, 1)
+	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
+		var o outcome
+		defer func() { res <- o }()
+		if _, o.bad = c.Execute(ctx, "answer", ""); o.bad != nil {
+			return
+		}
+		o.ev, o.err = c.Execute(ctx, "play\nback", "x")
+		if !errors.Is(o.err, ErrInvalidValue) {
+			return
+		}
+		_, o.bad = c.Send(ctx, "playback", "a\r\nevent-lock: false")
+		if !errors.Is(o.bad, ErrInvalidValue) {
+			return
+		}
+		o.bad = nil
+	})
+	// A decoy completion for the same app with another UUID must not be
+	// taken as ours: prepend one to the answer segment.
+	decoy := plainEvent("", "Event-Name", "CHANNEL_EXECUTE_COMPLETE", "Application", "answer", "Application-UUID", "decoy")
+	rp.segments[4] = append([]byte(decoy), rp.segments[4]...)
+	p := runOutbound(t, srv, rp.serve)
+	o := <-res
+	if o.bad != nil || !errors.Is(o.err, ErrInvalidValue) {
+		t.Errorf("outcome %+v", o)
+	}
+	// Five setup/answer commands, nothing for the invalid ones, then the
+	// channel is still up so no exit: just close.
+	if got := p.commands(); len(got) != 5 {
+		t.Errorf("FreeSWITCH received %q", got)
+	}
+}
+
+func TestServerAllowList(t *testing.T) {
+	srv := NewServer(func(ctx context.Context, c *OutboundConn) { t.Error("handler ran for a refused peer") })
+	srv.Allow = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	p := runOutbound(t, srv, func(p *fakePeer) {
+		if m := p.next(); m != nil {
+			t.Errorf("refused peer got %q", m.CommandLine())
+		}
+	})
+	if len(p.commands()) != 0 {
+		t.Error("bytes were sent to a refused peer")
+	}
+}
+
+func TestOutboundS1FullScript(t *testing.T) {
+	rp := newReplayPeer(t, "s1_outbound_full")
+	type step struct{ name, got, want string }
+	var steps []step
+	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
+		check := func(name, got, want string) { steps = append(steps, step{name, got, want}) }
+		ev, err := c.Execute(ctx, "answer", "")
+		check("answer", ev.Get("Application")+errString(err), "answer")
+		ev, err = c.Execute(ctx, "playback", "tone_stream://%(500,0,440)")
+		check("playback", ev.Get("Application-Response")+errString(err), "FILE PLAYED")
+		ev, err = c.Execute(ctx, "play_and_get_digits", "1 1 3 5000 # silence_stream://250 silence_stream://250 menu_number [1-5]")
+		check("pagd1", ev.Get("variable_menu_number")+errString(err), "2")
+		ev, err = c.Execute(ctx, "play_and_get_digits", "1 1 3 5000 # silence_stream://250 silence_stream://250 menu_number2 [1-5]")
+		check("pagd2", ev.Get("variable_menu_number2")+errString(err), "3")
+		_, err = c.Execute(ctx, "set", "continue_on_fail=true")
+		check("set1", errString(err), "")
+		_, err = c.Execute(ctx, "set", "hangup_after_bridge=true")
+		check("set2", errString(err), "")
+		ev, err = c.Execute(ctx, "bridge", "user/1001")
+		check("bridge", ev.Get("variable_originate_disposition")+errString(err), "USER_NOT_REGISTERED")
+		up, err := c.API(ctx, "uptime")
+		check("api", up+errString(err), "217\n")
+	})
+	runOutbound(t, srv, func(p *fakePeer) {
+		// Replay up to the api call, then hang up from FreeSWITCH's side.
+		rp.tx = rp.tx[:14]
+		rp.serve(p)
+	})
+	for _, s := range steps {
+		if s.got != s.want {
+			t.Errorf("%s: got %q, want %q", s.name, s.got, s.want)
+		}
+	}
+	if len(steps) != 8 {
+		t.Errorf("ran %d steps", len(steps))
+	}
+}
+
+func errString(err error) string {
+	if err != nil {
+		return " error: " + err.Error()
+	}
+	return ""
+}
