@@ -1,0 +1,221 @@
+// Command ivrd is the fsivr IVR controller: FreeSWITCH's `socket` application
+// connects to it for every call, and it runs the call through its flow.
+//
+//	ivrd -config configs/ivrd.yaml
+//
+// SIGHUP (or any change in the flows directory) reloads the flows after
+// validating them; SIGTERM/SIGINT stop accepting calls and drain.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fsivr/fsivr/calllog"
+	"github.com/fsivr/fsivr/crm"
+	"github.com/fsivr/fsivr/flows"
+	"github.com/fsivr/fsivr/ivr"
+)
+
+func main() {
+	configPath := flag.String("config", "configs/ivrd.yaml", "config file (empty: defaults + environment)")
+	flag.Parse()
+	if err := run(*configPath); err != nil {
+		fmt.Fprintln(os.Stderr, "ivrd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(configPath string) error {
+	cfg, err := loadConfig(configPath, os.Getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.LogLevel)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	registry, err := flows.NewRegistry(cfg.FlowsDir, flows.Options{SoundsDir: cfg.SoundsDir})
+	if err != nil {
+		return fmt.Errorf("flows: %w", err)
+	}
+	logger.Info("flows loaded", "flows", registry.Names())
+
+	var rdb redis.UniversalClient
+	if len(cfg.Redis.Addrs) > 0 {
+		rdb = redis.NewUniversalClient(&redis.UniversalOptions{
+			Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,
+			Password: cfg.Redis.Password, DB: cfg.Redis.DB,
+		})
+		defer rdb.Close()
+	} else {
+		logger.Warn("no Redis configured: call logs stay in the spool", "spool", cfg.CallLog.SpoolDir)
+	}
+	writer, err := calllog.NewWriter(calllog.Config{
+		Namespace:  cfg.CallLog.Namespace,
+		Stream:     cfg.CallLog.Stream,
+		Shards:     cfg.CallLog.Shards,
+		MaxLen:     cfg.CallLog.MaxLen,
+		SummaryTTL: cfg.CallLog.SummaryTTL,
+		SpoolDir:   cfg.CallLog.SpoolDir,
+		Registerer: reg,
+	}, rdb, logger)
+	if err != nil {
+		return fmt.Errorf("calllog: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := writer.Close(cctx); err != nil {
+			logger.Error("calllog close", "err", err)
+		}
+	}()
+
+	prefetchers := map[string]ivr.Prefetcher{}
+	if cfg.CRM.BaseURL != "" {
+		c, err := crm.New(crm.Config{
+			BaseURL: cfg.CRM.BaseURL, URLTemplate: cfg.CRM.URLTemplate, Timeout: cfg.CRM.Timeout,
+			CacheSize: cfg.CRM.CacheSize, CacheTTL: cfg.CRM.CacheTTL,
+			BreakerFailures: cfg.CRM.BreakerFailures, BreakerOpen: cfg.CRM.BreakerOpen,
+			ExtensionPattern: cfg.CRM.ExtensionPattern, Registerer: reg,
+		}, &http.Client{}, logger)
+		if err != nil {
+			return fmt.Errorf("crm: %w", err)
+		}
+		prefetchers["crm"] = ivr.CRMPrefetcher(c)
+	}
+	var overrides ivr.OverrideStore
+	if rdb != nil {
+		overrides = ivr.RedisOverrides{Client: rdb}
+	}
+	engine := ivr.NewEngine(ivr.Config{
+		Flows: registry, DefaultFlow: cfg.DefaultFlow, CallLog: writer,
+		Prefetchers: prefetchers, Overrides: overrides, Logger: logger,
+		Metrics: ivr.NewMetrics(reg),
+	})
+
+	allow, err := parsePrefixes(cfg.Allow)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	logger.Info("listening for FreeSWITCH", "addr", ln.Addr().String())
+
+	if cfg.HTTP != "" {
+		go serveHTTP(ctx, cfg.HTTP, reg, logger)
+	}
+	go watchReloads(ctx, registry, cfg.FlowsDir, logger)
+
+	return engine.Serve(ctx, ln, ivr.ServeOptions{Allow: allow, DrainTimeout: cfg.DrainTimeout, Logger: logger})
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("config allow %q: %w", s, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if ctx.Err() != nil {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Error("http server", "err", err)
+	}
+}
+
+// watchReloads reloads the flows on SIGHUP and when a file in dir changes.
+// A reload validates every flow first; a bad edit is refused with its errors
+// and the running versions stay.
+func watchReloads(ctx context.Context, registry *flows.Registry, dir string, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var events <-chan fsnotify.Event
+	w, err := fsnotify.NewWatcher()
+	if err == nil {
+		defer w.Close()
+		if err := w.Add(dir); err != nil {
+			logger.Warn("cannot watch flows dir; SIGHUP still reloads", "dir", dir, "err", err)
+		} else {
+			events = w.Events
+		}
+	}
+	// Editors write in bursts; settle before reloading.
+	var settle <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			reload(registry, logger, "SIGHUP")
+		case ev := <-events:
+			if strings.HasSuffix(ev.Name, ".yaml") {
+				settle = time.After(200 * time.Millisecond)
+			}
+		case <-settle:
+			settle = nil
+			reload(registry, logger, "file change")
+		}
+	}
+}
+
+func reload(registry *flows.Registry, logger *slog.Logger, why string) {
+	if err := registry.Reload(); err != nil {
+		logger.Error("flow reload refused; the running versions stay", "trigger", why, "err", err)
+		return
+	}
+	logger.Info("flows reloaded", "trigger", why, "flows", registry.Names())
+}

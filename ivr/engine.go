@@ -1,0 +1,94 @@
+// Package ivr runs calls: one Session per call, driven by its own goroutine
+// through a looplab/fsm machine built from a compiled flow (package flows).
+//
+// A node sends its application(s) over the call's outbound ESL connection
+// with our own Event-UUID and advances only on the CHANNEL_EXECUTE_COMPLETE
+// that carries that Application-UUID, on a prefetch result, on a timer or on
+// hangup — never on a sleep, never by matching application names. Hangup at
+// any moment moves the machine to flows.StateHungUp; nothing is sent after it.
+package ivr
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/fsivr/fsivr/flows"
+)
+
+// ChannelVarFlow is the channel variable that picks a call's flow
+// (`<action application="set" data="ivr_flow=sales"/>` before the socket).
+const ChannelVarFlow = "ivr_flow"
+
+// Config configures an Engine.
+type Config struct {
+	Flows       FlowSource
+	DefaultFlow string
+	CallLog     CallLog               // nil: entries are dropped
+	Prefetchers map[string]Prefetcher // by prefetch kind, e.g. "crm"
+	Overrides   OverrideStore         // nil: time nodes ignore overrides
+	Logger      *slog.Logger
+	Metrics     *Metrics         // nil: no metrics
+	Now         func() time.Time // nil: time.Now (simulate sets a clock)
+}
+
+// Engine starts a Session for every call handed to it.
+type Engine struct {
+	flows       FlowSource
+	defaultFlow string
+	calllog     CallLog
+	prefetchers map[string]Prefetcher
+	overrides   OverrideStore
+	logger      *slog.Logger
+	metrics     *Metrics
+	now         func() time.Time
+}
+
+// NewEngine returns an Engine for cfg.
+func NewEngine(cfg Config) *Engine {
+	e := &Engine{
+		flows:       cfg.Flows,
+		defaultFlow: cfg.DefaultFlow,
+		calllog:     cfg.CallLog,
+		prefetchers: cfg.Prefetchers,
+		overrides:   cfg.Overrides,
+		logger:      cfg.Logger,
+		metrics:     cfg.Metrics,
+		now:         cfg.Now,
+	}
+	if e.calllog == nil {
+		e.calllog = discardLog{}
+	}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e
+}
+
+// Handle runs one call to its end. It is the esl.Server handler of ivrd.
+func (e *Engine) Handle(ctx context.Context, ch Channel) {
+	name := ch.ChannelData().Get("variable_" + ChannelVarFlow)
+	if name == "" {
+		name = e.defaultFlow
+	}
+	flow, ok := e.flows.Get(name)
+	if !ok && name != e.defaultFlow {
+		e.logger.Warn("unknown flow requested; using the default", "uuid", ch.UUID(), "flow", name, "default", e.defaultFlow)
+		flow, ok = e.flows.Get(e.defaultFlow)
+	}
+	if !ok {
+		// Returning closes the socket: the dialplan's fallback takes the call.
+		e.logger.Error("no flow to run; releasing the call to the dialplan", "uuid", ch.UUID(), "flow", name)
+		e.metrics.eslError()
+		return
+	}
+	NewSession(e, ch, flow).Run(ctx)
+}
+
+// NewSession prepares a session for one call on flow; Run drives it.
+func NewSession(e *Engine, ch Channel, flow *flows.Flow) *Session {
+	return newSession(e, ch, flow)
+}

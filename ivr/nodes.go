@@ -1,0 +1,293 @@
+package ivr
+
+import (
+	"context"
+	"strings"
+
+	"github.com/fsivr/fsivr/esl"
+	"github.com/fsivr/fsivr/flows"
+)
+
+// The entry actions and completion handlers of each node kind. Each entry
+// action either sends the node's application(s) and records the one it
+// waits for, or decides at once and queues the outcome.
+
+func (s *Session) current() *flows.Node { return s.flow.Nodes[s.m.Current()] }
+
+func (s *Session) playStep(ctx context.Context, n *flows.Node) {
+	if s.step >= len(n.Play.Prompts) {
+		s.queue(flows.EventDone)
+		return
+	}
+	file, err := s.render(n.Play.Prompts[s.step])
+	if err != nil {
+		s.fail(ctx, "prompt of "+n.ID, err)
+		return
+	}
+	s.send(ctx, "playback", file)
+}
+
+func (s *Session) startMenu(ctx context.Context, n *flows.Node) {
+	prompt, err := s.render(n.Menu.Prompt)
+	if err != nil {
+		s.fail(ctx, "menu prompt of "+n.ID, err)
+		return
+	}
+	invalid, err := s.render(n.Menu.Invalid)
+	if err != nil {
+		s.fail(ctx, "invalid prompt of "+n.ID, err)
+		return
+	}
+	s.send(ctx, "play_and_get_digits", n.Menu.Args(prompt, invalid))
+}
+
+func (s *Session) startTime(ctx context.Context, n *flows.Node) {
+	ov := n.Time.Override
+	if ov == nil || s.eng.overrides == nil {
+		s.routeByTime(n)
+		return
+	}
+	timeout := ov.Timeout
+	if timeout <= 0 {
+		timeout = defaultOverrideTimeout
+	}
+	s.awaitingOv = true
+	s.setTimer(timeout)
+	store, results, key := s.eng.overrides, s.results, ov.Key
+	go func() {
+		octx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		v, err := store.Override(octx, key)
+		select {
+		case results <- asyncResult{kind: resultOverride, value: v, err: err}:
+		case <-ctx.Done(): // the call is over; nobody reads results any more
+		}
+	}()
+}
+
+func (s *Session) onOverride(ctx context.Context, r asyncResult) {
+	n := s.current()
+	if r.err != nil || strings.TrimSpace(r.value) == "" {
+		if r.err != nil {
+			s.logger.Warn("override read failed; routing by time", "err", r.err)
+		}
+		s.routeByTime(n)
+		return
+	}
+	d, err := n.Time.Override.Parse(r.value)
+	if err != nil {
+		s.logger.Error("override refused; routing by time", "value", r.value, "err", err)
+		s.log("error", n.ID, "override refused", map[string]string{"value": r.value, "error": err.Error()})
+		s.routeByTime(n)
+		return
+	}
+	s.log("time_rule", n.ID, "override", map[string]string{"override": r.value})
+	if d.Goto != "" {
+		s.queue(flows.GotoEvent(d.Goto))
+		return
+	}
+	for _, a := range strings.Fields(d.Args) {
+		if err := checkArgValue("override", a); err != nil {
+			s.log("error", n.ID, "override refused", map[string]string{"value": r.value, "error": err.Error()})
+			s.routeByTime(n)
+			return
+		}
+	}
+	s.outcome = "override:" + d.Action
+	switch d.Action {
+	case "hangup":
+		s.sendNoWait(ctx, "hangup", d.Args)
+	case "transfer":
+		s.log("transfer", n.ID, d.Args, map[string]string{"dest": d.Args, "by": "override"})
+		s.sendNoWait(ctx, "transfer", d.Args)
+	default:
+		// An announcement (e.g. "closed today"), then the call ends.
+		s.sendNoWait(ctx, d.Action, d.Args)
+		s.sendNoWait(ctx, "hangup", "NORMAL_CLEARING")
+	}
+	s.queue(flows.EventOverride)
+}
+
+func (s *Session) routeByTime(n *flows.Node) {
+	outcome, rule := n.Time.Route(s.eng.now())
+	if rule == "" {
+		rule = outcome
+	}
+	s.log("time_rule", n.ID, rule, nil)
+	s.queue(outcome)
+}
+
+// bridgeStep: step 0 plays the optional prompt, step 1 sets the channel
+// variables the bridge needs and starts it.
+func (s *Session) bridgeStep(ctx context.Context, n *flows.Node) {
+	b := n.Bridge
+	if s.step == 0 && b.Prompt != nil {
+		file, err := s.render(*b.Prompt)
+		if err != nil {
+			s.fail(ctx, "bridge prompt of "+n.ID, err)
+			return
+		}
+		s.send(ctx, "playback", file)
+		return
+	}
+	s.step = 1
+	dial, err := s.render(b.Dial)
+	if err != nil {
+		// A dial string we cannot build safely is a failed bridge, not a
+		// dropped call: the flow's on-fail branch takes over.
+		s.logger.Error("dial string refused", "node", n.ID, "err", err)
+		s.vars["bridge.disposition"] = "INVALID_DIAL_STRING"
+		s.log("bridge", n.ID, "refused", map[string]string{"error": err.Error()})
+		s.queue(flows.EventFailed)
+		return
+	}
+	if b.Ringback != "" && !s.sendNoWait(ctx, "set", "ringback="+b.Ringback) {
+		return
+	}
+	if !s.sendNoWait(ctx, "set", "continue_on_fail="+boolString(b.ContinueOnFail)) ||
+		!s.sendNoWait(ctx, "set", "hangup_after_bridge="+boolString(b.HangupAfterBridge)) {
+		return
+	}
+	s.log("bridge", n.ID, dial, map[string]string{"dial": dial})
+	s.send(ctx, "bridge", dial)
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+func (s *Session) startTransfer(ctx context.Context, n *flows.Node) {
+	dest, err := s.render(n.Transfer.Dest)
+	if err != nil {
+		s.fail(ctx, "transfer destination of "+n.ID, err)
+		return
+	}
+	arg := dest
+	if n.Transfer.Dialplan != "" || n.Transfer.Context != "" {
+		arg = dest + " " + n.Transfer.Dialplan + " " + n.Transfer.Context
+	}
+	s.outcome = "transfer:" + dest
+	s.log("transfer", n.ID, dest, map[string]string{"dest": dest, "dialplan": n.Transfer.Dialplan, "context": n.Transfer.Context})
+	s.send(ctx, "transfer", arg)
+}
+
+func (s *Session) runSet(ctx context.Context, n *flows.Node) {
+	for _, a := range n.Set {
+		v, err := s.render(a.Value)
+		if err != nil {
+			s.fail(ctx, "set "+a.Var+" in "+n.ID, err)
+			return
+		}
+		s.vars[a.Var] = v
+		if a.Channel && !s.sendNoWait(ctx, "set", a.Var+"="+v) {
+			return
+		}
+	}
+	s.queue(flows.EventDone)
+}
+
+func (s *Session) runHangup(ctx context.Context, n *flows.Node) {
+	cause := n.Hangup.Cause
+	if cause == "" {
+		cause = "NORMAL_CLEARING"
+	}
+	s.outcome = "hangup"
+	s.sendNoWait(ctx, "hangup", cause)
+	s.queue(flows.EventDone)
+}
+
+func (s *Session) startWaitFor(n *flows.Node) {
+	if r, ok := s.prefetched[n.WaitFor.Prefetch]; ok && r != nil {
+		s.finishWaitFor(n)
+		return
+	}
+	s.waitingFor = n.WaitFor.Prefetch
+	s.setTimer(n.WaitFor.Timeout)
+}
+
+func (s *Session) finishWaitFor(n *flows.Node) {
+	r := s.prefetched[n.WaitFor.Prefetch]
+	if r == nil || r.err != nil {
+		s.queue(flows.EventMissing)
+		return
+	}
+	for _, f := range n.WaitFor.Require {
+		if r.fields[f] == "" {
+			s.queue(flows.EventMissing)
+			return
+		}
+	}
+	s.queue(flows.EventReady)
+}
+
+// onComplete handles the CHANNEL_EXECUTE_COMPLETE of the application the
+// current node waits for.
+func (s *Session) onComplete(ctx context.Context, ev *esl.Event) {
+	n := s.current()
+	if n == nil {
+		return
+	}
+	switch n.Kind {
+	case flows.KindPlay:
+		s.step++
+		s.playStep(ctx, n)
+	case flows.KindMenu, flows.KindCollect:
+		s.menuDone(n, ev)
+	case flows.KindBridge:
+		if s.step == 0 {
+			s.step = 1
+			s.bridgeStep(ctx, n)
+			return
+		}
+		s.bridgeDone(n, ev)
+	case flows.KindTransfer:
+		s.queue(flows.EventDone)
+	}
+}
+
+func (s *Session) menuDone(n *flows.Node, ev *esl.Event) {
+	digits := ev.Get("variable_" + n.Menu.Var)
+	result := ev.Get("variable_read_result")
+	s.vars[n.Menu.Var] = digits
+	s.vars["digits"] = digits
+	s.log("menu", n.ID, digits, map[string]string{"var": n.Menu.Var, "read_result": result})
+	if digits == "" {
+		s.queue(flows.EventFailed)
+		return
+	}
+	if n.Kind == flows.KindCollect {
+		s.queue(flows.EventDone)
+		return
+	}
+	if _, ok := n.Next[flows.ChoiceEvent(digits)]; ok {
+		s.queue(flows.ChoiceEvent(digits))
+		return
+	}
+	s.queue(flows.EventFailed)
+}
+
+func (s *Session) bridgeDone(n *flows.Node, ev *esl.Event) {
+	disp := ev.Get("variable_originate_disposition")
+	cause := ev.Get("variable_bridge_hangup_cause")
+	if disp == "SUCCESS" || disp == "ANSWER" {
+		s.log("bridge", n.ID, "completed", map[string]string{"disposition": disp, "bridge_hangup_cause": cause})
+		s.queue(flows.EventDone)
+		return
+	}
+	if disp == "" {
+		disp = ev.Get("variable_DIALSTATUS")
+	}
+	if disp == "" {
+		disp = "UNKNOWN"
+	}
+	s.vars["bridge.disposition"] = disp
+	s.log("bridge", n.ID, "failed", map[string]string{
+		"disposition":            disp,
+		"dialstatus":             ev.Get("variable_DIALSTATUS"),
+		"originate_failed_cause": ev.Get("variable_originate_failed_cause"),
+	})
+	s.queue(flows.EventFailed)
+}

@@ -1,0 +1,539 @@
+package ivr
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/looplab/fsm"
+
+	"github.com/fsivr/fsivr/calllog"
+	"github.com/fsivr/fsivr/esl"
+	"github.com/fsivr/fsivr/flows"
+)
+
+// Channel is what a session needs from the outbound ESL connection of its
+// call; *esl.OutboundConn satisfies it.
+type Channel interface {
+	UUID() string
+	ChannelData() *esl.Event
+	// Send queues an app with our own Event-UUID and returns that UUID once
+	// FreeSWITCH has accepted it; the completion arrives through Drain.
+	Send(ctx context.Context, app, arg string) (string, error)
+	Notify() <-chan struct{}
+	Drain(buf []*esl.Event) []*esl.Event
+	Done() <-chan struct{}
+}
+
+// hangupGrace bounds how long a session waits for CHANNEL_HANGUP_COMPLETE
+// after CHANNEL_HANGUP before it writes the hangup entry from what it has.
+const hangupGrace = 5 * time.Second
+
+// Session is one call: it owns the call's looplab/fsm machine, its variables
+// and its pending application, and only its own goroutine (Run) touches them.
+type Session struct {
+	eng    *Engine
+	ch     Channel
+	flow   *flows.Flow
+	uuid   string
+	logger *slog.Logger
+	m      *fsm.FSM
+
+	vars  map[string]string // ${name} values: builtins, prefetch fields, digits
+	path  []string          // node ids in the order entered
+	start time.Time
+
+	// The application the current node waits for, by our Event-UUID.
+	pending     string
+	pendingSent time.Time
+	// step counts the sendmsg of a multi-step node (play prompts, bridge prompt).
+	step int
+	// queued is an outcome to fire once the current input is handled, so a
+	// node that completes at once never recurses into the next one.
+	queued string
+
+	// Async inputs: prefetch results and override reads, each from its own
+	// goroutine into this buffered channel (sized so no sender ever blocks).
+	results    chan asyncResult
+	prefetched map[string]*asyncResult
+	waitingFor string // prefetch a wait_for node is waiting on
+	awaitingOv bool   // a time node is waiting for its override read
+
+	timer   *time.Timer
+	timerOn bool
+
+	hungUp      bool
+	hangupCause string
+	finished    bool
+	outcome     string
+	cancel      context.CancelFunc
+	evbuf       []*esl.Event
+}
+
+type resultKind uint8
+
+const (
+	resultPrefetch resultKind = iota
+	resultOverride
+)
+
+type asyncResult struct {
+	kind   resultKind
+	name   string
+	fields map[string]string
+	value  string
+	err    error
+	took   time.Duration
+}
+
+func newSession(eng *Engine, ch Channel, flow *flows.Flow) *Session {
+	uuid := ch.UUID()
+	s := &Session{
+		eng:     eng,
+		ch:      ch,
+		flow:    flow,
+		uuid:    uuid,
+		logger:  eng.logger.With("uuid", uuid, "flow", flow.Name, "version", flow.Version),
+		vars:    make(map[string]string, 16),
+		results: make(chan asyncResult, len(flow.Prefetch)+1),
+		outcome: "caller_hangup",
+	}
+	s.m = fsm.NewFSM(flow.Start, flow.Events, fsm.Callbacks{
+		// The callback only records the decision; the session loop does the I/O.
+		"enter_state": func(_ context.Context, e *fsm.Event) {
+			if e.Dst != flows.StateEnd && e.Dst != flows.StateHungUp {
+				s.path = append(s.path, e.Dst)
+			}
+		},
+	})
+	return s
+}
+
+// Run drives the call until the channel is gone. It returns when the call
+// has hung up (and its hangup was logged), when the connection closes, or
+// when ctx is done; in the last case the socket is left for the caller to
+// close, which hands the call back to the dialplan's fallback.
+func (s *Session) Run(ctx context.Context) {
+	ctx, s.cancel = context.WithCancel(ctx)
+	defer s.cancel()
+	s.begin(ctx)
+	for !s.finished {
+		s.fireQueued(ctx)
+		if s.finished {
+			break
+		}
+		var timerC <-chan time.Time
+		if s.timerOn {
+			timerC = s.timer.C
+		}
+		select {
+		case <-s.ch.Notify():
+			s.evbuf = s.ch.Drain(s.evbuf[:0])
+			for i, ev := range s.evbuf {
+				s.onEvent(ctx, ev)
+				s.evbuf[i] = nil
+			}
+		case r := <-s.results:
+			s.onResult(ctx, r)
+		case <-timerC:
+			s.timerOn = false
+			s.onTimer(ctx)
+		case <-s.ch.Done():
+			// Drain what the reader queued before the close.
+			s.evbuf = s.ch.Drain(s.evbuf[:0])
+			for _, ev := range s.evbuf {
+				s.onEvent(ctx, ev)
+			}
+			if !s.finished {
+				s.finish("connection closed")
+			}
+		case <-ctx.Done():
+			s.logger.Warn("session released to the dialplan", "reason", ctx.Err(), "node", s.m.Current())
+			s.outcome = "released"
+			s.finish("released")
+		}
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+}
+
+func (s *Session) begin(ctx context.Context) {
+	s.start = s.eng.now()
+	data := s.ch.ChannelData()
+	caller := data.Get("Caller-Caller-ID-Number")
+	if caller == "" {
+		caller = data.Get("Channel-Caller-ID-Number")
+	}
+	dest := data.Get("Caller-Destination-Number")
+	if dest == "" {
+		dest = data.Get("Channel-Destination-Number")
+	}
+	s.vars["caller_id"] = caller
+	s.vars["caller_name"] = data.Get("Caller-Caller-ID-Name")
+	s.vars["destination"] = dest
+	s.vars["uuid"] = s.uuid
+	s.vars["flow"] = s.flow.Name
+
+	s.eng.metrics.callStarted(s.flow.Name)
+	s.log("call_start", s.flow.Start, caller, map[string]string{
+		"caller": caller, "called": dest, "channel": data.Get("Channel-Name"),
+	})
+	s.logger.Info("call start", "caller", caller, "called", dest)
+
+	for name, p := range s.flow.Prefetch {
+		s.startPrefetch(ctx, name, p)
+	}
+	if _, err := s.ch.Send(ctx, "answer", ""); err != nil {
+		s.sendFailed("answer", err)
+		return
+	}
+	s.path = append(s.path, s.flow.Start) // the machine starts in it: no enter_state
+	s.enter(ctx, s.flow.Start)
+}
+
+func (s *Session) startPrefetch(ctx context.Context, name string, p *flows.Prefetch) {
+	pf, ok := s.eng.prefetchers[p.Kind]
+	if !ok {
+		s.logger.Warn("no prefetcher for kind; treated as missing", "prefetch", name, "kind", p.Kind)
+		s.results <- asyncResult{kind: resultPrefetch, name: name, err: errors.New("no prefetcher configured")}
+		return
+	}
+	key, err := p.Key.Render(s.lookup)
+	if err == nil && key == "" {
+		key = p.Default
+	}
+	if err != nil {
+		s.results <- asyncResult{kind: resultPrefetch, name: name, err: err}
+		return
+	}
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = defaultPrefetchTimeout
+	}
+	results := s.results
+	go func() {
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		t0 := time.Now()
+		fields, err := pf.Prefetch(pctx, key)
+		select {
+		case results <- asyncResult{kind: resultPrefetch, name: name, fields: fields, err: err, took: time.Since(t0)}:
+		case <-ctx.Done(): // the call is over; nobody reads results any more
+		}
+	}()
+}
+
+// lookup resolves ${name} for templates.
+func (s *Session) lookup(name string) (string, bool) {
+	v, ok := s.vars[name]
+	if !ok {
+		// A declared but unanswered prefetch field, or a variable a branch
+		// not taken would have set, renders empty rather than failing.
+		if i := strings.IndexByte(name, '.'); i > 0 {
+			if _, declared := s.flow.Prefetch[name[:i]]; declared {
+				return "", true
+			}
+		}
+	}
+	return v, ok
+}
+
+// lookupSafe resolves ${name} for values that reach a command argument.
+func (s *Session) render(t flows.Template) (string, error) {
+	var bad error
+	out, err := t.Render(func(name string) (string, bool) {
+		v, ok := s.lookup(name)
+		if ok && bad == nil {
+			bad = checkArgValue(name, v)
+		}
+		return v, ok
+	})
+	if err != nil {
+		return "", err
+	}
+	return out, bad
+}
+
+// enter runs the entry action of node id: the decision was the machine's,
+// the I/O is the session's.
+func (s *Session) enter(ctx context.Context, id string) {
+	if s.hungUp || s.finished {
+		return
+	}
+	s.pending, s.step = "", 0
+	if id == flows.StateEnd {
+		return
+	}
+	n, ok := s.flow.Nodes[id]
+	if !ok {
+		s.fail(ctx, "unknown node "+id, nil)
+		return
+	}
+	label := n.Log
+	if label == "" {
+		label = n.ID
+	}
+	s.log("node", n.ID, label, nil)
+	s.logger.Debug("enter node", "node", n.ID, "kind", n.Kind)
+
+	switch n.Kind {
+	case flows.KindPlay:
+		s.playStep(ctx, n)
+	case flows.KindMenu, flows.KindCollect:
+		s.startMenu(ctx, n)
+	case flows.KindTime:
+		s.startTime(ctx, n)
+	case flows.KindBridge:
+		s.bridgeStep(ctx, n)
+	case flows.KindTransfer:
+		s.startTransfer(ctx, n)
+	case flows.KindSet:
+		s.runSet(ctx, n)
+	case flows.KindHangup:
+		s.runHangup(ctx, n)
+	case flows.KindWaitFor:
+		s.startWaitFor(n)
+	default:
+		s.fail(ctx, "unknown node kind "+string(n.Kind), nil)
+	}
+}
+
+// send queues one application and makes it the one the node waits for.
+func (s *Session) send(ctx context.Context, app, arg string) bool {
+	if s.hungUp {
+		return false
+	}
+	id, err := s.ch.Send(ctx, app, arg)
+	if err != nil {
+		s.sendFailed(app, err)
+		return false
+	}
+	s.pending, s.pendingSent = id, s.eng.now()
+	return true
+}
+
+// sendNoWait queues an application whose completion nobody waits for
+// (FreeSWITCH runs a channel's apps in order, so a set before a bridge is
+// done before the bridge starts).
+func (s *Session) sendNoWait(ctx context.Context, app, arg string) bool {
+	if s.hungUp {
+		return false
+	}
+	if _, err := s.ch.Send(ctx, app, arg); err != nil {
+		s.sendFailed(app, err)
+		return false
+	}
+	return true
+}
+
+func (s *Session) sendFailed(app string, err error) {
+	if errors.Is(err, esl.ErrHangup) {
+		// The CHANNEL_HANGUP event is (or will be) in the mailbox.
+		s.hungUp = true
+		return
+	}
+	s.eng.metrics.eslError()
+	s.logger.Error("sendmsg failed", "app", app, "err", err)
+	s.log("error", s.m.Current(), "sendmsg "+app, map[string]string{"error": err.Error()})
+	s.outcome = "error"
+	s.finish("sendmsg failed")
+}
+
+// fail ends the flow on an internal error: the socket is released so the
+// dialplan's fallback after the socket action takes the caller somewhere.
+func (s *Session) fail(_ context.Context, msg string, err error) {
+	fields := map[string]string{}
+	if err != nil {
+		fields["error"] = err.Error()
+	}
+	s.logger.Error("flow error; releasing the call to the dialplan", "node", s.m.Current(), "msg", msg, "err", err)
+	s.log("error", s.m.Current(), msg, fields)
+	s.outcome = "error"
+	s.finish("error")
+}
+
+func (s *Session) queue(event string) { s.queued = event }
+
+// fireQueued fires outcomes until the machine waits for input again.
+func (s *Session) fireQueued(ctx context.Context) {
+	for s.queued != "" && !s.finished && !s.hungUp {
+		ev := s.queued
+		s.queued = ""
+		from := s.m.Current()
+		err := s.m.Event(context.Background(), ev)
+		var noTrans fsm.NoTransitionError
+		if err != nil && !errors.As(err, &noTrans) {
+			s.fail(ctx, "no transition "+ev+" from "+from, err)
+			return
+		}
+		if errors.As(err, &noTrans) { // a node that loops to itself
+			s.path = append(s.path, from)
+		}
+		s.eng.metrics.nodeDone(s.flow.Name, from, ev)
+		s.enter(ctx, s.m.Current())
+	}
+}
+
+func (s *Session) onEvent(ctx context.Context, ev *esl.Event) {
+	switch ev.Name() {
+	case "CHANNEL_EXECUTE_COMPLETE":
+		if id := ev.Get("Application-UUID"); id != "" && id == s.pending {
+			s.pending = ""
+			s.eng.metrics.appLatency(ev.Get("Application"), s.eng.now().Sub(s.pendingSent))
+			s.onComplete(ctx, ev)
+		}
+	case "DTMF":
+		s.log("dtmf", s.m.Current(), ev.Get("DTMF-Digit"), map[string]string{"source": ev.Get("DTMF-Source")})
+	case "CUSTOM":
+		if ev.Get("Event-Subclass") == "fifo::info" {
+			s.log("fifo", s.m.Current(), ev.Get("FIFO-Action"), map[string]string{
+				"fifo": ev.Get("FIFO-Name"), "caller": ev.Get("FIFO-Caller-CID-Number"),
+				"consumer": ev.Get("FIFO-Consumer-CID-Number"),
+			})
+		}
+	case "CHANNEL_BRIDGE":
+		s.outcome = "bridged"
+		s.log("bridge", s.m.Current(), "bridged", map[string]string{"other": ev.Get("Other-Leg-Unique-ID")})
+	case "CHANNEL_ANSWER":
+		s.log("answer", s.m.Current(), "", nil)
+	case "CHANNEL_HANGUP":
+		s.onHangup(ev)
+	case "CHANNEL_HANGUP_COMPLETE":
+		s.onHangup(ev)
+		s.finish("hangup")
+	}
+}
+
+func (s *Session) onHangup(ev *esl.Event) {
+	if cause := ev.Get("Hangup-Cause"); cause != "" {
+		s.hangupCause = cause
+	}
+	if s.hungUp && s.m.Current() == flows.StateHungUp {
+		return
+	}
+	s.hungUp = true
+	s.pending = ""
+	s.queued = ""
+	if err := s.m.Event(context.Background(), flows.EventHangup); err != nil {
+		s.logger.Debug("hangup transition", "err", err)
+	}
+	s.logger.Info("caller hung up or call ended", "cause", s.hangupCause, "node", s.lastNode())
+	// Wait a bounded time for HANGUP_COMPLETE, then finish with what we have.
+	s.setTimer(hangupGrace)
+}
+
+func (s *Session) lastNode() string {
+	if len(s.path) == 0 {
+		return ""
+	}
+	return s.path[len(s.path)-1]
+}
+
+func (s *Session) onResult(ctx context.Context, r asyncResult) {
+	switch r.kind {
+	case resultPrefetch:
+		s.eng.metrics.prefetch(r.name, r.err, r.took)
+		fields := map[string]string{"took_ms": strconv.FormatInt(r.took.Milliseconds(), 10)}
+		outcome := "ok"
+		if r.err != nil {
+			outcome = "error"
+			fields["error"] = r.err.Error()
+		} else {
+			for k, v := range r.fields {
+				s.vars[r.name+"."+k] = v
+				fields[k] = v
+			}
+		}
+		fields["outcome"] = outcome
+		rr := r
+		if s.prefetched == nil {
+			s.prefetched = make(map[string]*asyncResult, len(s.flow.Prefetch))
+		}
+		s.prefetched[r.name] = &rr
+		s.log(r.name, s.m.Current(), outcome, fields)
+		if s.waitingFor == r.name {
+			s.waitingFor = ""
+			s.stopTimer()
+			s.finishWaitFor(s.flow.Nodes[s.m.Current()])
+		}
+	case resultOverride:
+		if !s.awaitingOv {
+			return
+		}
+		s.awaitingOv = false
+		s.stopTimer()
+		s.onOverride(ctx, r)
+	}
+}
+
+func (s *Session) onTimer(ctx context.Context) {
+	switch {
+	case s.hungUp:
+		s.finish("hangup (no HANGUP_COMPLETE)")
+	case s.waitingFor != "":
+		name := s.waitingFor
+		s.waitingFor = ""
+		s.log(name, s.m.Current(), "late", nil)
+		s.queue(flows.EventMissing)
+	case s.awaitingOv:
+		s.awaitingOv = false
+		n := s.flow.Nodes[s.m.Current()]
+		s.logger.Warn("override read timed out; routing by time", "node", n.ID)
+		s.routeByTime(n)
+	}
+	_ = ctx
+}
+
+func (s *Session) setTimer(d time.Duration) {
+	if s.timer == nil {
+		s.timer = time.NewTimer(d)
+	} else {
+		s.timer.Reset(d)
+	}
+	s.timerOn = true
+}
+
+func (s *Session) stopTimer() {
+	if s.timerOn {
+		s.timer.Stop()
+		s.timerOn = false
+	}
+}
+
+// finish writes the hangup entry (once) and ends the loop.
+func (s *Session) finish(reason string) {
+	if s.finished {
+		return
+	}
+	s.finished = true
+	s.cancel() // stops prefetches still running
+	cause := s.hangupCause
+	end := s.eng.now()
+	s.log("hangup", s.lastNode(), cause, map[string]string{
+		"cause":    cause,
+		"path":     strings.Join(s.path, ">"),
+		"outcome":  s.outcome,
+		"reason":   reason,
+		"duration": strconv.FormatInt(end.Sub(s.start).Milliseconds(), 10),
+	})
+	s.eng.metrics.callEnded(s.flow.Name, s.outcome)
+	s.logger.Info("call end", "cause", cause, "outcome", s.outcome, "path", strings.Join(s.path, ">"), "reason", reason)
+}
+
+// log hands one entry to the call log; it never blocks.
+func (s *Session) log(kind, node, value string, fields map[string]string) {
+	s.eng.calllog.Append(calllog.Entry{
+		Call:        s.uuid,
+		Flow:        s.flow.Name,
+		FlowVersion: s.flow.Version,
+		Node:        node,
+		Kind:        kind,
+		Value:       value,
+		Fields:      fields,
+		Time:        s.eng.now(),
+	})
+}
