@@ -217,8 +217,8 @@ func (m *Message) Headers() iter.Seq2[string, string] {
 			ls, le := m.slot(i)
 			line := m.buf[ls:le]
 			colon := bytes.IndexByte(line, ':')
-			if colon < 0 {
-				colon = len(line)
+			if colon <= 0 {
+				continue // not a header line; Get never matches it either
 			}
 			vs, ve := lineValue(m.buf, ls+uint32(colon), le)
 			if !yield(bytesString(line[:colon]), decode(m.buf[vs:ve])) {
@@ -265,10 +265,19 @@ func (m *Message) find(lo, hi uint32, name string) (vs, ve uint32, ok bool) {
 	if m.format == FormatJSON && lo >= m.nOuter {
 		for i := lo; i+1 < hi; i += 2 {
 			ks, ke := m.slot(i)
-			if ke-ks == n && lowerASCII(m.buf[ks]) == first && equalFold(m.buf[ks:ke], name) {
-				vs, ve := m.slot(i + 1)
-				return vs, ve, true
+			key := m.buf[ks:ke]
+			if bytes.IndexByte(key, '\\') >= 0 { // escaped key (never seen from FreeSWITCH): compare decoded
+				if ke-ks < n || ke-ks > 6*n {
+					continue
+				}
+				if !strings.EqualFold(m.decodeJSONValue(key), name) {
+					continue
+				}
+			} else if ke-ks != n || lowerASCII(m.buf[ks]) != first || !equalFold(key, name) {
+				continue
 			}
+			vs, ve := m.slot(i + 1)
+			return vs, ve, true
 		}
 		return 0, 0, false
 	}

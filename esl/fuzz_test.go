@@ -1,0 +1,71 @@
+package esl
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func FuzzReadMessage(f *testing.F) {
+	dir := filepath.Join("..", "..", "shared", "fixtures", "freeswitch")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.rx.bin"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		// Single messages and cut-off pieces too, so the fuzzer starts near
+		// the interesting boundaries.
+		for _, m := range readAll(f, b) {
+			raw := m.Raw()
+			f.Add(bytes.Clone(raw))
+			f.Add(bytes.Clone(raw[:len(raw)/2]))
+		}
+	}
+	f.Add([]byte("Content-Length: 12\nContent-Type: text/event-json\n\n{\"a\":[1,{}]}"))
+	f.Add([]byte("Content-Type: command/reply\nReply-Text: +OK\n\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewReader(bytes.NewReader(data), 1<<16)
+		consumed := 0
+		for {
+			m, err := r.ReadMessage()
+			if err != nil {
+				if errors.Is(err, io.EOF) && r.Buffered() != 0 {
+					t.Fatalf("clean EOF with %d bytes unread", r.Buffered())
+				}
+				return
+			}
+			raw := m.Raw()
+			// The frame is a verbatim slice of the input (after skipped blank lines).
+			idx := bytes.Index(data[consumed:], raw)
+			if idx < 0 || len(bytes.Trim(data[consumed:consumed+idx], "\n")) != 0 {
+				t.Fatalf("frame %q is not the next bytes of the input", raw)
+			}
+			consumed += idx + len(raw)
+			// Re-parsing the frame alone gives the same message and length.
+			m2, n, err := ParseMessage(raw)
+			if err != nil || n != len(raw) || m2.Kind() != m.Kind() {
+				t.Fatalf("re-parse: n=%d/%d err=%v", n, len(raw), err)
+			}
+			// Every accessor is safe on whatever was accepted.
+			_ = m.Name()
+			_ = m.Subclass()
+			_ = m.Body()
+			_ = m.ContentType()
+			_ = m.CommandLine()
+			checked := 0
+			for k, v := range m.Headers() {
+				if checked++; checked > 20 { // Lookup is linear: keep the check linear too
+					break
+				}
+				if got, ok := m.Lookup(k); !ok && m.Format() != FormatXML {
+					t.Fatalf("header %q from Headers not found by Lookup (value %q, got %q)", k, v, got)
+				}
+			}
+		}
+	})
+}
