@@ -1,0 +1,154 @@
+package calllog
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults of Config.
+const (
+	DefaultNamespace     = "fsivr"
+	DefaultStream        = "calls"
+	DefaultSummary       = "call"
+	DefaultMaxLen        = 1_000_000
+	DefaultSummaryTTL    = 7 * 24 * time.Hour
+	DefaultDedupeTTL     = 7 * 24 * time.Hour
+	DefaultQueueSize     = 8192
+	DefaultBatchSize     = 256
+	DefaultWriteTimeout  = 2 * time.Second
+	DefaultRetryInterval = time.Second
+	DefaultSegmentBytes  = 8 << 20
+)
+
+// ErrConfig is wrapped by every configuration error of NewWriter.
+var ErrConfig = errors.New("calllog: invalid config")
+
+// Config configures a Writer. The zero value is usable: every zero field takes
+// its default.
+type Config struct {
+	// Namespace is the hash tag of every key ("{fsivr}:calls"). Default "fsivr".
+	Namespace string
+	// Stream is the stream name after the tag. Default "calls"; the dialer
+	// uses e.g. "attempts".
+	Stream string
+	// Summary is the name of the per-call summary hashes
+	// ("{fsivr}:call:<uuid>"). Default "call". NoSummary turns them off.
+	Summary   string
+	NoSummary bool
+	// Shards splits the stream into N streams by hash of the call uuid
+	// ("{fsivr:0}:calls" ... "{fsivr:N-1}:calls") so a Redis Cluster spreads
+	// the load. Default 1 (one stream, "{fsivr}:calls").
+	Shards int
+	// MaxLen caps each stream with XADD MAXLEN ~ MaxLen. Default 1,000,000.
+	MaxLen int64
+	// SummaryTTL is the TTL of a summary hash, renewed by every entry of the
+	// call. Default 7 days.
+	SummaryTTL time.Duration
+	// DedupeTTL is how long the replay high-water mark of a call is kept. An
+	// entry replayed from the spool later than this after its call's last
+	// successful write may be written twice (consumers can dedupe by "id").
+	// Default 7 days.
+	DedupeTTL time.Duration
+	// QueueSize bounds the in-memory queue (entries). When it is full, Append
+	// moves the queue to the spool file itself. Default 8192.
+	QueueSize int
+	// BatchSize is the most entries sent in one script call. Default 256.
+	BatchSize int
+	// WriteTimeout bounds one batch round trip; slower counts as Redis down.
+	// Default 2s.
+	WriteTimeout time.Duration
+	// RetryInterval is how often Redis is probed while entries wait in the
+	// spool. Default 1s.
+	RetryInterval time.Duration
+	// SpoolDir holds the spool segments. One Writer per directory. Default
+	// os.TempDir()/fsivr-spool/<namespace>-<stream>.
+	SpoolDir string
+	// SegmentBytes rotates the spool file after this many bytes. Default 8 MiB.
+	SegmentBytes int64
+	// Tee, if set, receives a copy of every entry, synchronously in Append
+	// (keep it fast); the demo prints entries with it.
+	Tee func(Entry)
+	// Registerer receives the Prometheus metrics; nil = not registered.
+	Registerer prometheus.Registerer
+}
+
+// withDefaults fills zero fields and validates.
+func (c Config) withDefaults() (Config, error) {
+	if c.Namespace == "" {
+		c.Namespace = DefaultNamespace
+	}
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.Summary == "" {
+		c.Summary = DefaultSummary
+	}
+	if c.NoSummary {
+		c.Summary = ""
+	}
+	if c.Shards == 0 {
+		c.Shards = 1
+	}
+	if c.MaxLen == 0 {
+		c.MaxLen = DefaultMaxLen
+	}
+	if c.SummaryTTL == 0 {
+		c.SummaryTTL = DefaultSummaryTTL
+	}
+	if c.DedupeTTL == 0 {
+		c.DedupeTTL = DefaultDedupeTTL
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.RetryInterval == 0 {
+		c.RetryInterval = DefaultRetryInterval
+	}
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = DefaultSegmentBytes
+	}
+	if c.SpoolDir == "" {
+		c.SpoolDir = filepath.Join(os.TempDir(), "fsivr-spool", c.Namespace+"-"+c.Stream)
+	}
+	switch {
+	case c.Shards < 1:
+		return c, fmt.Errorf("%w: Shards %d < 1", ErrConfig, c.Shards)
+	case c.MaxLen < 1:
+		return c, fmt.Errorf("%w: MaxLen %d < 1", ErrConfig, c.MaxLen)
+	case c.QueueSize < 1 || c.BatchSize < 1:
+		return c, fmt.Errorf("%w: QueueSize and BatchSize must be >= 1", ErrConfig)
+	case c.SummaryTTL < time.Second || c.DedupeTTL < time.Second:
+		return c, fmt.Errorf("%w: SummaryTTL and DedupeTTL must be >= 1s", ErrConfig)
+	case c.WriteTimeout < 0 || c.RetryInterval < 0 || c.SegmentBytes < 0:
+		return c, fmt.Errorf("%w: negative duration or size", ErrConfig)
+	}
+	for _, s := range []string{c.Namespace, c.Stream, c.Summary} {
+		for _, r := range s {
+			if r == '{' || r == '}' || r < ' ' {
+				return c, fmt.Errorf("%w: %q: no braces or control characters in key names", ErrConfig, s)
+			}
+		}
+	}
+	return c, nil
+}
+
+func (c Config) keys() Keys {
+	return Keys{Namespace: c.Namespace, Stream: c.Stream, Summary: c.Summary, Shards: c.Shards}
+}
+
+// Keys returns the key names this config writes (for consumers and tests).
+func (c Config) Keys() (Keys, error) {
+	c, err := c.withDefaults()
+	return c.keys(), err
+}
