@@ -165,7 +165,9 @@ func (sim simulation) run(ctx context.Context, w io.Writer) ([]calllog.Entry, er
 	}
 	srvCtx, stopSrv := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- eng.Serve(srvCtx, ln, ivr.ServeOptions{DrainTimeout: 2 * time.Second, Logger: logger}) }()
+	go func() {
+		served <- eng.Serve(srvCtx, ln, ivr.ServeOptions{DrainTimeout: 2 * time.Second, Logger: logger})
+	}()
 	tr.printf("ivrd     listening on %s (ivr engine, esl outbound server)", ln.Addr())
 
 	script, err := sim.script()
