@@ -163,10 +163,7 @@ func (m *Message) indexLines(pos, end, i uint32, strict bool) (uint32, uint32, e
 // Content-Length) that many bytes of event body.
 func (m *Message) indexPlain() error {
 	end := m.frameLen
-	n, next, err := m.indexLines(m.bodyStart, end, m.nOuter, false)
-	if err != nil {
-		return err
-	}
+	n, next, _ := m.indexLines(m.bodyStart, end, m.nOuter, false) // never fails when not strict
 	m.nFields = n
 	if vs, ve, ok := m.find(m.nOuter, n, "Content-Length"); ok {
 		l, err := parseLength(m.buf[vs:ve])
