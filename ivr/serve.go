@@ -40,7 +40,7 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener, opts ServeOptions) 
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("draining calls", "bound", opts.DrainTimeout)
+	logger.Info("draining calls", "bound", opts.DrainTimeout.String())
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.DrainTimeout)
 	defer cancel()
 	err := srv.Shutdown(dctx)
