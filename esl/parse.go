@@ -60,7 +60,10 @@ func parseFrame(frame []byte, hdrLen int) (*Message, error) {
 	case FormatPlain:
 		innerSlots = bytes.Count(body, []byte{'\n'}) + 1
 	case FormatJSON:
-		innerSlots = (bytes.Count(body, []byte{'"'})/2 + 1) * 2
+		// Every field has a key (two quotes) and one structural colon, so
+		// either count bounds the number of fields; take the tighter one.
+		fields := min(bytes.Count(body, []byte{'"'})/2, bytes.Count(body, []byte{':'}))
+		innerSlots = (fields + 1) * 2
 	}
 	m := &Message{
 		buf:       newBuffer(frame, slotSize*(outerLines+innerSlots)),
@@ -263,18 +266,23 @@ func skipSpace(b []byte, p uint32) uint32 {
 }
 
 // jsonStringEnd returns the index of the closing quote of a string whose
-// contents start at p.
+// contents start at p: the first quote not escaped by an odd run of
+// backslashes. (IndexByte is vectorized; IndexAny over two bytes is not.)
 func jsonStringEnd(b []byte, p uint32) (uint32, bool) {
 	for p < uint32(len(b)) {
-		q := bytes.IndexAny(b[p:], "\"\\")
+		q := bytes.IndexByte(b[p:], '"')
 		if q < 0 {
 			return 0, false
 		}
 		p += uint32(q)
-		if b[p] == '"' {
+		bs := uint32(0)
+		for bs < p && b[p-1-bs] == '\\' {
+			bs++
+		}
+		if bs%2 == 0 {
 			return p, true
 		}
-		p += 2 // skip the escaped character
+		p++
 	}
 	return 0, false
 }
