@@ -20,6 +20,11 @@ import (
 // returned by a second Close.
 var ErrClosed = errors.New("calllog: writer closed")
 
+// ErrLost is wrapped by Close's error when entries were dropped during the
+// writer's life (Redis unavailable and spool unwritable, or corrupt spool
+// lines).
+var ErrLost = errors.New("calllog: entries lost")
+
 // Writer writes call log entries to Redis off the call path. See the package
 // documentation for the guarantees.
 type Writer struct {
@@ -233,7 +238,8 @@ func (w *Writer) spooled(batch []record, err error) {
 // ctx ends, else to the spool; spooled entries are replayed while Redis
 // answers and ctx allows. Whatever is not in Redis when Close returns is in
 // the spool, and a later Writer on the same SpoolDir replays it. Close returns
-// an error only if entries were lost (or ErrClosed on a second call).
+// an error wrapping ErrLost if any entry was lost during the writer's life, a
+// spool close error, or ErrClosed on a second call.
 func (w *Writer) Close(ctx context.Context) error {
 	err := ErrClosed
 	w.once.Do(func() {
@@ -534,7 +540,6 @@ const closeAttempts = 3
 // finish is the last cycle, under Close's ctx: flush the queue, replay what
 // Redis takes before ctx ends, and leave the rest in the spool.
 func (w *Writer) finish(ctx context.Context) error {
-	lostBefore := w.stats.lost.Load()
 	w.mu.Lock()
 	spooling := w.spooling
 	w.mu.Unlock()
@@ -571,8 +576,8 @@ func (w *Writer) finish(ctx context.Context) error {
 	if n := w.stats.segments.Load(); n > 0 {
 		w.logger.Info("calllog: entries left in the spool for the next start", "segments", n, "dir", w.cfg.SpoolDir)
 	}
-	if lost := w.stats.lost.Load() - lostBefore; lost > 0 {
-		err = errors.Join(err, fmt.Errorf("calllog: %d entries lost during Close", lost))
+	if lost := w.stats.lost.Load(); lost > 0 {
+		err = errors.Join(err, fmt.Errorf("%w: %d entries since NewWriter (see error logs)", ErrLost, lost))
 	}
 	return err
 }
