@@ -148,6 +148,11 @@ func (s *Session) Run(ctx context.Context) {
 				s.onEvent(ctx, ev)
 			}
 			if !s.finished {
+				if !s.hungUp {
+					// FreeSWITCH went away (restart, network) with the call
+					// state unknown: say so rather than "caller_hangup".
+					s.outcome = "disconnected"
+				}
 				s.finish("connection closed")
 			}
 		case <-ctx.Done():
