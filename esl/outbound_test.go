@@ -184,7 +184,21 @@ func TestOutboundExecuteMatchesByUUID(t *testing.T) {
 	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
 		var o outcome
 		defer func() { res <- o }()
-		if _, o.bad = c.Execute(ctx, "answer", ""); o.bad != nil {
+		var answer *Event
+		if answer, o.bad = c.Execute(ctx, "answer", ""); o.bad != nil {
+			return
+		}
+		if answer.Get("Application-UUID") == "decoy" || answer.Get("Application") != "answer" {
+			o.bad = errors.New("Execute returned the decoy completion")
+			return
+		}
+		// The decoy (same app, other UUID) is in the mailbox.
+		decoyQueued := false
+		for _, e := range c.Drain(nil) {
+			decoyQueued = decoyQueued || e.Get("Application-UUID") == "decoy"
+		}
+		if !decoyQueued {
+			o.bad = errors.New("decoy completion not in the mailbox")
 			return
 		}
 		o.ev, o.err = c.Execute(ctx, "play\nback", "x")

@@ -142,10 +142,10 @@ func (m *Message) setSlot(i, a, b uint32) {
 // checked lazily: a line without a colon never matches a lookup.
 func (m *Message) indexLines(pos, end, i uint32, strict bool) (uint32, uint32, error) {
 	buf := m.buf[:end]
+	idx := m.buf[m.idxOff:]
 	for pos < end {
-		nl := bytes.IndexByte(buf[pos:], '\n')
 		lineEnd := end
-		if nl >= 0 {
+		if nl := bytes.IndexByte(buf[pos:], '\n'); nl >= 0 {
 			lineEnd = pos + uint32(nl)
 		}
 		if lineEnd == pos { // blank line: end of this header block
@@ -154,7 +154,9 @@ func (m *Message) indexLines(pos, end, i uint32, strict bool) (uint32, uint32, e
 		if strict && bytes.IndexByte(buf[pos:lineEnd], ':') <= 0 {
 			return 0, 0, fmt.Errorf("%w: header line without name: %.40q", ErrMalformed, buf[pos:lineEnd])
 		}
-		m.setSlot(i, pos, lineEnd)
+		slot := idx[i*slotSize : i*slotSize+slotSize]
+		binary.LittleEndian.PutUint32(slot, pos)
+		binary.LittleEndian.PutUint32(slot[4:], lineEnd)
 		i++
 		pos = lineEnd + 1
 	}
