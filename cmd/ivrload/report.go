@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// report is the result of one run (also the -json output).
+type report struct {
+	Mode            string  `json:"mode"`
+	Target          string  `json:"target"`
+	PID             int     `json:"pid,omitempty"`
+	Started         int64   `json:"calls_started"`
+	Completed       int64   `json:"calls_completed"`
+	Failed          int64   `json:"calls_failed"`
+	DialFailed      int64   `json:"dial_failed"`
+	CutAtEnd        int64   `json:"calls_cut_at_end"`
+	LateWrites      int64   `json:"fake_writes_after_exit"`
+	NoMenu          int64   `json:"calls_without_menu"`
+	ArrivalsSkipped int64   `json:"arrivals_skipped_at_cap"`
+	PeakConcurrent  int64   `json:"peak_concurrent"`
+	ArrivalSeconds  float64 `json:"arrival_seconds"`
+	SetupsPerSecond float64 `json:"setups_per_second"`
+	Setup           summary `json:"setup_latency"`
+	EventToCommand  summary `json:"event_to_command_latency"`
+
+	RSSBeforeBytes int64   `json:"rss_before_bytes,omitempty"`
+	RSSAfterBytes  int64   `json:"rss_after_bytes,omitempty"`
+	PeakRSSBytes   int64   `json:"peak_rss_bytes,omitempty"`
+	CPUSeconds     float64 `json:"cpu_seconds,omitempty"`
+	CPUPerCallMS   float64 `json:"cpu_per_call_ms,omitempty"`
+
+	Held                  int64   `json:"held,omitempty"`
+	HeldInMenu            int64   `json:"held_in_menu,omitempty"`
+	HeldAtEnd             int64   `json:"held_at_end,omitempty"`
+	HoldPromptSeconds     float64 `json:"hold_prompt_seconds,omitempty"`
+	RSSPerHeldCallBytes   float64 `json:"rss_per_held_call_bytes,omitempty"`
+	HeapPerHeldCallBytes  float64 `json:"heap_per_held_call_bytes,omitempty"`
+	GoroutinesPerHeldCall float64 `json:"goroutines_per_held_call,omitempty"`
+
+	GCPauseUS        map[string]float64 `json:"gc_pause_quantiles_us,omitempty"`
+	ESLErrors        float64            `json:"ivrd_esl_errors"`
+	MaxMailboxDepth  int64              `json:"max_mailbox_depth,omitempty"`
+	ByKind           map[string]int     `json:"ended_by_kind"`
+	Errors           map[string]int     `json:"errors,omitempty"`
+	ProtocolErrors   int64              `json:"protocol_errors"`
+	GoroutinesBefore float64            `json:"ivrd_goroutines_before,omitempty"`
+	GoroutinesAfter  float64            `json:"ivrd_goroutines_after,omitempty"`
+}
+
+func (d *driver) baseReport(mode string, before, after sample) report {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := report{
+		Mode: mode, Target: d.tgt.addr, PID: d.tgt.pid,
+		Started: d.started.Load(), Completed: d.completed.Load(), Failed: d.failed.Load(),
+		DialFailed: d.dialFailed.Load(), LateWrites: d.lateWrites.Load(), NoMenu: d.noMenu.Load(), PeakConcurrent: d.peak.Load(),
+		Setup: d.setup.summary(), EventToCommand: d.lat.summary(),
+		RSSBeforeBytes: before.proc.RSS, RSSAfterBytes: after.proc.RSS,
+		ByKind: maps.Clone(d.byKind), Errors: maps.Clone(d.errs),
+		GoroutinesBefore: before.metrics["go_goroutines"], GoroutinesAfter: after.metrics["go_goroutines"],
+	}
+	r.ESLErrors = after.metrics["fsivr_esl_errors_total"] - before.metrics["fsivr_esl_errors_total"]
+	r.ProtocolErrors = r.Failed + r.DialFailed + int64(r.ESLErrors)
+	if d.tgt.inproc != nil {
+		r.MaxMailboxDepth = d.tgt.inproc.maxDepth.Load()
+	}
+	return r
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func (r report) print(w io.Writer) {
+	row := func(k, f string, a ...any) { fmt.Fprintf(w, "  %-38s %s\n", k, fmt.Sprintf(f, a...)) }
+	fmt.Fprintf(w, "ivrload %s against %s (pid %d)\n", r.Mode, r.Target, r.PID)
+	row("calls started", "%d", r.Started)
+	row("calls completed", "%d", r.Completed)
+	row("calls failed (+ dial failures)", "%d (+ %d)", r.Failed, r.DialFailed)
+	if r.LateWrites > 0 {
+		row("fake's notice after +OK bye lost", "%d (ivrd closed first; harmless, FreeSWITCH ignores it)", r.LateWrites)
+	}
+	if r.CutAtEnd > 0 {
+		row("calls still up at the end (cut)", "%d", r.CutAtEnd)
+	}
+	if r.Mode == "mix" {
+		row("calls that never reached a menu", "%d (outside opening hours, everything transfers)", r.NoMenu)
+		row("arrivals skipped at -calls cap", "%d", r.ArrivalsSkipped)
+	}
+	row("peak concurrent calls", "%d", r.PeakConcurrent)
+	row("call setups/s (connect->1st sendmsg)", "%.0f over %.1fs", r.SetupsPerSecond, r.ArrivalSeconds)
+	row("setup latency", "%s", r.Setup)
+	row("event->next command latency", "%s", r.EventToCommand)
+	if r.Held > 0 {
+		row("calls held / in the menu", "%d / %d (prompt %.0fs; %d still up at hold end)", r.Held, r.HeldInMenu, r.HoldPromptSeconds, r.HeldAtEnd)
+		row("RSS per held call", "%.1f KiB", r.RSSPerHeldCallBytes/1024)
+		if r.HeapPerHeldCallBytes != 0 {
+			row("Go heap in use per held call", "%.1f KiB", r.HeapPerHeldCallBytes/1024)
+			row("goroutines per held call", "%.2f", r.GoroutinesPerHeldCall)
+		}
+	}
+	if r.RSSBeforeBytes > 0 {
+		row("ivrd RSS before / peak / after", "%s / %s / %s", mib(r.RSSBeforeBytes), mib(r.PeakRSSBytes), mib(r.RSSAfterBytes))
+	}
+	if r.CPUSeconds > 0 {
+		row("ivrd CPU", "%.2fs (%.3f ms per completed call)", r.CPUSeconds, r.CPUPerCallMS)
+	}
+	if len(r.GCPauseUS) > 0 {
+		row("GC pause quantiles (0/.25/.5/.75/1)", "%.0f / %.0f / %.0f / %.0f / %.0f µs",
+			r.GCPauseUS["0"], r.GCPauseUS["0.25"], r.GCPauseUS["0.5"], r.GCPauseUS["0.75"], r.GCPauseUS["1"])
+	}
+	if r.GoroutinesBefore > 0 || r.GoroutinesAfter > 0 {
+		row("ivrd goroutines before / after", "%.0f / %.0f", r.GoroutinesBefore, r.GoroutinesAfter)
+	}
+	if r.MaxMailboxDepth > 0 {
+		row("deepest event mailbox", "%d events", r.MaxMailboxDepth)
+	}
+	row("protocol errors", "%d (ivrd esl errors %.0f)", r.ProtocolErrors, r.ESLErrors)
+	kinds := slices.Sorted(maps.Keys(r.ByKind))
+	var parts []string
+	for _, k := range kinds {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, r.ByKind[k]))
+	}
+	row("ended by kind", "%s", strings.Join(parts, " "))
+	for msg, n := range r.Errors {
+		row("error", "%dx %.150s", n, msg)
+	}
+}

@@ -1,0 +1,144 @@
+package ivr
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/fsivr/fsivr/esl"
+	"github.com/fsivr/fsivr/flows"
+)
+
+// benchChannel is a Channel whose Send returns at once with a fixed
+// Event-UUID, so a benchmark measures the session, not a socket.
+type benchChannel struct {
+	data   *esl.Event
+	appID  string
+	notify chan struct{}
+	done   chan struct{}
+	sent   int
+}
+
+func newBenchChannel(b *testing.B) *benchChannel {
+	b.Helper()
+	// The fields a session reads from the connect reply, as FreeSWITCH names them.
+	data := mustParse(b, "Content-Type: command/reply\nReply-Text: +OK\n"+
+		"Unique-ID: 0b1c7a6e-4d2f-4a51-9d43-7f1e2c3b4a5d\n"+
+		"Channel-Name: sofia/internal/5551001@127.0.0.1\n"+
+		"Caller-Caller-ID-Number: 5551001\nCaller-Caller-ID-Name: Ada\n"+
+		"Caller-Destination-Number: 5000\n\n")
+	return &benchChannel{
+		data:   data,
+		appID:  "3b3d9f82-f980-448c-b372-5e2bdd450b34",
+		notify: make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+}
+
+func mustParse(b *testing.B, frame string) *esl.Event {
+	b.Helper()
+	m, _, err := esl.ParseMessage([]byte(frame))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+func (c *benchChannel) UUID() string                        { return "0b1c7a6e-4d2f-4a51-9d43-7f1e2c3b4a5d" }
+func (c *benchChannel) ChannelData() *esl.Event             { return c.data }
+func (c *benchChannel) Notify() <-chan struct{}             { return c.notify }
+func (c *benchChannel) Done() <-chan struct{}               { return c.done }
+func (c *benchChannel) Drain(buf []*esl.Event) []*esl.Event { return buf }
+func (c *benchChannel) Send(context.Context, string, string) (string, error) {
+	c.sent++
+	return c.appID, nil
+}
+
+func benchFlow(b *testing.B) *flows.Flow {
+	b.Helper()
+	f, err := flows.Load("../flows/sales.yaml", flows.Options{SkipPromptCheck: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// BenchmarkNewSession is the cost of setting up one call: the session
+// struct, its variables, its logger and its looplab/fsm machine built from
+// the compiled flow's transition table.
+func BenchmarkNewSession(b *testing.B) {
+	f := benchFlow(b)
+	eng := NewEngine(Config{})
+	ch := newBenchChannel(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		s := NewSession(eng, ch, f)
+		if s.m.Current() != f.Start {
+			b.Fatal("machine not at the start node")
+		}
+	}
+}
+
+// BenchmarkCallSetup is NewSession plus begin: builtin variables, call_start
+// log entry, the CRM prefetch goroutine (answering at once), the answer and
+// the first node's sendmsg, i.e. what ivrd does between the connect reply
+// and the first command of a call.
+func BenchmarkCallSetup(b *testing.B) {
+	f := benchFlow(b)
+	eng := NewEngine(Config{Prefetchers: map[string]Prefetcher{"crm": PrefetchFunc(
+		func(context.Context, string) (map[string]string, error) {
+			return map[string]string{"extension": "1001"}, nil
+		})}})
+	ch := newBenchChannel(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		s := NewSession(eng, ch, f)
+		ctx, cancel := context.WithCancel(context.Background())
+		s.cancel = cancel
+		s.begin(ctx)
+		<-s.results // the prefetch goroutine has finished
+		cancel()
+	}
+	if ch.sent == 0 {
+		b.Fatal("nothing sent")
+	}
+}
+
+// BenchmarkMenuStep is one node step: the main menu's CHANNEL_EXECUTE_COMPLETE
+// (digit 1, matched by Application-UUID) is handled, the machine fires
+// choice:1, and the next node (transfer_hst) sends its sendmsg.
+func BenchmarkMenuStep(b *testing.B) {
+	f := benchFlow(b)
+	eng := NewEngine(Config{})
+	ch := newBenchChannel(b)
+	ev := mustParse(b, benchComplete(ch.appID))
+	s := NewSession(eng, ch, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.cancel = cancel
+	b.ReportAllocs()
+	for b.Loop() {
+		s.m.SetState("main_menu")
+		s.pending = ch.appID
+		s.path = s.path[:0]
+		s.onEvent(ctx, ev)
+		s.fireQueued(ctx)
+		if s.m.Current() != flows.StateEnd && s.m.Current() != "transfer_hst" {
+			b.Fatalf("in %s after the menu", s.m.Current())
+		}
+	}
+}
+
+// benchComplete is a text/event-plain CHANNEL_EXECUTE_COMPLETE of the main
+// menu's play_and_get_digits with the headers the session reads.
+func benchComplete(appID string) string {
+	body := "Event-Name: CHANNEL_EXECUTE_COMPLETE\n" +
+		"Unique-ID: 0b1c7a6e-4d2f-4a51-9d43-7f1e2c3b4a5d\n" +
+		"Application: play_and_get_digits\n" +
+		"Application-Data: 1%201%203%205000%20%23%20new_sales/1001.wav%20new_sales/9004.wav%20menu_number%20%5B1-5%5D\n" +
+		"Application-Response: _none_\n" +
+		"Application-UUID: " + appID + "\n" +
+		"variable_read_result: success\n" +
+		"variable_menu_number: 1\n\n"
+	return "Content-Length: " + strconv.Itoa(len(body)) + "\nContent-Type: text/event-plain\n\n" + body
+}
