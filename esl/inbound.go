@@ -189,3 +189,13 @@ func (c *Client) Drain(buf []*Event) []*Event { return c.conn.Drain(buf) }
 
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
+
+// Done is closed when the connection is gone.
+func (c *Client) Done() <-chan struct{} { return c.conn.Done() }
+
+// Err is why the connection ended (nil while it is up); clean ends
+// (Close, exit, a disconnect notice) match ErrClosed.
+func (c *Client) Err() error { return c.conn.Err() }
+
+// Stats returns the mailbox counters.
+func (c *Client) Stats() Stats { return c.conn.Stats() }

@@ -493,3 +493,14 @@ func (oc *OutboundConn) finish() {
 	}
 	_ = oc.Close()
 }
+
+// Done is closed when the connection is gone.
+func (oc *OutboundConn) Done() <-chan struct{} { return oc.conn.Done() }
+
+// Err is why the connection ended (nil while it is up); clean ends match
+// ErrClosed. HungUp may stay open if the connection dies without a hangup
+// event, so a call loop selects on Done too.
+func (oc *OutboundConn) Err() error { return oc.conn.Err() }
+
+// Stats returns the mailbox counters.
+func (oc *OutboundConn) Stats() Stats { return oc.conn.Stats() }

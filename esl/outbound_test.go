@@ -284,3 +284,43 @@ func errString(err error) string {
 	}
 	return ""
 }
+
+func TestShutdownCancelsStuckHandlers(t *testing.T) {
+	rp := newReplayPeer(t, "s2_outbound_caller_hangup_linger")
+	started := make(chan struct{})
+	handlerErr := make(chan error, 1)
+	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
+		close(started)
+		<-ctx.Done() // a handler that only stops when told
+		handlerErr <- ctx.Err()
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), ln) }()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	peerDone := make(chan struct{})
+	go func() {
+		defer close(peerDone)
+		rp.serve(newFakePeer(t, nc))
+	}()
+	<-started
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := srv.Shutdown(expired); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown = %v, want context.Canceled", err)
+	}
+	if err := <-handlerErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("handler ctx: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	<-peerDone // the server closed the call's connection
+}
