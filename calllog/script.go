@@ -26,6 +26,12 @@ local a = 4
 local k = 2
 local written = 0
 local dup = 0
+-- Per batch, not per entry: each dedupe mark is read once, written and
+-- expired once at the end; each summary gets one HINCRBY and one EXPIRE.
+local marks = {}
+local markOrder = {}
+local events = {}
+local sumOrder = {}
 while a <= #ARGV do
   local dkey = KEYS[k]
   local skey = KEYS[k + 1]
@@ -34,39 +40,56 @@ while a <= #ARGV do
   local seqs = ARGV[a + 1]
   local seq = tonumber(seqs)
   local nf = tonumber(ARGV[a + 2])
-  a = a + 3
-  local fields = {}
-  for i = 1, nf do fields[i] = ARGV[a + i - 1] end
-  a = a + nf
+  local fstart = a + 3
+  a = fstart + nf
   local ns = tonumber(ARGV[a])
-  a = a + 1
-  local sets = {}
-  for i = 1, ns do sets[i] = ARGV[a + i - 1] end
-  a = a + ns
+  local sstart = a + 1
+  a = sstart + ns
   local node = ARGV[a]
   local iserr = ARGV[a + 1]
   local hassum = ARGV[a + 2]
   a = a + 3
-  local last = redis.call('HGET', dkey, writer)
-  if last and tonumber(last) >= seq then
+  local mk = dkey .. '\n' .. writer
+  local m = marks[mk]
+  if m == nil then
+    local last = redis.call('HGET', dkey, writer)
+    m = {key = dkey, writer = writer, seq = tonumber(last or '-1'), seqs = nil}
+    marks[mk] = m
+    markOrder[#markOrder + 1] = mk
+  end
+  if m.seq >= seq then
     dup = dup + 1
   else
-    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(fields))
-    redis.call('HSET', dkey, writer, seqs)
-    redis.call('EXPIRE', dkey, dttl)
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ARGV, fstart, fstart + nf - 1))
+    m.seq = seq
+    m.seqs = seqs
     if hassum == '1' then
-      if ns > 0 then redis.call('HSET', skey, unpack(sets)) end
-      redis.call('HINCRBY', skey, 'events', 1)
+      if ns > 0 then redis.call('HSET', skey, unpack(ARGV, sstart, sstart + ns - 1)) end
+      if events[skey] == nil then
+        events[skey] = 0
+        sumOrder[#sumOrder + 1] = skey
+      end
+      events[skey] = events[skey] + 1
       if node ~= '' then
         local p = redis.call('HGET', skey, 'path')
         if p and p ~= '' then p = p .. '>' .. node else p = node end
         redis.call('HSET', skey, 'path', p)
       end
       if iserr == '1' then redis.call('HINCRBY', skey, 'errors', 1) end
-      redis.call('EXPIRE', skey, sttl)
     end
     written = written + 1
   end
+end
+for _, mk in ipairs(markOrder) do
+  local m = marks[mk]
+  if m.seqs ~= nil then
+    redis.call('HSET', m.key, m.writer, m.seqs)
+    redis.call('EXPIRE', m.key, dttl)
+  end
+end
+for _, skey in ipairs(sumOrder) do
+  redis.call('HINCRBY', skey, 'events', events[skey])
+  redis.call('EXPIRE', skey, sttl)
 end
 return {written, dup}
 `
