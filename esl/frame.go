@@ -11,6 +11,16 @@ import (
 // accepts unless configured otherwise.
 const DefaultMaxFrame = 4 << 20
 
+// Read buffer sizes. Every call holds one Reader for its whole life, mostly
+// idle while a prompt plays, so the buffer starts small (a 3.2 KB
+// CHANNEL_EXECUTE_COMPLETE fits; bigger messages grow it) and one grown
+// past keepReadBuf is dropped once it has been drained. A 32 KiB buffer per
+// connection was half the heap of a held call (ivrload -mode hold).
+const (
+	minReadBuf  = 4 << 10
+	keepReadBuf = 16 << 10
+)
+
 // Reader reads ESL messages from a byte stream: a header block of
 // "Name: value\n" lines ended by a blank line, then exactly Content-Length
 // bytes of body. It handles partial reads, many messages per read and bodies
@@ -61,6 +71,9 @@ func (r *Reader) readMessage() (*Message, error) {
 	// Find the end of the header block. Stray blank lines between messages
 	// are skipped: they carry nothing and FreeSWITCH never sends them.
 	var hdrEnd int
+	if r.start == r.end && len(r.buf) > keepReadBuf {
+		r.buf, r.start, r.end, r.scanned = nil, 0, 0, 0
+	}
 	for {
 		for r.start < r.end && r.buf[r.start] == '\n' {
 			r.start++
@@ -118,7 +131,7 @@ func (r *Reader) fill(need int) error {
 			n := copy(r.buf, r.buf[r.start:r.end])
 			r.start, r.end = 0, n
 		} else {
-			nb := make([]byte, max(need, 2*len(r.buf), 32<<10))
+			nb := make([]byte, max(need, 2*len(r.buf), minReadBuf))
 			n := copy(nb, r.buf[r.start:r.end])
 			r.buf, r.start, r.end = nb, 0, n
 		}
