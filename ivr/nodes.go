@@ -52,14 +52,15 @@ func (s *Session) startTime(ctx context.Context, n *flows.Node) {
 		timeout = defaultOverrideTimeout
 	}
 	s.awaitingOv = true
+	s.ovSeq++
 	s.setTimer(timeout)
-	store, results, key := s.eng.overrides, s.results, ov.Key
+	store, results, key, seq := s.eng.overrides, s.results, ov.Key, s.ovSeq
 	go func() {
 		octx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		v, err := store.Override(octx, key)
 		select {
-		case results <- asyncResult{kind: resultOverride, value: v, err: err}:
+		case results <- asyncResult{kind: resultOverride, value: v, err: err, seq: seq}:
 		case <-ctx.Done(): // the call is over; nobody reads results any more
 		}
 	}()
@@ -86,13 +87,9 @@ func (s *Session) onOverride(ctx context.Context, r asyncResult) {
 		s.queue(flows.GotoEvent(d.Goto))
 		return
 	}
-	for _, a := range strings.Fields(d.Args) {
-		if err := checkArgValue("override", a); err != nil {
-			s.log("error", n.ID, "override refused", map[string]string{"value": r.value, "error": err.Error()})
-			s.routeByTime(n)
-			return
-		}
-	}
+	// Override.Parse has checked every word (allowed action, no control
+	// characters, none of , | { } $ quotes; '/' and ':' allowed so that a
+	// playback path works), so d.Args goes to FreeSWITCH as it is.
 	s.outcome = "override:" + d.Action
 	switch d.Action {
 	case "hangup":

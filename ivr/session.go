@@ -61,11 +61,13 @@ type Session struct {
 	prefetched map[string]*asyncResult
 	waitingFor string // prefetch a wait_for node is waiting on
 	awaitingOv bool   // a time node is waiting for its override read
+	ovSeq      uint32 // number of the override read awaited
 
 	timer   *time.Timer
 	timerOn bool
 
 	hungUp      bool
+	closed      bool // the connection is gone: nothing can be sent
 	hangupCause string
 	finished    bool
 	outcome     string
@@ -87,6 +89,7 @@ type asyncResult struct {
 	value  string
 	err    error
 	took   time.Duration
+	seq    uint32 // override reads: which read this answers
 }
 
 func newSession(eng *Engine, ch Channel, flow *flows.Flow) *Session {
@@ -143,12 +146,13 @@ func (s *Session) Run(ctx context.Context) {
 			s.onTimer(ctx)
 		case <-s.ch.Done():
 			// Drain what the reader queued before the close.
+			s.closed = true
 			s.evbuf = s.ch.Drain(s.evbuf[:0])
 			for _, ev := range s.evbuf {
 				s.onEvent(ctx, ev)
 			}
 			if !s.finished {
-				if !s.hungUp {
+				if !s.hungUp && s.outcome == "caller_hangup" {
 					// FreeSWITCH went away (restart, network) with the call
 					// state unknown: say so rather than "caller_hangup".
 					s.outcome = "disconnected"
@@ -266,7 +270,7 @@ func (s *Session) render(t flows.Template) (string, error) {
 // enter runs the entry action of node id: the decision was the machine's,
 // the I/O is the session's.
 func (s *Session) enter(ctx context.Context, id string) {
-	if s.hungUp || s.finished {
+	if s.hungUp || s.finished || s.closed {
 		return
 	}
 	s.pending, s.step = "", 0
@@ -309,7 +313,7 @@ func (s *Session) enter(ctx context.Context, id string) {
 
 // send queues one application and makes it the one the node waits for.
 func (s *Session) send(ctx context.Context, app, arg string) bool {
-	if s.hungUp {
+	if s.hungUp || s.closed {
 		return false
 	}
 	id, err := s.ch.Send(ctx, app, arg)
@@ -325,7 +329,7 @@ func (s *Session) send(ctx context.Context, app, arg string) bool {
 // (FreeSWITCH runs a channel's apps in order, so a set before a bridge is
 // done before the bridge starts).
 func (s *Session) sendNoWait(ctx context.Context, app, arg string) bool {
-	if s.hungUp {
+	if s.hungUp || s.closed {
 		return false
 	}
 	if _, err := s.ch.Send(ctx, app, arg); err != nil {
@@ -423,6 +427,10 @@ func (s *Session) onHangup(ev *esl.Event) {
 	s.hungUp = true
 	s.pending = ""
 	s.queued = ""
+	// Nothing waits for a node's input any more; the timer now only bounds
+	// the wait for HANGUP_COMPLETE.
+	s.waitingFor = ""
+	s.awaitingOv = false
 	if err := s.m.Event(context.Background(), flows.EventHangup); err != nil {
 		s.logger.Debug("hangup transition", "err", err)
 	}
@@ -459,14 +467,16 @@ func (s *Session) onResult(ctx context.Context, r asyncResult) {
 			s.prefetched = make(map[string]*asyncResult, len(s.flow.Prefetch))
 		}
 		s.prefetched[r.name] = &rr
-		s.log(r.name, s.m.Current(), outcome, fields)
-		if s.waitingFor == r.name {
+		s.log(r.name, s.lastNode(), outcome, fields)
+		if s.waitingFor == r.name && !s.hungUp {
 			s.waitingFor = ""
 			s.stopTimer()
 			s.finishWaitFor(s.flow.Nodes[s.m.Current()])
 		}
 	case resultOverride:
-		if !s.awaitingOv {
+		// A late answer to an earlier read (its node already routed by
+		// time) must not be taken for the current node's override.
+		if !s.awaitingOv || r.seq != s.ovSeq || s.hungUp {
 			return
 		}
 		s.awaitingOv = false
