@@ -462,3 +462,13 @@ func TestNotifyFlow(t *testing.T) {
 		t.Fatalf("flow %q", es[0].Flow)
 	}
 }
+
+func TestSalesOverridePlaybackAnnouncement(t *testing.T) {
+	// A playback override takes a path; the announcement plays and the call ends.
+	h := startIVR(t, harnessOpts{overrides: ivr.MapOverrides{"fsivr:override:sales": "playback new_sales/9003.wav"}})
+	c, es := h.call(t, esltest.Script{CallerIDNumber: "5559999"}, false)
+	wantApps(t, c, "answer", welcome, "playback new_sales/9003.wav", "hangup NORMAL_CLEARING")
+	if hu := lastHangup(t, es); hu.Fields["outcome"] != "override:playback" {
+		t.Fatalf("outcome %q", hu.Fields["outcome"])
+	}
+}
