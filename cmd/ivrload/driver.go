@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -230,6 +231,19 @@ func (d *driver) startCall(ctx context.Context, kind string, s esltest.Script, h
 	}()
 }
 
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func errorsIsCut(ctx context.Context) bool { return ctx.Err() != nil }
 
 func isLateWrite(err error) bool {
@@ -435,6 +449,11 @@ hold:
 			break hold
 		case <-ctx.Done():
 			break hold
+		}
+	}
+	if d.o.memProfile != "" && d.tgt.inproc != nil {
+		if err := writeHeapProfile(d.o.memProfile); err != nil {
+			d.noteErr("memprofile: " + err.Error())
 		}
 	}
 	if heldSample.proc.Taken.IsZero() {

@@ -44,6 +44,7 @@ type options struct {
 	serveCRM   bool
 	inprocess  bool
 	jsonOut    bool
+	memProfile string
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	flag.BoolVar(&o.serveCRM, "serve-crm", false, "only run the fake CRM (prints its URL for FSIVR_CRM_BASE_URL) until interrupted or -duration")
 	flag.BoolVar(&o.inprocess, "inprocess", false, "run the ivr engine in this process (fake CRM, fixed clock at Wednesday 10:00 in the flow's zone) instead of dialing ivrd")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the final report as JSON on stdout")
+	flag.StringVar(&o.memProfile, "memprofile", "", "with -inprocess -mode hold: write a heap profile here while the calls are held")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: ivrload [flags]\n\n%s\n\nflags:\n", kindHelp)
 		flag.PrintDefaults()

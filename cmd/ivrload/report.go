@@ -86,7 +86,7 @@ func (r report) print(w io.Writer) {
 		row("calls still up at the end (cut)", "%d", r.CutAtEnd)
 	}
 	if r.Mode == "mix" {
-		row("calls that never reached a menu", "%d (outside opening hours, everything transfers)", r.NoMenu)
+		row("calls that never reached a menu", "%d (outside opening hours, or cut before it)", r.NoMenu)
 		row("arrivals skipped at -calls cap", "%d", r.ArrivalsSkipped)
 	}
 	row("peak concurrent calls", "%d", r.PeakConcurrent)
