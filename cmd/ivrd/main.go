@@ -49,6 +49,7 @@ func run(configPath string) error {
 		return err
 	}
 	logger := newLogger(cfg.LogLevel)
+	raiseFileLimit(logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -218,4 +219,19 @@ func reload(registry *flows.Registry, logger *slog.Logger, why string) {
 		return
 	}
 	logger.Info("flows reloaded", "trigger", why, "flows", registry.Names())
+}
+
+// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit: every call
+// is one socket, and the common soft default (1024) would refuse calls long
+// before the CPU is busy.
+func raiseFileLimit(logger *slog.Logger) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur >= rl.Max {
+		return
+	}
+	old := rl.Cur
+	rl.Cur = rl.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		logger.Warn("cannot raise the open-file limit", "soft", old, "hard", rl.Max, "err", err)
+	}
 }

@@ -239,6 +239,7 @@ type running struct {
 // session is one outbound connection. Everything below is owned by the
 // session's goroutine (run); only Call's fields are shared, under Call.mu.
 type session struct {
+	exiting  bool // the client sent exit: a failed write of the goodbye is a close, not an error
 	ctx      context.Context
 	conn     net.Conn
 	script   Script
@@ -484,6 +485,12 @@ func (s *session) write(b []byte) {
 		return
 	}
 	if _, err := s.conn.Write(b); err != nil {
+		if s.exiting {
+			// The client sent exit and closed without reading the goodbye:
+			// FreeSWITCH just ends the session, so no error for the call.
+			s.closing = true
+			return
+		}
 		s.readFailed(err)
 	}
 }
@@ -576,6 +583,7 @@ func (s *session) handle(cmd *command) {
 	case "sendmsg":
 		s.sendmsg(cmd)
 	case "exit":
+		s.exiting = true
 		s.reply("+OK bye")
 		s.write(encodeSessionGoodbye(s.ch.uuid))
 		s.markDisconnected()
