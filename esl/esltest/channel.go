@@ -330,3 +330,11 @@ func (c *channel) setCDRVariables(lastApp, lastArg string) {
 		c.vars.set("is_loopback", "1")
 	}
 }
+
+// startHangup moves the channel into the state its CHANNEL_HANGUP event
+// reports, for the outbound session and the inbound server alike.
+func (ch *channel) startHangup(cause string) {
+	ch.hangupCause = cause
+	ch.answerState = "hangup"
+	ch.stateNum = "10"
+}

@@ -527,9 +527,7 @@ func (s *Server) hangupLocked(sc *serverChannel, cause string) {
 	}
 	sc.gone = true
 	ch := sc.ch
-	ch.hangupCause = cause
-	ch.answerState = "hangup"
-	ch.stateNum = "10"
+	ch.startHangup(cause)
 	s.broadcast(ch.event("CHANNEL_HANGUP", siteHangup))
 	ch.state, ch.callState, ch.stateNum = "CS_REPORTING", "HANGUP", "11"
 	ch.hungup = time.Now()

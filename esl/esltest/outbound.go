@@ -1183,9 +1183,7 @@ func (s *session) teardown(cause string) {
 	}
 	s.hungUp = true
 	ch := s.ch
-	ch.hangupCause = cause
-	ch.answerState = "hangup"
-	ch.stateNum = "10"
+	ch.startHangup(cause)
 	s.emit(ch.event("CHANNEL_HANGUP", siteHangup))
 	if s.cur != nil {
 		if s.cur.abort != nil {
