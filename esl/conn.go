@@ -10,12 +10,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fsivr/fsivr/internal/mailbox"
 )
 
 // Default mailbox limits.
 const (
-	DefaultHighWater = 1000
-	DefaultMaxQueue  = 100_000
+	DefaultHighWater = mailbox.DefaultHighWater
+	DefaultMaxQueue  = mailbox.DefaultMax
 )
 
 // Option configures a client connection (Dial) or a Reconnector.
@@ -95,14 +97,13 @@ type conn struct {
 
 	mu          sync.Mutex
 	pending     []chan reply // reply slots, oldest first
-	queue       []*Message
-	aboveHigh   bool
-	stats       Stats
 	closed      bool
 	closeReason error
 
-	notify chan struct{} // cap 1: "the mailbox has events"
-	done   chan struct{}
+	mailbox *mailbox.Mailbox[*Message]
+	claimed atomic.Uint64 // events handed to a waiter instead of the mailbox
+	dropped atomic.Uint64 // events nobody asked for
+	done    chan struct{}
 
 	// claim, set before the reader starts, may take an event away from the
 	// mailbox (Execute and BgAPI waiters). It runs on the reader goroutine
@@ -117,12 +118,12 @@ type conn struct {
 
 func newConn(nc net.Conn, rd *Reader, cfg config) *conn {
 	return &conn{
-		nc:     nc,
-		rd:     rd,
-		cfg:    cfg,
-		log:    cfg.logger.With("peer", nc.RemoteAddr().String()),
-		notify: make(chan struct{}, 1),
-		done:   make(chan struct{}),
+		nc:      nc,
+		rd:      rd,
+		cfg:     cfg,
+		log:     cfg.logger.With("peer", nc.RemoteAddr().String()),
+		mailbox: mailbox.New[*Message](mailbox.Limits{HighWater: cfg.highWater, Max: cfg.maxQueue}),
+		done:    make(chan struct{}),
 	}
 }
 
@@ -170,9 +171,7 @@ func (c *conn) dispatch(m *Message) error {
 		slot <- reply{msg: m} // buffered: never blocks, even if the caller gave up
 	case KindEvent:
 		if c.claim != nil && c.claim(m) {
-			c.mu.Lock()
-			c.stats.EventsClaimed++
-			c.mu.Unlock()
+			c.claimed.Add(1)
 			return nil
 		}
 		return c.enqueue(m)
@@ -189,63 +188,40 @@ func (c *conn) dispatch(m *Message) error {
 	return nil
 }
 
-// enqueue appends to the mailbox and signals the owner.
+// enqueue puts m in the mailbox; it never blocks.
 func (c *conn) enqueue(m *Message) error {
-	c.mu.Lock()
-	c.queue = append(c.queue, m)
-	depth := len(c.queue)
-	c.stats.EventsQueued++
-	c.stats.MaxQueueDepth = max(c.stats.MaxQueueDepth, depth)
-	crossed := false
-	if depth > c.cfg.highWater && !c.aboveHigh {
-		c.aboveHigh = true
-		c.stats.HighWaterCrossings++
-		crossed = true
-	}
-	c.mu.Unlock()
+	crossed, err := c.mailbox.Put(m)
 	if crossed {
-		c.log.Warn("esl: event queue above high-water mark; owner is not draining", "depth", depth, "high_water", c.cfg.highWater)
+		c.log.Warn("esl: event queue above high-water mark; owner is not draining", "depth", c.mailbox.Len(), "high_water", c.cfg.highWater)
 	}
-	if depth >= c.cfg.maxQueue {
-		return fmt.Errorf("%w: %d events undrained", ErrQueueOverflow, depth)
-	}
-	select {
-	case c.notify <- struct{}{}:
-	default:
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrQueueOverflow, err)
 	}
 	return nil
 }
 
 // dropEvent counts an event nobody asked for.
-func (c *conn) dropEvent() {
-	c.mu.Lock()
-	c.stats.EventsDropped++
-	c.mu.Unlock()
-}
+func (c *conn) dropEvent() { c.dropped.Add(1) }
 
 // Notify is signaled (capacity 1) whenever events are queued; after a
 // receive, Drain until it returns nothing new.
-func (c *conn) Notify() <-chan struct{} { return c.notify }
+func (c *conn) Notify() <-chan struct{} { return c.mailbox.Notify() }
 
 // Drain appends all queued events to buf in arrival order, removes them
 // from the mailbox and returns the extended buf.
-func (c *conn) Drain(buf []*Message) []*Message {
-	c.mu.Lock()
-	buf = append(buf, c.queue...)
-	clear(c.queue)
-	c.queue = c.queue[:0]
-	c.aboveHigh = false
-	c.mu.Unlock()
-	return buf
-}
+func (c *conn) Drain(buf []*Message) []*Message { return c.mailbox.Drain(buf) }
 
 // Stats returns the mailbox counters.
 func (c *conn) Stats() Stats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.stats
-	s.QueueDepth = len(c.queue)
-	return s
+	ms := c.mailbox.Stats()
+	return Stats{
+		EventsQueued:       ms.Queued,
+		EventsClaimed:      c.claimed.Load(),
+		EventsDropped:      c.dropped.Load(),
+		QueueDepth:         ms.Depth,
+		MaxQueueDepth:      ms.MaxDepth,
+		HighWaterCrossings: ms.HighWaterCrossings,
+	}
 }
 
 // Done is closed when the connection is gone.

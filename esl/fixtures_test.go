@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fsivr/fsivr/internal/capture"
 )
 
 func fixtureDir(t testing.TB) string {
@@ -63,8 +65,7 @@ func TestFixturesParseCompletely(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := strings.Count("\n"+string(transcript), "\n#### <<<")
-			for _, chunk := range []int{len(b), 1, 7, 1000} {
-				var src io.Reader = &chunkReader{b: b, n: chunk}
+			capture.ForEachChunking(t, b, func(t *testing.T, src io.Reader) {
 				r := NewReader(src, 0)
 				got := 0
 				for {
@@ -73,7 +74,7 @@ func TestFixturesParseCompletely(t *testing.T) {
 						break
 					}
 					if err != nil {
-						t.Fatalf("chunk %d: message %d: %v", chunk, got, err)
+						t.Fatalf("message %d: %v", got, err)
 					}
 					if m.Kind() == KindUnknown {
 						t.Errorf("message %d has unknown kind: %q", got, m.ContentType())
@@ -84,27 +85,11 @@ func TestFixturesParseCompletely(t *testing.T) {
 					got++
 				}
 				if got != want {
-					t.Errorf("chunk %d: parsed %d messages, transcript has %d", chunk, got, want)
+					t.Errorf("parsed %d messages, transcript has %d", got, want)
 				}
-			}
+			})
 		})
 	}
-}
-
-// chunkReader returns at most n bytes per Read.
-type chunkReader struct {
-	b []byte
-	n int
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.b) == 0 {
-		return 0, io.EOF
-	}
-	k := min(len(p), c.n, len(c.b))
-	copy(p, c.b[:k])
-	c.b = c.b[k:]
-	return k, nil
 }
 
 func TestFixtureSpotChecks(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/fsivr/fsivr/internal/capture"
 )
 
 func TestReadMessageEdgeCases(t *testing.T) {
@@ -49,7 +51,7 @@ func TestReadMessageEdgeCases(t *testing.T) {
 				case "onebyte":
 					src = iotest.OneByteReader(src)
 				case "halves":
-					src = &chunkReader{b: []byte(tt.in), n: max(len(tt.in)/2, 1)}
+					src = capture.NewChunkReader([]byte(tt.in), max(len(tt.in)/2, 1))
 				}
 				r := NewReader(src, tt.max)
 				n := 0

@@ -336,16 +336,3 @@ func TestReconnector(t *testing.T) {
 		t.Errorf("bad password: %v, want ErrAuth without retrying forever", err)
 	}
 }
-
-func TestBackoffDelay(t *testing.T) {
-	lo, hi := 10*time.Millisecond, 80*time.Millisecond
-	for attempt := range 10 {
-		want := min(lo<<attempt, hi)
-		for range 50 {
-			d := backoffDelay(attempt, lo, hi)
-			if d < want/2 || d > want {
-				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, want/2, want)
-			}
-		}
-	}
-}

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"time"
+
+	"github.com/fsivr/fsivr/internal/backoff"
 )
 
 // Reconnector keeps an inbound Client connected: it dials with capped,
@@ -42,14 +43,9 @@ func (r *Reconnector) Connect(ctx context.Context) (*Client, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		d := backoffDelay(attempt, r.MinDelay, r.MaxDelay)
-		log.Warn("esl: connect failed; retrying", "addr", r.Addr, "attempt", attempt+1, "delay", d, "err", err)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
+		log.Warn("esl: connect failed; retrying", "addr", r.Addr, "attempt", attempt+1, "err", err)
+		if err := (backoff.Policy{Min: r.MinDelay, Max: r.MaxDelay}).Wait(ctx, attempt); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -92,24 +88,4 @@ func (r *Reconnector) Run(ctx context.Context, fn func(ctx context.Context, c *C
 			return ctx.Err()
 		}
 	}
-}
-
-// backoffDelay is the wait before retry number attempt (0-based):
-// min·2^attempt capped at max, then jittered to between half and all of it
-// so that many clients do not retry in step.
-func backoffDelay(attempt int, minDelay, maxDelay time.Duration) time.Duration {
-	if minDelay <= 0 {
-		minDelay = 100 * time.Millisecond
-	}
-	if maxDelay <= 0 {
-		maxDelay = 30 * time.Second
-	}
-	maxDelay = max(maxDelay, minDelay)
-	d := minDelay
-	for i := 0; i < attempt && d < maxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, maxDelay)
-	half := d / 2
-	return half + rand.N(d-half+1)
 }
