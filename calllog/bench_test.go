@@ -20,7 +20,7 @@ import (
 // batched-no-summary is the same writer with NoSummary (stream + dedupe only),
 // the like-for-like comparison with the naive XADD.
 func BenchmarkWrite(b *testing.B) {
-	srv := redistest.Start(b, redistest.Options{})
+	srv := redistest.NewServer(b, redistest.Options{})
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	b.Cleanup(func() { _ = client.Close() })
 	entry := func(i int) calllog.Entry {

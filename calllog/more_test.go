@@ -17,7 +17,7 @@ import (
 )
 
 func TestShardedStreamsKeepCallsTogether(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
+	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	w := newWriter(t, calllog.Config{Shards: 4}, client)
 	for i := range 40 {
@@ -99,7 +99,7 @@ func TestMetricsRegistered(t *testing.T) {
 }
 
 func TestRedisServerKeepsAcknowledgedDataAcrossKill(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
+	srv := redistest.NewServer(t, redistest.Options{AppendOnly: true})
 	client := srv.Client(t)
 	ctx := context.Background()
 	if err := client.Set(ctx, "k", "v", 0).Err(); err != nil {

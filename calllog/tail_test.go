@@ -40,7 +40,7 @@ func pending(t *testing.T, srv *redistest.Server, stream, group string) int64 {
 }
 
 func TestTailFiltersPrintsAndAcks(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
+	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	w := newWriter(t, calllog.Config{}, client)
 	writeTailFixture(t, w)
@@ -98,7 +98,7 @@ func TestTailFiltersPrintsAndAcks(t *testing.T) {
 }
 
 func TestTailCountLeavesTheRestForLater(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
+	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	w := newWriter(t, calllog.Config{}, client)
 	writeTailFixture(t, w)
@@ -121,7 +121,7 @@ func TestTailCountLeavesTheRestForLater(t *testing.T) {
 }
 
 func TestTailStopsOnCancelAndClaimsIdle(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
+	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	w := newWriter(t, calllog.Config{}, client)
 	writeTailFixture(t, w)

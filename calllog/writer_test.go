@@ -67,7 +67,7 @@ func readStream(t testing.TB, client redis.UniversalClient, key string) []redis.
 func str(v any) string { return fmt.Sprint(v) }
 
 func TestSchemaInRedis(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
+	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	w := newWriter(t, calllog.Config{SummaryTTL: time.Hour}, client)
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -107,7 +107,7 @@ func TestSchemaInRedis(t *testing.T) {
 		}
 		if str(m.Values["v"]) != calllog.SchemaVersion || str(m.Values["call"]) != call ||
 			str(m.Values["flow"]) != "sales" || str(m.Values["flow_version"]) != "3" ||
-			str(m.Values["kind"]) != entries[i].Kind || str(m.Values["node"]) != entries[i].Node ||
+			str(m.Values["kind"]) != string(entries[i].Kind) || str(m.Values["node"]) != entries[i].Node ||
 			str(m.Values["value"]) != entries[i].Value {
 			t.Errorf("entry %d = %v, want %+v", i, m.Values, entries[i])
 		}
@@ -171,7 +171,7 @@ func TestTeeAndNoRedisThenReplayByNextWriter(t *testing.T) {
 	}
 
 	// The next process (a new writer on the same spool dir) replays them.
-	srv := redistest.Start(t, redistest.Options{})
+	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	w2 := newWriter(t, calllog.Config{SpoolDir: dir, RetryInterval: 10 * time.Millisecond}, client)
 	w2.Append(calllog.Entry{Call: "c0", Kind: calllog.KindHangup, Value: "last"})
@@ -207,7 +207,7 @@ func TestRedisAbsentFromStart(t *testing.T) {
 		t.Fatalf("stats before Redis: %+v", st)
 	}
 
-	srv := redistest.New(t, redistest.Options{Port: port})
+	srv := redistest.NewUnstartedServer(t, redistest.Options{Port: port})
 	srv.Start()
 	waitFor(t, "entries replayed", func() bool { return w.Stats().Written == n })
 	closeWriter(t, w)
@@ -255,7 +255,7 @@ func checkExactlyOnceInOrder(t *testing.T, msgs []redis.XMessage, calls, perCall
 // exactly once, per call in order, and no Append may take longer than
 // calllog.AppendBound.
 func TestRedisKilledUnderLoad(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
+	srv := redistest.NewServer(t, redistest.Options{AppendOnly: true})
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, MaxRetries: -1})
 	t.Cleanup(func() { _ = client.Close() })
@@ -363,7 +363,7 @@ func TestOverflowKeepsOrder(t *testing.T) {
 	if st := w.Stats(); st.Spooled != calls*perCall || st.Lost != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	srv := redistest.Start(t, redistest.Options{})
+	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	w2 := newWriter(t, calllog.Config{SpoolDir: dir, RetryInterval: 10 * time.Millisecond}, client)
 	waitFor(t, "replay", func() bool { return w2.Stats().Written == calls*perCall })
@@ -394,7 +394,7 @@ func TestReplayIsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv := redistest.Start(t, redistest.Options{})
+	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	for i, d := range []string{dir, copyDir} {
 		w := newWriter(t, calllog.Config{SpoolDir: d, RetryInterval: 10 * time.Millisecond}, client)

@@ -28,7 +28,7 @@ func TestCheckArgValue(t *testing.T) {
 }
 
 func TestRedisOverrides(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
+	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	ctx := context.Background()
 	store := RedisOverrides{Client: client}

@@ -11,7 +11,7 @@ import (
 )
 
 func TestTailCommandPrintsAndExitsAtCount(t *testing.T) {
-	srv := redistest.Start(t, redistest.Options{})
+	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	w, err := calllog.NewWriter(calllog.Config{SpoolDir: t.TempDir()}, client, nil)
 	if err != nil {

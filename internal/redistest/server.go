@@ -1,15 +1,3 @@
-// Package redistest starts a real redis-server for tests, on a free port, in a
-// temporary directory, and lets a test stop it, kill it (SIGKILL) and start it
-// again on the same port and with the same data directory.
-//
-// It looks for redis-server on PATH; when it is absent the test is skipped
-// with a clear message (CI installs redis-server, so there it never skips).
-// Every server is killed by t.Cleanup.
-//
-//	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
-//	client := srv.Client(t)
-//	srv.Kill()
-//	srv.Restart()
 package redistest
 
 import (
@@ -28,7 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Options configure the server.
+// Options configure a server.
 type Options struct {
 	// AppendOnly turns on the AOF with appendfsync always, so everything the
 	// server acknowledged survives a SIGKILL.
@@ -43,7 +31,8 @@ type Options struct {
 // not a timing assertion.
 const readyTimeout = 15 * time.Second
 
-// Server is one redis-server process (or none, between Stop/Kill and Restart).
+// Server is one redis-server process (or none, between Kill/Stop and
+// Restart, or after Close).
 type Server struct {
 	t    testing.TB
 	opts Options
@@ -53,17 +42,23 @@ type Server struct {
 	// Port is the TCP port of Addr.
 	Port int
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	log *os.File
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	log    *os.File
+	closed bool
 }
 
 // Binary returns the path of redis-server, or skips the test if it is absent.
 func Binary(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
+	return lookPath(t, "redis-server")
+}
+
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
 	if err != nil {
-		t.Skip("redistest: redis-server not found on PATH; install it (apt-get install redis-server) to run this test — CI always has it")
+		t.Skipf("redistest: %s not found on PATH; install it (apt-get install redis-server) to run this test — CI always has it", name)
 	}
 	return path
 }
@@ -72,21 +67,36 @@ func Binary(t testing.TB) string {
 // ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePort()
 	if err != nil {
 		t.Fatalf("redistest: find a free port: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatalf("redistest: close probe listener: %v", err)
 	}
 	return port
 }
 
-// New prepares a server (port, data directory, cleanup) without starting it;
-// call Start (method) to run it. Tests that need Redis to appear later use
-// this.
-func New(t testing.TB, opts Options) *Server {
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	return port, l.Close()
+}
+
+// NewServer starts a redis-server on a free port (or opts.Port) in a
+// temporary directory and returns it once it answers PING. It fails the test
+// if the server does not come up, and skips it if redis-server is absent.
+func NewServer(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s := NewUnstartedServer(t, opts)
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer prepares a server (port, data directory, cleanup)
+// without running it; Start runs it. Tests that need Redis to appear later
+// (a writer started while Redis is down) use it.
+func NewUnstartedServer(t testing.TB, opts Options) *Server {
 	t.Helper()
 	Binary(t)
 	if opts.Port == 0 {
@@ -99,20 +109,12 @@ func New(t testing.TB, opts Options) *Server {
 		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port)),
 		Port: opts.Port,
 	}
-	t.Cleanup(s.Kill)
-	return s
-}
-
-// Start prepares and starts a server and waits until it answers PING.
-func Start(t testing.TB, opts Options) *Server {
-	t.Helper()
-	s := New(t, opts)
-	s.Start()
+	t.Cleanup(s.Close)
 	return s
 }
 
 // Start runs redis-server and waits until it answers PING. It fails the test
-// if the server does not come up.
+// if the server does not come up or was closed.
 func (s *Server) Start() {
 	s.t.Helper()
 	if err := s.start(); err != nil {
@@ -123,7 +125,10 @@ func (s *Server) Start() {
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	switch {
+	case s.closed:
+		return errors.New("server closed")
+	case s.cmd != nil:
 		return errors.New("server already running")
 	}
 	appendOnly := "no"
@@ -157,7 +162,7 @@ func (s *Server) start() error {
 	s.cmd, s.log = cmd, logFile
 	if err := s.waitReady(); err != nil {
 		s.killLocked()
-		return fmt.Errorf("%w; server log:\n%s", err, s.logTail())
+		return fmt.Errorf("%w; server log:\n%s", err, s.LogTail())
 	}
 	return nil
 }
@@ -180,7 +185,8 @@ func (s *Server) waitReady() error {
 	}
 }
 
-func (s *Server) logTail() string {
+// LogTail returns the last few KiB of the server's log, for failure messages.
+func (s *Server) LogTail() string {
 	b, err := os.ReadFile(filepath.Join(s.dir, "redis-server.log"))
 	if err != nil {
 		return err.Error()
@@ -191,8 +197,8 @@ func (s *Server) logTail() string {
 	return string(b)
 }
 
-// Kill sends SIGKILL and waits for the process to exit. It does nothing if the
-// server is not running.
+// Kill sends SIGKILL and waits for the process to exit; Restart brings it
+// back. It does nothing if the server is not running.
 func (s *Server) Kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -209,7 +215,8 @@ func (s *Server) killLocked() {
 	s.cmd, s.log = nil, nil
 }
 
-// Stop shuts the server down gracefully (SIGTERM) and waits for it.
+// Stop shuts the server down gracefully (SIGTERM) and waits for it; Restart
+// brings it back.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -222,6 +229,15 @@ func (s *Server) Stop() {
 	s.cmd, s.log = nil, nil
 }
 
+// Close kills the server for good (Start and Restart then fail the test).
+// It is idempotent and also run by t.Cleanup.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.killLocked()
+	s.closed = true
+}
+
 // Restart starts the server again on the same port with the same data
 // directory (so an AOF written before a Kill is loaded). It kills a running
 // server first.
@@ -229,6 +245,13 @@ func (s *Server) Restart() {
 	s.t.Helper()
 	s.Kill()
 	s.Start()
+}
+
+// Running reports whether the process is up (between Start and Kill/Stop).
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
 }
 
 // Client returns a new go-redis client for this server, closed by t.Cleanup.
@@ -241,3 +264,7 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 
 // Dir is the server's data directory.
 func (s *Server) Dir() string { return s.dir }
+
+func listenLoopback(port int) (net.Listener, error) {
+	return net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+}
