@@ -13,23 +13,6 @@ import (
 // away; new optional fields do not bump it.
 const SchemaVersion = "1"
 
-// Event kinds written by the IVR runtime. Consumers must accept kinds they do
-// not know (skip them): new kinds are added without a schema version bump.
-const (
-	KindCallStart = "call_start"
-	KindAnswer    = "answer"
-	KindNode      = "node"
-	KindDTMF      = "dtmf"
-	KindMenu      = "menu"
-	KindCRM       = "crm"
-	KindTimeRule  = "time_rule"
-	KindBridge    = "bridge"
-	KindTransfer  = "transfer"
-	KindFIFO      = "fifo"
-	KindHangup    = "hangup"
-	KindError     = "error"
-)
-
 // Stream entry field names (schema v1). See the package documentation.
 const (
 	FieldVersion     = "v"
@@ -56,7 +39,7 @@ type Entry struct {
 	Flow        string            // flow name
 	FlowVersion string            // flow version the call started on
 	Node        string            // node id in the flow
-	Kind        string            // call_start, node, dtmf, menu, crm, time_rule, bridge, transfer, fifo, hangup, error, ...
+	Kind        Kind              // one of the declared kinds (see Kind)
 	Value       string            // the main value of the event (digit, node kind, crm outcome, ...)
 	Fields      map[string]string // extra values (caller, called, cause, path, disposition, ...)
 	Time        time.Time         // when it happened; zero means "when Append was called"
@@ -90,7 +73,7 @@ func newRecord(writer string, seq uint64, e Entry) record {
 	return record{
 		Writer: writer, Seq: seq,
 		Call: e.Call, Flow: e.Flow, FlowV: e.FlowVersion, Node: e.Node,
-		Kind: e.Kind, Value: e.Value, Fields: fields, TimeNs: e.Time.UnixNano(),
+		Kind: string(e.Kind), Value: e.Value, Fields: fields, TimeNs: e.Time.UnixNano(),
 	}
 }
 
@@ -201,7 +184,7 @@ func (r *record) summary() summaryUpdate {
 			}
 		}
 	}
-	switch r.Kind {
+	switch Kind(r.Kind) {
 	case KindCallStart:
 		add(SumStart, ts)
 		add(SumCaller, r.Fields["caller"])

@@ -83,11 +83,22 @@ type harnessOpts struct {
 	overrides ivr.OverrideStore
 	crmURL    string // overrides the fake CRM's URL (e.g. a closed port)
 	crmTO     time.Duration
+	flows     singleFlow // nil: flows/sales.yaml and flows/notify.yaml
 }
 
 func startIVR(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
 	h := &harness{log: &memLog{}}
+	// Every entry any call of the test wrote must be of a declared kind.
+	t.Cleanup(func() {
+		h.log.mu.Lock()
+		defer h.log.mu.Unlock()
+		for _, e := range h.log.entries {
+			if !e.Kind.Declared() {
+				t.Errorf("entry of undeclared kind %q written: %+v", e.Kind, e)
+			}
+		}
+	})
 	h.crm = crmtest.NewServer(map[string]crmtest.Answer{
 		"5551001": {Extension: "1001", Name: "Ada"},
 	})
@@ -108,8 +119,12 @@ func startIVR(t *testing.T, o harnessOpts) *harness {
 	if now.IsZero() {
 		now = newYork(t, time.Wednesday, 10, 0)
 	}
+	fl := o.flows
+	if fl == nil {
+		fl = loadFlows(t)
+	}
 	eng := ivr.NewEngine(ivr.Config{
-		Flows:       loadFlows(t),
+		Flows:       fl,
 		DefaultFlow: "sales",
 		CallLog:     h.log,
 		Prefetchers: map[string]ivr.Prefetcher{"crm": ivr.CRMPrefetcher(client)},
@@ -170,7 +185,7 @@ func (h *harness) call(t *testing.T, s esltest.Script, hangupOnTransfer bool) (*
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		es := h.log.byCall(c.UUID())
-		if len(es) > 0 && es[len(es)-1].Kind == "hangup" {
+		if len(es) > 0 && es[len(es)-1].Kind == calllog.KindHangup {
 			return c, es
 		}
 		if time.Now().After(deadline) {
@@ -199,7 +214,7 @@ func wantApps(t *testing.T, c *esltest.Call, want ...string) {
 	}
 }
 
-func entry(es []calllog.Entry, kind string) (calllog.Entry, bool) {
+func entry(es []calllog.Entry, kind calllog.Kind) (calllog.Entry, bool) {
 	for _, e := range es {
 		if e.Kind == kind {
 			return e, true
@@ -211,7 +226,7 @@ func entry(es []calllog.Entry, kind string) (calllog.Entry, bool) {
 func lastHangup(t *testing.T, es []calllog.Entry) calllog.Entry {
 	t.Helper()
 	e := es[len(es)-1]
-	if e.Kind != "hangup" {
+	if e.Kind != calllog.KindHangup {
 		t.Fatalf("last entry is %q, want hangup", e.Kind)
 	}
 	return e
@@ -245,7 +260,7 @@ func TestSalesTimeRouting(t *testing.T) {
 			} else {
 				wantApps(t, c, "answer", welcome, tc.want)
 			}
-			e, ok := entry(es, "time_rule")
+			e, ok := entry(es, calllog.KindTimeRule)
 			if !ok || e.Value != tc.rule {
 				t.Fatalf("time_rule entry %+v, want %q", e, tc.rule)
 			}
@@ -257,7 +272,7 @@ func TestSalesOverride(t *testing.T) {
 	h := startIVR(t, harnessOpts{overrides: ivr.MapOverrides{"fsivr:override:sales": "transfer fifo_hst XML new_sales"}})
 	c, es := h.call(t, esltest.Script{CallerIDNumber: "5559999"}, true)
 	wantApps(t, c, "answer", welcome, "transfer fifo_hst XML new_sales")
-	e, ok := entry(es, "time_rule")
+	e, ok := entry(es, calllog.KindTimeRule)
 	if !ok || e.Value != "override" || e.Fields["override"] != "transfer fifo_hst XML new_sales" {
 		t.Fatalf("override not logged: %+v", e)
 	}
@@ -269,7 +284,7 @@ func TestSalesOverrideRefused(t *testing.T) {
 	h := startIVR(t, harnessOpts{overrides: ivr.MapOverrides{"fsivr:override:sales": "bridge sofia/gateway/x/1900"}})
 	c, es := h.call(t, esltest.Script{CallerIDNumber: "5559999", Digits: []string{"1"}}, true)
 	wantApps(t, c, "answer", welcome, mainMenu, "transfer fifo_hst XML new_sales")
-	e, ok := entry(es, "error")
+	e, ok := entry(es, calllog.KindError)
 	if !ok || e.Value != "override refused" {
 		t.Fatalf("refused override not logged: %+v", es)
 	}
@@ -331,7 +346,7 @@ func TestSalesMenu(t *testing.T) {
 			if hu.Fields["path"] == "" || !strings.HasPrefix(hu.Fields["path"], "welcome>office_hours>main_menu") {
 				t.Fatalf("path %q", hu.Fields["path"])
 			}
-			if m, ok := entry(es, "menu"); !ok || m.Fields["var"] != "menu_number" {
+			if m, ok := entry(es, calllog.KindMenu); !ok || m.Fields["var"] != "menu_number" {
 				t.Fatalf("menu entry missing: %+v", es)
 			}
 		})
@@ -362,7 +377,7 @@ func TestSalesBridgeFailureMenu(t *testing.T) {
 			}
 			var failed bool
 			for _, e := range es {
-				if e.Kind == "bridge" && e.Value == "failed" && e.Fields["disposition"] == tc.cause {
+				if e.Kind == calllog.KindBridge && e.Value == "failed" && e.Fields["disposition"] == tc.cause {
 					failed = true
 				}
 			}
@@ -403,7 +418,7 @@ func TestSalesCRMFailuresFallBackToQueue(t *testing.T) {
 			}
 			c, es := h.call(t, esltest.Script{CallerIDNumber: "5553333", Digits: []string{"4"}}, true)
 			wantApps(t, c, "answer", welcome, mainMenu, "transfer fifo_sales XML new_sales")
-			e, ok := entry(es, "crm")
+			e, ok := entry(es, calllog.KindCRM)
 			if !ok || e.Value != "error" || e.Fields["error"] == "" {
 				t.Fatalf("crm failure not logged: %+v", es)
 			}
@@ -443,7 +458,7 @@ func TestSalesCallerHangup(t *testing.T) {
 func TestFifoEventsLogged(t *testing.T) {
 	h := startIVR(t, harnessOpts{})
 	_, es := h.call(t, esltest.Script{CallerIDNumber: "5552222", Digits: []string{"3"}, FifoBridge: true}, true)
-	if _, ok := entry(es, "fifo"); !ok {
+	if _, ok := entry(es, calllog.KindFIFO); !ok {
 		t.Fatalf("no fifo entry: %+v", es)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/fsivr/fsivr/calllog"
 	"github.com/fsivr/fsivr/crm"
 	"github.com/fsivr/fsivr/crm/crmtest"
 	"github.com/fsivr/fsivr/esl/esltest"
@@ -123,7 +124,7 @@ func TestNoGoroutineLeakAfterManyCalls(t *testing.T) {
 	hangups := 0
 	log.mu.Lock()
 	for _, e := range log.entries {
-		if e.Kind == "hangup" {
+		if e.Kind == calllog.KindHangup {
 			hangups++
 		}
 	}

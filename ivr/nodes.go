@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/fsivr/fsivr/calllog"
 	"github.com/fsivr/fsivr/esl"
 	"github.com/fsivr/fsivr/flows"
 )
@@ -78,11 +79,11 @@ func (s *Session) onOverride(ctx context.Context, r asyncResult) {
 	d, err := n.Time.Override.Parse(r.value)
 	if err != nil {
 		s.logger.Error("override refused; routing by time", "value", r.value, "err", err)
-		s.log("error", n.ID, "override refused", map[string]string{"value": r.value, "error": err.Error()})
+		s.callLog(calllog.KindError, n.ID, "override refused", map[string]string{"value": r.value, "error": err.Error()})
 		s.routeByTime(n)
 		return
 	}
-	s.log("time_rule", n.ID, "override", map[string]string{"override": r.value})
+	s.callLog(calllog.KindTimeRule, n.ID, "override", map[string]string{"override": r.value})
 	if d.Goto != "" {
 		s.queue(flows.GotoEvent(d.Goto))
 		return
@@ -95,12 +96,12 @@ func (s *Session) onOverride(ctx context.Context, r asyncResult) {
 	case "hangup":
 		s.sendNoWait(ctx, "hangup", d.Args)
 	case "transfer":
-		s.log("transfer", n.ID, d.Args, map[string]string{"dest": d.Args, "by": "override"})
+		s.callLog(calllog.KindTransfer, n.ID, d.Args, map[string]string{"dest": d.Args, "by": "override"})
 		s.sendNoWait(ctx, "transfer", d.Args)
 	default:
 		// An announcement (e.g. "closed today"), then the call ends.
 		s.sendNoWait(ctx, d.Action, d.Args)
-		s.sendNoWait(ctx, "hangup", "NORMAL_CLEARING")
+		s.sendNoWait(ctx, "hangup", flows.DefaultHangupCause)
 	}
 	s.queue(flows.EventOverride)
 }
@@ -110,7 +111,7 @@ func (s *Session) routeByTime(n *flows.Node) {
 	if rule == "" {
 		rule = outcome
 	}
-	s.log("time_rule", n.ID, rule, nil)
+	s.callLog(calllog.KindTimeRule, n.ID, rule, nil)
 	s.queue(outcome)
 }
 
@@ -133,8 +134,8 @@ func (s *Session) bridgeStep(ctx context.Context, n *flows.Node) {
 		// A dial string we cannot build safely is a failed bridge, not a
 		// dropped call: the flow's on-fail branch takes over.
 		s.logger.Error("dial string refused", "node", n.ID, "err", err)
-		s.vars["bridge.disposition"] = "INVALID_DIAL_STRING"
-		s.log("bridge", n.ID, "refused", map[string]string{"error": err.Error()})
+		s.vars[flows.BridgeDispositionVar] = "INVALID_DIAL_STRING"
+		s.callLog(calllog.KindBridge, n.ID, "refused", map[string]string{"error": err.Error()})
 		s.queue(flows.EventFailed)
 		return
 	}
@@ -145,7 +146,7 @@ func (s *Session) bridgeStep(ctx context.Context, n *flows.Node) {
 		!s.sendNoWait(ctx, "set", "hangup_after_bridge="+boolString(b.HangupAfterBridge)) {
 		return
 	}
-	s.log("bridge", n.ID, dial, map[string]string{"dial": dial})
+	s.callLog(calllog.KindBridge, n.ID, dial, map[string]string{"dial": dial})
 	s.send(ctx, "bridge", dial)
 }
 
@@ -167,7 +168,7 @@ func (s *Session) startTransfer(ctx context.Context, n *flows.Node) {
 		arg = dest + " " + n.Transfer.Dialplan + " " + n.Transfer.Context
 	}
 	s.outcome = "transfer:" + dest
-	s.log("transfer", n.ID, dest, map[string]string{"dest": dest, "dialplan": n.Transfer.Dialplan, "context": n.Transfer.Context})
+	s.callLog(calllog.KindTransfer, n.ID, dest, map[string]string{"dest": dest, "dialplan": n.Transfer.Dialplan, "context": n.Transfer.Context})
 	s.send(ctx, "transfer", arg)
 }
 
@@ -189,7 +190,7 @@ func (s *Session) runSet(ctx context.Context, n *flows.Node) {
 func (s *Session) runHangup(ctx context.Context, n *flows.Node) {
 	cause := n.Hangup.Cause
 	if cause == "" {
-		cause = "NORMAL_CLEARING"
+		cause = flows.DefaultHangupCause
 	}
 	s.outcome = "hangup"
 	s.sendNoWait(ctx, "hangup", cause)
@@ -249,8 +250,8 @@ func (s *Session) menuDone(n *flows.Node, ev *esl.Event) {
 	digits := ev.Get("variable_" + n.Menu.Var)
 	result := ev.Get("variable_read_result")
 	s.vars[n.Menu.Var] = digits
-	s.vars["digits"] = digits
-	s.log("menu", n.ID, digits, map[string]string{"var": n.Menu.Var, "read_result": result})
+	s.vars[flows.DigitsVar] = digits
+	s.callLog(calllog.KindMenu, n.ID, digits, map[string]string{"var": n.Menu.Var, "read_result": result})
 	if digits == "" {
 		s.queue(flows.EventFailed)
 		return
@@ -270,7 +271,7 @@ func (s *Session) bridgeDone(n *flows.Node, ev *esl.Event) {
 	disp := ev.Get("variable_originate_disposition")
 	cause := ev.Get("variable_bridge_hangup_cause")
 	if disp == "SUCCESS" || disp == "ANSWER" {
-		s.log("bridge", n.ID, "completed", map[string]string{"disposition": disp, "bridge_hangup_cause": cause})
+		s.callLog(calllog.KindBridge, n.ID, "completed", map[string]string{"disposition": disp, "bridge_hangup_cause": cause})
 		s.queue(flows.EventDone)
 		return
 	}
@@ -280,8 +281,8 @@ func (s *Session) bridgeDone(n *flows.Node, ev *esl.Event) {
 	if disp == "" {
 		disp = "UNKNOWN"
 	}
-	s.vars["bridge.disposition"] = disp
-	s.log("bridge", n.ID, "failed", map[string]string{
+	s.vars[flows.BridgeDispositionVar] = disp
+	s.callLog(calllog.KindBridge, n.ID, "failed", map[string]string{
 		"disposition":            disp,
 		"dialstatus":             ev.Get("variable_DIALSTATUS"),
 		"originate_failed_cause": ev.Get("variable_originate_failed_cause"),

@@ -188,7 +188,7 @@ func (s *Session) begin(ctx context.Context) {
 	s.vars["flow"] = s.flow.Name
 
 	s.eng.metrics.callStarted(s.flow.Name)
-	s.log("call_start", s.flow.Start, caller, map[string]string{
+	s.callLog(calllog.KindCallStart, s.flow.Start, caller, map[string]string{
 		"caller": caller, "called": dest, "channel": data.Get("Channel-Name"),
 	})
 	s.logger.Info("call start", "caller", caller, "called", dest)
@@ -286,7 +286,7 @@ func (s *Session) enter(ctx context.Context, id string) {
 	if label == "" {
 		label = n.ID
 	}
-	s.log("node", n.ID, label, nil)
+	s.callLog(calllog.KindNode, n.ID, label, nil)
 	s.logger.Debug("enter node", "node", n.ID, "kind", n.Kind)
 
 	switch n.Kind {
@@ -347,7 +347,7 @@ func (s *Session) sendFailed(app string, err error) {
 	}
 	s.eng.metrics.eslError()
 	s.logger.Error("sendmsg failed", "app", app, "err", err)
-	s.log("error", s.m.Current(), "sendmsg "+app, map[string]string{"error": err.Error()})
+	s.callLog(calllog.KindError, s.m.Current(), "sendmsg "+app, map[string]string{"error": err.Error()})
 	s.outcome = "error"
 	s.finish("sendmsg failed")
 }
@@ -360,7 +360,7 @@ func (s *Session) fail(_ context.Context, msg string, err error) {
 		fields["error"] = err.Error()
 	}
 	s.logger.Error("flow error; releasing the call to the dialplan", "node", s.m.Current(), "msg", msg, "err", err)
-	s.log("error", s.m.Current(), msg, fields)
+	s.callLog(calllog.KindError, s.m.Current(), msg, fields)
 	s.outcome = "error"
 	s.finish("error")
 }
@@ -396,19 +396,19 @@ func (s *Session) onEvent(ctx context.Context, ev *esl.Event) {
 			s.onComplete(ctx, ev)
 		}
 	case "DTMF":
-		s.log("dtmf", s.m.Current(), ev.Get("DTMF-Digit"), map[string]string{"source": ev.Get("DTMF-Source")})
+		s.callLog(calllog.KindDTMF, s.m.Current(), ev.Get("DTMF-Digit"), map[string]string{"source": ev.Get("DTMF-Source")})
 	case "CUSTOM":
 		if ev.Get("Event-Subclass") == "fifo::info" {
-			s.log("fifo", s.m.Current(), ev.Get("FIFO-Action"), map[string]string{
+			s.callLog(calllog.KindFIFO, s.m.Current(), ev.Get("FIFO-Action"), map[string]string{
 				"fifo": ev.Get("FIFO-Name"), "caller": ev.Get("FIFO-Caller-CID-Number"),
 				"consumer": ev.Get("FIFO-Consumer-CID-Number"),
 			})
 		}
 	case "CHANNEL_BRIDGE":
 		s.outcome = "bridged"
-		s.log("bridge", s.m.Current(), "bridged", map[string]string{"other": ev.Get("Other-Leg-Unique-ID")})
+		s.callLog(calllog.KindBridge, s.m.Current(), "bridged", map[string]string{"other": ev.Get("Other-Leg-Unique-ID")})
 	case "CHANNEL_ANSWER":
-		s.log("answer", s.m.Current(), "", nil)
+		s.callLog(calllog.KindAnswer, s.m.Current(), "", nil)
 	case "CHANNEL_HANGUP":
 		s.onHangup(ev)
 	case "CHANNEL_HANGUP_COMPLETE":
@@ -467,7 +467,10 @@ func (s *Session) onResult(ctx context.Context, r asyncResult) {
 			s.prefetched = make(map[string]*asyncResult, len(s.flow.Prefetch))
 		}
 		s.prefetched[r.name] = &rr
-		s.log(r.name, s.lastNode(), outcome, fields)
+		// The entry's kind is the prefetch's kind, never its name: a name
+		// comes from the flow file and must not be taken for a core kind.
+		fields["prefetch"] = r.name
+		s.callLog(prefetchEntryKind(s.flow.Prefetch[r.name]), s.lastNode(), outcome, fields)
 		if s.waitingFor == r.name && !s.hungUp {
 			s.waitingFor = ""
 			s.stopTimer()
@@ -492,7 +495,7 @@ func (s *Session) onTimer(ctx context.Context) {
 	case s.waitingFor != "":
 		name := s.waitingFor
 		s.waitingFor = ""
-		s.log(name, s.m.Current(), "late", nil)
+		s.callLog(prefetchEntryKind(s.flow.Prefetch[name]), s.m.Current(), "late", map[string]string{"prefetch": name})
 		s.queue(flows.EventMissing)
 	case s.awaitingOv:
 		s.awaitingOv = false
@@ -528,7 +531,7 @@ func (s *Session) finish(reason string) {
 	s.cancel() // stops prefetches still running
 	cause := s.hangupCause
 	end := s.eng.now()
-	s.log("hangup", s.lastNode(), cause, map[string]string{
+	s.callLog(calllog.KindHangup, s.lastNode(), cause, map[string]string{
 		"cause":    cause,
 		"path":     strings.Join(s.path, ">"),
 		"outcome":  s.outcome,
@@ -539,8 +542,12 @@ func (s *Session) finish(reason string) {
 	s.logger.Info("call end", "cause", cause, "outcome", s.outcome, "path", strings.Join(s.path, ">"), "reason", reason)
 }
 
-// log hands one entry to the call log; it never blocks.
-func (s *Session) log(kind, node, value string, fields map[string]string) {
+// prefetchEntryKind is the call-log kind of a prefetch's result. crm is the
+// only prefetch kind flows accepts.
+func prefetchEntryKind(*flows.Prefetch) calllog.Kind { return calllog.KindCRM }
+
+// callLog hands one entry to the call log (Redis, not slog); it never blocks.
+func (s *Session) callLog(kind calllog.Kind, node, value string, fields map[string]string) {
 	s.eng.calllog.Append(calllog.Entry{
 		Call:        s.uuid,
 		Flow:        s.flow.Name,

@@ -1,0 +1,55 @@
+package ivr_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/fsivr/fsivr/calllog"
+	"github.com/fsivr/fsivr/esl/esltest"
+	"github.com/fsivr/fsivr/flows"
+)
+
+// A prefetch may be called anything, "hangup" included: its result is a crm
+// entry naming the prefetch, never an entry of kind hangup that would end the
+// call's summary early (issue 8, the live bug).
+const prefetchNamedHangup = `name: pfhangup
+start: welcome
+prefetch:
+  hangup: {kind: crm, key: "${caller_id}", timeout: 1s}
+nodes:
+  welcome: {kind: play, prompt: test/ok.wav, next: wait}
+  wait: {kind: wait_for, prefetch: hangup, timeout: 1s, require: [extension], ready: found, missing: bye}
+  found: {kind: play, prompt: "test/${hangup.extension}.wav", next: bye}
+  bye: {kind: hangup}
+`
+
+func TestPrefetchNamedHangupIsACRMEntry(t *testing.T) {
+	f, err := flows.Parse("pfhangup.yaml", []byte(prefetchNamedHangup), flows.Options{SkipPromptCheck: true})
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	h := startIVR(t, harnessOpts{flows: singleFlow{"pfhangup": f}})
+	c, es := h.call(t, esltest.Script{CallerIDNumber: "5551001", Vars: map[string]string{"ivr_flow": "pfhangup"}}, false)
+	wantApps(t, c, "answer", "playback test/ok.wav", "playback test/1001.wav", "hangup NORMAL_CLEARING")
+
+	var hangups []calllog.Entry
+	for _, e := range es {
+		if e.Kind == calllog.KindHangup {
+			hangups = append(hangups, e)
+		}
+	}
+	if len(hangups) != 1 {
+		t.Fatalf("%d hangup entries, want exactly 1: %+v", len(hangups), es)
+	}
+	hu := lastHangup(t, es)
+	if got := hu.Fields["path"]; got != strings.Join([]string{"welcome", "wait", "found", "bye"}, calllog.PathSeparator) {
+		t.Fatalf("path %q", got)
+	}
+	if hu.Fields["outcome"] != "hangup" {
+		t.Fatalf("outcome %q, want hangup", hu.Fields["outcome"])
+	}
+	pf, ok := entry(es, calllog.KindCRM)
+	if !ok || pf.Fields["prefetch"] != "hangup" || pf.Value != "ok" || pf.Fields["extension"] != "1001" {
+		t.Fatalf("prefetch result entry %+v, want kind crm naming prefetch hangup", pf)
+	}
+}
