@@ -157,7 +157,3 @@ func DefaultOutcome(o Originate) Outcome {
 	}
 	return Outcome{Kind: Answered}
 }
-
-func (s *Server) originateAction(c *session, id string, hs []Header) {
-	c.send(failure(id, "Originate failed"))
-}

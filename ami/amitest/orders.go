@@ -1,3 +1,0 @@
-package amitest
-
-func observedOrders(k OutcomeKind) []Order { return nil }
