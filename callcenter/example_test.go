@@ -1,0 +1,39 @@
+package callcenter_test
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/fsivr/fsivr/callcenter"
+)
+
+// headers is a tiny AMI message for the example.
+type headers map[string]string
+
+func (h headers) Get(k string) string {
+	for name, v := range h {
+		if strings.EqualFold(name, k) {
+			return v
+		}
+	}
+	return ""
+}
+
+func ExampleModel() {
+	m := callcenter.NewModel(callcenter.ModelConfig{})
+	for _, ev := range []headers{
+		{"Event": "QueueMemberAdded", "Queue": "support", "MemberName": "Alice", "Interface": "Local/510@agent/n", "Status": "1", "Paused": "0"},
+		{"Event": "QueueMemberPause", "Queue": "support", "MemberName": "Alice", "Interface": "Local/510@agent/n", "Status": "1", "Paused": "1", "PausedReason": "lunch", "LastPause": "1796112593"},
+		{"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": "c1", "CallerIDNum": "5551234", "Position": "1", "Count": "1"},
+	} {
+		for _, d := range m.Apply(ev) {
+			b, _ := d.MarshalJSON()
+			fmt.Println(string(b))
+		}
+	}
+	// Output:
+	// {"type":"agentName","agent":"510","name":"Alice"}
+	// {"type":"queueMemberStatus","agent":"510","queue":"support","status":"not_inuse"}
+	// {"type":"queueMemberStatus","agent":"510","queue":"support","status":"paused","pausedReason":"lunch","pausedSince":1796112593}
+	// {"type":"queueCount","queue":"support","count":1}
+}
