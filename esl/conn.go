@@ -14,59 +14,6 @@ import (
 	"github.com/fsivr/fsivr/internal/mailbox"
 )
 
-// Default mailbox limits.
-const (
-	DefaultHighWater = mailbox.DefaultHighWater
-	DefaultMaxQueue  = mailbox.DefaultMax
-)
-
-// Option configures a client connection (Dial) or a Reconnector.
-type Option func(*config)
-
-type config struct {
-	logger    *slog.Logger
-	maxFrame  int
-	highWater int
-	maxQueue  int
-}
-
-func newConfig(opts []Option) config {
-	c := config{}
-	for _, o := range opts {
-		o(&c)
-	}
-	return c.withDefaults()
-}
-
-func (c config) withDefaults() config {
-	if c.logger == nil {
-		c.logger = slog.Default()
-	}
-	if c.maxFrame <= 0 {
-		c.maxFrame = DefaultMaxFrame
-	}
-	if c.highWater <= 0 {
-		c.highWater = DefaultHighWater
-	}
-	if c.maxQueue <= 0 {
-		c.maxQueue = DefaultMaxQueue
-	}
-	return c
-}
-
-// WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// WithMaxFrame sets the largest accepted message in bytes (default 4 MiB).
-func WithMaxFrame(n int) Option { return func(c *config) { c.maxFrame = n } }
-
-// WithQueueLimits sets the mailbox high-water mark (depth above which a
-// warning is logged and counted) and hard cap (depth at which the
-// connection is closed with ErrQueueOverflow).
-func WithQueueLimits(highWater, maxQueue int) Option {
-	return func(c *config) { c.highWater, c.maxQueue = highWater, maxQueue }
-}
-
 // Stats are counters of one connection's event mailbox.
 type Stats struct {
 	EventsQueued       uint64 // events put in the mailbox
@@ -82,13 +29,14 @@ type reply struct {
 	msg *Message
 }
 
-// conn is the connection layer shared by outbound and inbound: one reader
-// goroutine that only frames and dispatches, in-order reply matching, a
-// serialized writer and an unbounded ordered mailbox.
-type conn struct {
+// Conn is the connection layer that OutboundConn and Client embed: one
+// reader goroutine that only frames and dispatches, replies matched to
+// commands in order, serialized writes and the ordered event mailbox
+// (Notify, Drain). Its methods are safe for concurrent use.
+type Conn struct {
 	nc  net.Conn
 	rd  *Reader
-	cfg config
+	cfg Config
 	log *slog.Logger
 
 	// wmu serializes writes; a command's reply slot is queued under it, so
@@ -116,25 +64,25 @@ type conn struct {
 	readerWG sync.WaitGroup
 }
 
-func newConn(nc net.Conn, rd *Reader, cfg config) *conn {
-	return &conn{
+func newConn(nc net.Conn, rd *Reader, cfg Config) *Conn {
+	return &Conn{
 		nc:      nc,
 		rd:      rd,
 		cfg:     cfg,
-		log:     cfg.logger.With("peer", nc.RemoteAddr().String()),
-		mailbox: mailbox.New[*Message](mailbox.Limits{HighWater: cfg.highWater, Max: cfg.maxQueue}),
+		log:     cfg.Logger.With("peer", nc.RemoteAddr().String()),
+		mailbox: mailbox.New[*Message](mailbox.Limits{HighWater: cfg.HighWater, Max: cfg.MaxQueue}),
 		done:    make(chan struct{}),
 	}
 }
 
-func (c *conn) start() {
+func (c *Conn) start() {
 	c.readerWG.Add(1)
 	go c.readLoop()
 }
 
 // readLoop frames messages and dispatches them. It never waits on the
 // owner: replies go to buffered slots, events to the unbounded mailbox.
-func (c *conn) readLoop() {
+func (c *Conn) readLoop() {
 	defer c.readerWG.Done()
 	for {
 		m, err := c.rd.ReadMessage()
@@ -156,7 +104,7 @@ func (c *conn) readLoop() {
 	}
 }
 
-func (c *conn) dispatch(m *Message) error {
+func (c *Conn) dispatch(m *Message) error {
 	switch m.Kind() {
 	case KindCommandReply, KindAPIResponse:
 		c.mu.Lock()
@@ -176,7 +124,7 @@ func (c *conn) dispatch(m *Message) error {
 		}
 		return c.enqueue(m)
 	case KindDisconnectNotice:
-		if m.Header("Content-Disposition") != "linger" {
+		if m.OuterHeader("Content-Disposition") != "linger" {
 			c.goodbye.Store(true)
 		}
 		if c.onNotice != nil {
@@ -189,10 +137,10 @@ func (c *conn) dispatch(m *Message) error {
 }
 
 // enqueue puts m in the mailbox; it never blocks.
-func (c *conn) enqueue(m *Message) error {
+func (c *Conn) enqueue(m *Message) error {
 	crossed, err := c.mailbox.Put(m)
 	if crossed {
-		c.log.Warn("esl: event queue above high-water mark; owner is not draining", "depth", c.mailbox.Len(), "high_water", c.cfg.highWater)
+		c.log.Warn("esl: event queue above high-water mark; owner is not draining", "depth", c.mailbox.Len(), "high_water", c.cfg.HighWater)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrQueueOverflow, err)
@@ -201,18 +149,18 @@ func (c *conn) enqueue(m *Message) error {
 }
 
 // dropEvent counts an event nobody asked for.
-func (c *conn) dropEvent() { c.dropped.Add(1) }
+func (c *Conn) dropEvent() { c.dropped.Add(1) }
 
 // Notify is signaled (capacity 1) whenever events are queued; after a
 // receive, Drain until it returns nothing new.
-func (c *conn) Notify() <-chan struct{} { return c.mailbox.Notify() }
+func (c *Conn) Notify() <-chan struct{} { return c.mailbox.Notify() }
 
 // Drain appends all queued events to buf in arrival order, removes them
 // from the mailbox and returns the extended buf.
-func (c *conn) Drain(buf []*Message) []*Message { return c.mailbox.Drain(buf) }
+func (c *Conn) Drain(buf []*Message) []*Message { return c.mailbox.Drain(buf) }
 
 // Stats returns the mailbox counters.
-func (c *conn) Stats() Stats {
+func (c *Conn) Stats() Stats {
 	ms := c.mailbox.Stats()
 	return Stats{
 		EventsQueued:       ms.Queued,
@@ -225,18 +173,18 @@ func (c *conn) Stats() Stats {
 }
 
 // Done is closed when the connection is gone.
-func (c *conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Err is why the connection ended (nil while it is up). Clean ends (Close,
-// or FreeSWITCH closing after a disconnect notice) match ErrClosed.
-func (c *conn) Err() error {
+// exit, or FreeSWITCH closing after a disconnect notice) match ErrClosed.
+func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closeReason
 }
 
 // fail ends the connection with err (first reason wins) and logs it once.
-func (c *conn) fail(err error) {
+func (c *Conn) fail(err error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -254,8 +202,10 @@ func (c *conn) fail(err error) {
 	}
 }
 
-// Close closes the connection and waits for the reader to stop.
-func (c *conn) Close() error {
+// Close closes the connection and waits for the reader to stop. On an
+// OutboundConn whose channel is still up, the dialplan continues after the
+// socket action.
+func (c *Conn) Close() error {
 	c.fail(fmt.Errorf("%w: closed by us", ErrClosed))
 	c.readerWG.Wait()
 	return nil
@@ -264,7 +214,7 @@ func (c *conn) Close() error {
 // roundTrip writes one command and waits for its reply. payload must be a
 // whole, validated command. If ctx ends first the slot stays queued and its
 // reply is discarded when it comes, so later replies stay matched.
-func (c *conn) roundTrip(ctx context.Context, payload []byte) (*Message, error) {
+func (c *Conn) roundTrip(ctx context.Context, payload []byte) (*Message, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -301,7 +251,7 @@ func (c *conn) roundTrip(ctx context.Context, payload []byte) (*Message, error) 
 
 // write sends payload; called with wmu held. A failed or interrupted write
 // leaves the stream in an unknown state, so it ends the connection.
-func (c *conn) write(ctx context.Context, payload []byte) error {
+func (c *Conn) write(ctx context.Context, payload []byte) error {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.nc.SetWriteDeadline(dl)
 	}
@@ -325,9 +275,11 @@ func (c *conn) write(ctx context.Context, payload []byte) error {
 	return nil
 }
 
-// command sends a command with optional headers and returns the reply
-// message; a "-ERR" Reply-Text gives a *ReplyError.
-func (c *conn) command(ctx context.Context, cmd string, headers ...string) (*Message, error) {
+// Command sends a raw command (e.g. "getvar menu_number", or "sendmsg"
+// with headers as name, value pairs) and returns the reply; a "-ERR"
+// Reply-Text gives a *ReplyError. Values with CR/LF give ErrInvalidValue
+// and nothing is written.
+func (c *Conn) Command(ctx context.Context, cmd string, headers ...string) (*Message, error) {
 	if err := validateAll(cmd); err != nil {
 		return nil, err
 	}
@@ -344,10 +296,10 @@ func (c *conn) command(ctx context.Context, cmd string, headers ...string) (*Mes
 	return m, nil
 }
 
-// api runs "api <cmd>" and returns the api/response body; a body starting
-// with "-ERR" gives a *ReplyError along with the body.
-func (c *conn) api(ctx context.Context, cmd string) (string, error) {
-	m, err := c.command(ctx, "api "+cmd)
+// API runs a blocking api command and returns its output; output starting
+// with "-ERR" gives a *ReplyError along with the output.
+func (c *Conn) API(ctx context.Context, cmd string) (string, error) {
+	m, err := c.Command(ctx, "api "+cmd)
 	if err != nil {
 		return "", err
 	}

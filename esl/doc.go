@@ -3,9 +3,10 @@
 // connection per call) and the inbound mode (we Dial FreeSWITCH's event
 // socket for api, bgapi and event subscriptions).
 //
-// # Three layers
+// # Three layers, one file each
 //
-// Framing and parsing (Reader, Message/Event): a message is a header block of
+// Framing and parsing (reader.go: Reader; message.go and index.go:
+// Message): a message is a header block of
 // "Name: value\n" lines ended by a blank line, then exactly Content-Length
 // bytes of body. The Reader handles partial reads, several messages per read,
 // bodies split across reads, and a maximum frame size (ErrFrameTooLarge). A
@@ -15,12 +16,15 @@
 // bodies are header lines with percent-encoded values (only %XX is decoded:
 // "+" stays "+"; "_undef_" reads as ""), optionally followed by an inner
 // body (BACKGROUND_JOB); text/event-json is one object whose "_body" is the
-// body; text/event-xml is parsed on access. All three expose the same Event
-// API (Name, Get, Lookup, Headers, Body). The outbound connect reply is one
+// body; text/event-xml is parsed on access. All three expose the same event
+// API (Name, Get, Lookup, EventHeaders, Body). The outbound connect reply is one
 // header block of percent-encoded channel headers with Content-Type near
-// the end: OutboundConn.ChannelData exposes it as an Event.
+// the end: OutboundConn.ChannelData exposes it as a Message whose Get reads
+// those channel headers.
 //
-// Connection: one reader goroutine per socket only frames and dispatches.
+// Connection (conn.go: Conn, embedded by OutboundConn and Client; config.go:
+// Config, embedded by Server, Dialer and Reconnector): one reader goroutine
+// per socket only frames and dispatches.
 // Replies (command/reply, api/response) are matched to commands strictly in
 // order: a command is written and its reply slot queued under one lock. A
 // caller whose context ends while waiting returns ctx.Err(); its slot stays
@@ -31,17 +35,20 @@
 // waits for ends that connection (Done, Err) with one log line; other
 // connections are unaffected.
 //
-// API: Server/OutboundConn for calls, Client (Dial, Reconnector) for
-// inbound.
+// API: Server (server.go) and OutboundConn (outboundconn.go) for calls;
+// Client, Dial and Dialer (client.go) and Reconnector (reconnector.go) for
+// inbound. Every one is configured by struct fields; the connection
+// settings are the embedded Config.
 //
 // # Mailbox
 //
-// Events not claimed by a waiter go to an ordered, unbounded mailbox: the
-// reader appends under a mutex and signals Notify (capacity 1); the owner
-// calls Drain to take everything queued. The reader never blocks on the
-// owner (FreeSWITCH drops listeners that leave events unread). Depth above
-// the high-water mark (default 1000) is counted in Stats and logged once per
-// crossing; at the hard cap (default 100,000) the connection is closed with
+// Events not claimed by a waiter go to an ordered mailbox
+// (internal/mailbox, shared with package ami): the reader appends under a
+// mutex and signals Notify (capacity 1); the owner calls Drain to take
+// everything queued. The reader never blocks on the owner (FreeSWITCH drops
+// listeners that leave events unread). Depth above Config.HighWater
+// (default 1000) is counted in Stats and logged once per crossing; at
+// Config.MaxQueue (default 100,000) the connection is closed with
 // ErrQueueOverflow.
 //
 // # Execute correlation

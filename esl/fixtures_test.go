@@ -119,7 +119,7 @@ func TestFixtureSpotChecks(t *testing.T) {
 	}
 	sent := 0
 	for _, m := range tx {
-		id := m.Header("Event-UUID")
+		id := m.OuterHeader("Event-UUID")
 		if id == "" {
 			continue
 		}

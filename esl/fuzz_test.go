@@ -58,7 +58,7 @@ func FuzzReadMessage(f *testing.F) {
 			_ = m.ContentType()
 			_ = m.CommandLine()
 			checked := 0
-			for k, v := range m.Headers() {
+			for k, v := range m.EventHeaders() {
 				if checked++; checked > 20 { // Lookup is linear: keep the check linear too
 					break
 				}

@@ -168,7 +168,7 @@ func (ip *inboundPeer) serve(p *fakePeer) {
 		case strings.HasPrefix(line, "api "):
 			p.send(apiMsg(strings.TrimPrefix(line, "api ")))
 		case strings.HasPrefix(line, "bgapi "):
-			id := m.Header("Job-UUID")
+			id := m.OuterHeader("Job-UUID")
 			p.send("Content-Type: command/reply\nReply-Text: +OK Job-UUID: " + id + "\nJob-UUID: " + id + "\n\n")
 			jobs = append(jobs, id+" "+strings.TrimPrefix(line, "bgapi "))
 			if len(jobs) >= batch {

@@ -12,7 +12,7 @@ import (
 // benchChannel is a Channel whose Send returns at once with a fixed
 // Event-UUID, so a benchmark measures the session, not a socket.
 type benchChannel struct {
-	data   *esl.Event
+	data   *esl.Message
 	appID  string
 	notify chan struct{}
 	done   chan struct{}
@@ -35,7 +35,7 @@ func newBenchChannel(b *testing.B) *benchChannel {
 	}
 }
 
-func mustParse(b *testing.B, frame string) *esl.Event {
+func mustParse(b *testing.B, frame string) *esl.Message {
 	b.Helper()
 	m, _, err := esl.ParseMessage([]byte(frame))
 	if err != nil {
@@ -44,11 +44,11 @@ func mustParse(b *testing.B, frame string) *esl.Event {
 	return m
 }
 
-func (c *benchChannel) UUID() string                        { return "0b1c7a6e-4d2f-4a51-9d43-7f1e2c3b4a5d" }
-func (c *benchChannel) ChannelData() *esl.Event             { return c.data }
-func (c *benchChannel) Notify() <-chan struct{}             { return c.notify }
-func (c *benchChannel) Done() <-chan struct{}               { return c.done }
-func (c *benchChannel) Drain(buf []*esl.Event) []*esl.Event { return buf }
+func (c *benchChannel) UUID() string                            { return "0b1c7a6e-4d2f-4a51-9d43-7f1e2c3b4a5d" }
+func (c *benchChannel) ChannelData() *esl.Message               { return c.data }
+func (c *benchChannel) Notify() <-chan struct{}                 { return c.notify }
+func (c *benchChannel) Done() <-chan struct{}                   { return c.done }
+func (c *benchChannel) Drain(buf []*esl.Message) []*esl.Message { return buf }
 func (c *benchChannel) Send(context.Context, string, string) (string, error) {
 	c.sent++
 	return c.appID, nil

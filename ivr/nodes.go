@@ -223,7 +223,7 @@ func (s *Session) finishWaitFor(n *flows.Node) {
 
 // onComplete handles the CHANNEL_EXECUTE_COMPLETE of the application the
 // current node waits for.
-func (s *Session) onComplete(ctx context.Context, ev *esl.Event) {
+func (s *Session) onComplete(ctx context.Context, ev *esl.Message) {
 	n := s.current()
 	if n == nil {
 		return
@@ -246,7 +246,7 @@ func (s *Session) onComplete(ctx context.Context, ev *esl.Event) {
 	}
 }
 
-func (s *Session) menuDone(n *flows.Node, ev *esl.Event) {
+func (s *Session) menuDone(n *flows.Node, ev *esl.Message) {
 	digits := ev.Get("variable_" + n.Menu.Var)
 	result := ev.Get("variable_read_result")
 	s.vars[n.Menu.Var] = digits
@@ -267,7 +267,7 @@ func (s *Session) menuDone(n *flows.Node, ev *esl.Event) {
 	s.queue(flows.EventFailed)
 }
 
-func (s *Session) bridgeDone(n *flows.Node, ev *esl.Event) {
+func (s *Session) bridgeDone(n *flows.Node, ev *esl.Message) {
 	disp := ev.Get("variable_originate_disposition")
 	cause := ev.Get("variable_bridge_hangup_cause")
 	if disp == "SUCCESS" || disp == "ANSWER" {

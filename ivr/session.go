@@ -19,12 +19,12 @@ import (
 // call; *esl.OutboundConn satisfies it.
 type Channel interface {
 	UUID() string
-	ChannelData() *esl.Event
+	ChannelData() *esl.Message
 	// Send queues an app with our own Event-UUID and returns that UUID once
 	// FreeSWITCH has accepted it; the completion arrives through Drain.
 	Send(ctx context.Context, app, arg string) (string, error)
 	Notify() <-chan struct{}
-	Drain(buf []*esl.Event) []*esl.Event
+	Drain(buf []*esl.Message) []*esl.Message
 	Done() <-chan struct{}
 }
 
@@ -72,7 +72,7 @@ type Session struct {
 	finished    bool
 	outcome     string
 	cancel      context.CancelFunc
-	evbuf       []*esl.Event
+	evbuf       []*esl.Message
 }
 
 type resultKind uint8
@@ -387,7 +387,7 @@ func (s *Session) fireQueued(ctx context.Context) {
 	}
 }
 
-func (s *Session) onEvent(ctx context.Context, ev *esl.Event) {
+func (s *Session) onEvent(ctx context.Context, ev *esl.Message) {
 	switch ev.Name() {
 	case "CHANNEL_EXECUTE_COMPLETE":
 		if id := ev.Get("Application-UUID"); id != "" && id == s.pending {
@@ -417,7 +417,7 @@ func (s *Session) onEvent(ctx context.Context, ev *esl.Event) {
 	}
 }
 
-func (s *Session) onHangup(ev *esl.Event) {
+func (s *Session) onHangup(ev *esl.Message) {
 	if cause := ev.Get("Hangup-Cause"); cause != "" {
 		s.hangupCause = cause
 	}

@@ -55,11 +55,6 @@ const (
 	FormatChannelData
 )
 
-// Event is the name the rest of fsivr uses for a message that carries an
-// event. It is the same type as Message: one struct, one allocation, so the
-// hot path (read a frame, look at a few headers) stays at two allocations.
-type Event = Message
-
 // slotSize is the size of one header index slot: two little-endian uint32
 // offsets into the frame bytes. A header line takes one slot (line start,
 // line end: the name and value are split at lookup time, which is cheaper
@@ -67,7 +62,16 @@ type Event = Message
 // value start/end).
 const slotSize = 8
 
-// Message is one ESL message. Its bytes are copied once from the socket
+// Message is one ESL message: a reply, an api response, a disconnect
+// notice or an event. One type for all of them keeps the hot path (read a
+// frame, look at a few headers) at two allocations; Kind tells them apart.
+//
+// Two header sets: OuterHeader reads the frame's own header block
+// (Content-Type, Content-Length, Reply-Text); Get, Lookup and EventHeaders
+// read the event inside (Event-Name, Unique-ID, variable_*), decoded. For a
+// message that is not an event they read the outer headers verbatim.
+//
+// Its bytes are copied once from the socket
 // into a buffer the message owns, the header lines are indexed by offsets
 // (stored in the same buffer, after the frame bytes), and values are decoded
 // only when asked for. A Message is immutable after parsing and safe for
@@ -94,25 +98,25 @@ func (m *Message) Kind() Kind { return m.kind }
 func (m *Message) Format() Format { return m.format }
 
 // ContentType is the outer Content-Type header (empty if absent).
-func (m *Message) ContentType() string { return m.Header("Content-Type") }
+func (m *Message) ContentType() string { return m.OuterHeader("Content-Type") }
 
 // Raw returns the message exactly as it was on the wire.
 func (m *Message) Raw() []byte { return m.buf[:m.frameLen:m.frameLen] }
 
-// Header returns an outer header value verbatim (not decoded), matching the
-// name case-insensitively; "" if absent.
-func (m *Message) Header(name string) string {
+// OuterHeader returns a header of the frame's own header block verbatim
+// (not decoded), matching the name case-insensitively; "" if absent.
+func (m *Message) OuterHeader(name string) string {
 	v, _ := m.lookupRaw(0, m.nOuter, name)
 	return v
 }
 
-// CommandLine is the first line of a client command ("sendmsg <uuid>",
-// "api status"), or "" for messages from FreeSWITCH. It lets fakes parse what
-// a client sent with the same Reader.
-func (m *Message) CommandLine() string { return bytesString(m.buf[:m.cmdLen]) }
+// commandLine is the first line of a client command ("sendmsg <uuid>",
+// "api status"), or "" for messages from FreeSWITCH. Tests use it (see
+// export_test.go) to read what a client sent with the same Reader.
+func (m *Message) commandLine() string { return bytesString(m.buf[:m.cmdLen]) }
 
 // ReplyText is the Reply-Text header of a command/reply.
-func (m *Message) ReplyText() string { return m.Header("Reply-Text") }
+func (m *Message) ReplyText() string { return m.OuterHeader("Reply-Text") }
 
 // Name is the event name (Event-Name), e.g. CHANNEL_EXECUTE_COMPLETE.
 func (m *Message) Name() string { return m.Get("Event-Name") }
@@ -181,9 +185,10 @@ func (m *Message) OuterBody() []byte {
 	return m.buf[m.bodyStart:m.frameLen:m.frameLen]
 }
 
-// Headers iterates over the event headers in wire order, values decoded as
-// by Get. For a message that is not an event it yields the outer headers.
-func (m *Message) Headers() iter.Seq2[string, string] {
+// EventHeaders iterates over the event headers in wire order, values
+// decoded as by Get. For a message that is not an event it yields the outer
+// headers verbatim.
+func (m *Message) EventHeaders() iter.Seq2[string, string] {
 	return func(yield func(string, string) bool) {
 		lo, hi := m.nOuter, m.nFields
 		decode := func(b []byte) string { return bytesString(b) }

@@ -53,8 +53,8 @@ func (rp *replayPeer) serve(p *fakePeer) {
 			p.send(replyMsg("+OK"))
 			continue
 		}
-		if want := rp.tx[k].Header("Event-UUID"); want != "" {
-			rp.subst = append(rp.subst, [2]string{want, m.Header("Event-UUID")})
+		if want := rp.tx[k].OuterHeader("Event-UUID"); want != "" {
+			rp.subst = append(rp.subst, [2]string{want, m.OuterHeader("Event-UUID")})
 		}
 		seg := rp.segments[k]
 		for _, s := range rp.subst {
@@ -176,7 +176,7 @@ func TestOutboundUnknownAppHangsUp(t *testing.T) {
 func TestOutboundExecuteMatchesByUUID(t *testing.T) {
 	rp := newReplayPeer(t, "s2_outbound_caller_hangup_linger")
 	type outcome struct {
-		ev  *Event
+		ev  *Message
 		err error
 		bad error
 	}
@@ -184,7 +184,7 @@ func TestOutboundExecuteMatchesByUUID(t *testing.T) {
 	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
 		var o outcome
 		defer func() { res <- o }()
-		var answer *Event
+		var answer *Message
 		if answer, o.bad = c.Execute(ctx, "answer", ""); o.bad != nil {
 			return
 		}

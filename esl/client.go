@@ -12,36 +12,55 @@ import (
 // Client is an inbound event socket connection (we dial FreeSWITCH, port
 // 8021 by default): api, bgapi, event subscriptions. Safe for concurrent use.
 type Client struct {
-	*conn
+	*Conn
 
 	jmu      sync.Mutex
 	jobs     map[string]chan *Message // Job-UUID -> BgAPI waiter
 	wantJobs bool                     // the user subscribed BACKGROUND_JOB itself
 }
 
-// Dial connects to FreeSWITCH at addr, authenticates with password
-// (ErrAuth if rejected) and subscribes BACKGROUND_JOB (plain) for BgAPI.
-func Dial(ctx context.Context, addr, password string, opts ...Option) (*Client, error) {
-	if err := ValidateValue(password); err != nil {
+// Dialer connects inbound Clients with the settings in its fields.
+type Dialer struct {
+	// Password is the event socket password (event_socket.conf.xml; a
+	// stock FreeSWITCH has "ClueCon").
+	Password string
+	// Config holds the connection settings.
+	Config
+}
+
+// Dial connects to FreeSWITCH at addr with the default Config (see
+// Dialer), authenticates with password (ErrAuth if rejected) and
+// subscribes BACKGROUND_JOB (plain) for BgAPI.
+func Dial(ctx context.Context, addr, password string) (*Client, error) {
+	d := Dialer{Password: password}
+	return d.Dial(ctx, addr)
+}
+
+// Dial connects to FreeSWITCH at addr (host:port, 8021 by default on
+// FreeSWITCH's side), authenticates (ErrAuth if rejected) and subscribes
+// BACKGROUND_JOB (plain) for BgAPI.
+func (d *Dialer) Dial(ctx context.Context, addr string) (*Client, error) {
+	if err := ValidateValue(d.Password); err != nil {
 		return nil, err
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	var nd net.Dialer
+	nc, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("esl: dial %s: %w", addr, err)
 	}
-	return NewClient(ctx, nc, password, opts...)
+	return d.NewClient(ctx, nc)
 }
 
 // NewClient runs the inbound handshake on an established connection (Dial
 // does this for TCP). It takes ownership of nc.
-func NewClient(ctx context.Context, nc net.Conn, password string, opts ...Option) (*Client, error) {
+func (d *Dialer) NewClient(ctx context.Context, nc net.Conn) (*Client, error) {
+	password := d.Password
 	if err := ValidateValue(password); err != nil {
 		_ = nc.Close()
 		return nil, err
 	}
-	cfg := newConfig(opts)
-	rd := NewReader(nc, cfg.maxFrame)
+	cfg := d.Config.withDefaults()
+	rd := NewReader(nc, cfg.MaxFrame)
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	err := func() error {
 		m, err := rd.ReadMessage()
@@ -73,11 +92,11 @@ func NewClient(ctx context.Context, nc net.Conn, password string, opts ...Option
 		return nil, fmt.Errorf("esl: inbound handshake: %w", err)
 	}
 	_ = nc.SetDeadline(time.Time{})
-	c := &Client{conn: newConn(nc, rd, cfg), jobs: map[string]chan *Message{}}
+	c := &Client{Conn: newConn(nc, rd, cfg), jobs: map[string]chan *Message{}}
 	c.claim = c.claimEvent
 	c.onNotice = func(*Message) {}
 	c.start()
-	if _, err := c.command(ctx, "event plain BACKGROUND_JOB"); err != nil {
+	if _, err := c.Command(ctx, "event plain BACKGROUND_JOB"); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("esl: subscribe BACKGROUND_JOB: %w", err)
 	}
@@ -111,12 +130,6 @@ func (c *Client) claimEvent(m *Message) bool {
 	return false
 }
 
-// API runs a blocking api command and returns its output; output starting
-// with -ERR gives a *ReplyError (with the output).
-func (c *Client) API(ctx context.Context, cmd string) (string, error) {
-	return c.api(ctx, cmd)
-}
-
 // BgAPI runs cmd as a background job with our own Job-UUID and waits for
 // its BACKGROUND_JOB result, returning the body ("+OK <uuid>\n" for
 // originate). A body starting with -ERR gives a *ReplyError too.
@@ -134,7 +147,7 @@ func (c *Client) BgAPI(ctx context.Context, cmd string) (string, error) {
 		delete(c.jobs, id)
 		c.jmu.Unlock()
 	}()
-	if _, err := c.command(ctx, "bgapi "+cmd, "Job-UUID", id); err != nil {
+	if _, err := c.Command(ctx, "bgapi "+cmd, "Job-UUID", id); err != nil {
 		return "", err
 	}
 	select {
@@ -171,31 +184,6 @@ func (c *Client) Subscribe(ctx context.Context, format string, events ...string)
 			c.jmu.Unlock()
 		}
 	}
-	_, err := c.command(ctx, "event "+format+" "+strings.Join(events, " "))
+	_, err := c.Command(ctx, "event "+format+" "+strings.Join(events, " "))
 	return err
 }
-
-// Command sends a raw command with optional headers (name, value pairs) and
-// returns the reply; -ERR gives a *ReplyError.
-func (c *Client) Command(ctx context.Context, cmd string, headers ...string) (*Message, error) {
-	return c.command(ctx, cmd, headers...)
-}
-
-// Notify is signaled (capacity 1) when events are queued.
-func (c *Client) Notify() <-chan struct{} { return c.conn.Notify() }
-
-// Drain appends queued events to buf in arrival order and removes them.
-func (c *Client) Drain(buf []*Event) []*Event { return c.conn.Drain(buf) }
-
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
-
-// Done is closed when the connection is gone.
-func (c *Client) Done() <-chan struct{} { return c.conn.Done() }
-
-// Err is why the connection ended (nil while it is up); clean ends
-// (Close, exit, a disconnect notice) match ErrClosed.
-func (c *Client) Err() error { return c.conn.Err() }
-
-// Stats returns the mailbox counters.
-func (c *Client) Stats() Stats { return c.conn.Stats() }

@@ -17,9 +17,10 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func dialTest(t *testing.T, addr string, opts ...Option) *Client {
+func dialTest(t *testing.T, addr string, cfg Config) *Client {
 	t.Helper()
-	c, err := Dial(testCtx(t), addr, "ClueCon", opts...)
+	d := Dialer{Password: "ClueCon", Config: cfg}
+	c, err := d.Dial(testCtx(t), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func dialTest(t *testing.T, addr string, opts ...Option) *Client {
 
 func TestInboundConcurrentAPI(t *testing.T) {
 	addr := listen(t, (&inboundPeer{password: "ClueCon"}).serve)
-	c := dialTest(t, addr)
+	c := dialTest(t, addr, Config{})
 	ctx := testCtx(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 1000)
@@ -51,7 +52,7 @@ func TestInboundConcurrentAPI(t *testing.T) {
 
 func TestInboundConcurrentBgAPI(t *testing.T) {
 	addr := listen(t, (&inboundPeer{password: "ClueCon", jobBatch: 1000}).serve)
-	c := dialTest(t, addr)
+	c := dialTest(t, addr, Config{})
 	ctx := testCtx(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 1000)
@@ -81,7 +82,7 @@ func TestInboundErrors(t *testing.T) {
 			return true
 		}
 		if m.CommandLine() == "bgapi fail" {
-			id := m.Header("Job-UUID")
+			id := m.OuterHeader("Job-UUID")
 			p.send("Content-Type: command/reply\nReply-Text: +OK Job-UUID: " + id + "\n\n")
 			p.send(plainEvent("-ERR NO_ROUTE_DESTINATION\n", "Event-Name", "BACKGROUND_JOB", "Job-UUID", id))
 			return true
@@ -92,7 +93,7 @@ func TestInboundErrors(t *testing.T) {
 	if _, err := Dial(ctx, addr, "wrong"); !errors.Is(err, ErrAuth) {
 		t.Errorf("bad password: %v, want ErrAuth", err)
 	}
-	c := dialTest(t, addr)
+	c := dialTest(t, addr, Config{})
 	body, err := c.API(ctx, "fail")
 	var re *ReplyError
 	if !errors.As(err, &re) || !errors.Is(err, ErrCommand) || !strings.HasPrefix(body, "-ERR") {
@@ -113,7 +114,7 @@ func TestInvalidValuesWriteNothing(t *testing.T) {
 	if _, err := Dial(ctx, addr, "Clue\nCon"); !errors.Is(err, ErrInvalidValue) {
 		t.Errorf("password: %v", err)
 	}
-	c := dialTest(t, addr)
+	c := dialTest(t, addr, Config{})
 	p := <-peers
 	for _, bad := range []string{"status\napi x", "a\rb", "x\n\nexit"} {
 		if _, err := c.API(ctx, bad); !errors.Is(err, ErrInvalidValue) {
@@ -148,7 +149,7 @@ func TestCanceledWaitKeepsRepliesInOrder(t *testing.T) {
 		}
 		return false
 	}}).serve)
-	c := dialTest(t, addr)
+	c := dialTest(t, addr, Config{})
 	ctx, cancel := context.WithCancel(testCtx(t))
 	done := make(chan error)
 	go func() {
@@ -180,7 +181,7 @@ func TestSlowConsumerAndOverflow(t *testing.T) {
 		}
 		return false
 	}}).serve)
-	c := dialTest(t, addr)
+	c := dialTest(t, addr, Config{})
 	ctx := testCtx(t)
 	// The api reply comes after the 10,000 events: getting it proves the
 	// reader went on framing while nobody drained.
@@ -204,7 +205,7 @@ func TestSlowConsumerAndOverflow(t *testing.T) {
 		t.Error("queue not empty after Drain")
 	}
 
-	small := dialTest(t, addr, WithQueueLimits(10, 100))
+	small := dialTest(t, addr, Config{HighWater: 10, MaxQueue: 100})
 	if _, err := small.API(ctx, "flood"); err == nil {
 		t.Error("API after overflow succeeded")
 	}
@@ -241,8 +242,8 @@ func TestBrokenPeersEndOnlyTheirConnection(t *testing.T) {
 				}
 				return false
 			}}).serve)
-			good := dialTest(t, addr)
-			bad := dialTest(t, addr, WithMaxFrame(1<<20))
+			good := dialTest(t, addr, Config{})
+			bad := dialTest(t, addr, Config{MaxFrame: 1 << 20})
 			ctx := testCtx(t)
 			if _, err := bad.API(ctx, "break"); err == nil && tc.name != "unsolicited reply" {
 				t.Fatal("API on a broken peer succeeded")
@@ -263,7 +264,7 @@ func TestBrokenPeersEndOnlyTheirConnection(t *testing.T) {
 
 func TestDisconnectNoticeEndsCleanly(t *testing.T) {
 	addr := listen(t, (&inboundPeer{password: "ClueCon"}).serve)
-	c := dialTest(t, addr)
+	c := dialTest(t, addr, Config{})
 	if m, err := c.Command(testCtx(t), "exit"); err != nil || m.ReplyText() != "+OK bye" {
 		t.Fatalf("exit: %v", err)
 	}
@@ -284,11 +285,11 @@ func TestSubscribeDeliversEventsInOrder(t *testing.T) {
 		}
 		return false
 	}}).serve)
-	c := dialTest(t, addr)
+	c := dialTest(t, addr, Config{})
 	if err := c.Subscribe(testCtx(t), "plain", "CHANNEL_ANSWER"); err != nil {
 		t.Fatal(err)
 	}
-	var got []*Event
+	var got []*Message
 	for len(got) < 2 {
 		<-c.Notify()
 		got = c.Drain(got)

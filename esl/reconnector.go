@@ -3,7 +3,6 @@ package esl
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/fsivr/fsivr/internal/backoff"
@@ -21,17 +20,14 @@ type Reconnector struct {
 	Events []string
 	// MinDelay and MaxDelay bound the backoff (defaults 100 ms and 30 s).
 	MinDelay, MaxDelay time.Duration
-	Options            []Option
-	Logger             *slog.Logger
+	// Config holds the connection settings of every Client it dials.
+	Config
 }
 
 // Connect dials until it gets a connected, subscribed Client or ctx ends.
 // An authentication failure is returned at once (retrying cannot fix it).
 func (r *Reconnector) Connect(ctx context.Context) (*Client, error) {
-	log := r.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := r.Config.withDefaults().Logger
 	for attempt := 0; ; attempt++ {
 		c, err := r.dialOnce(ctx)
 		if err == nil {
@@ -51,11 +47,8 @@ func (r *Reconnector) Connect(ctx context.Context) (*Client, error) {
 }
 
 func (r *Reconnector) dialOnce(ctx context.Context) (*Client, error) {
-	opts := r.Options
-	if r.Logger != nil {
-		opts = append([]Option{WithLogger(r.Logger)}, opts...)
-	}
-	c, err := Dial(ctx, r.Addr, r.Password, opts...)
+	d := Dialer{Password: r.Password, Config: r.Config}
+	c, err := d.Dial(ctx, r.Addr)
 	if err != nil {
 		return nil, err
 	}

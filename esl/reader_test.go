@@ -146,12 +146,12 @@ func TestPlainEventDecoding(t *testing.T) {
 	if string(m.Body()) != "ab\n" {
 		t.Errorf("Body = %q", m.Body())
 	}
-	names := slices.Collect(maps.Keys(maps.Collect(m.Headers())))
+	names := slices.Collect(maps.Keys(maps.Collect(m.EventHeaders())))
 	if len(names) != 7 {
 		t.Errorf("Headers yielded %v", names)
 	}
-	if m.Header("content-type") != "text/event-plain" {
-		t.Errorf("outer Content-Type %q", m.Header("content-type"))
+	if m.OuterHeader("content-type") != "text/event-plain" {
+		t.Errorf("outer Content-Type %q", m.OuterHeader("content-type"))
 	}
 }
 
@@ -170,7 +170,7 @@ func TestJSONEvent(t *testing.T) {
 	if string(m.Body()) != "+OK 1\n" {
 		t.Errorf("Body = %q", m.Body())
 	}
-	got := maps.Collect(m.Headers())
+	got := maps.Collect(m.EventHeaders())
 	if len(got) != 7 || got["Esc"] != "a\"b\\cA\n" {
 		t.Errorf("Headers = %v", got)
 	}

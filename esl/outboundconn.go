@@ -1,0 +1,273 @@
+package esl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// OutboundConn is one call's outbound socket. Its methods are safe for
+// concurrent use, but the intended shape is one goroutine per call that
+// runs the flow: it calls Execute/Send and selects on Notify, HungUp, Done
+// and its own timers.
+//
+// The embedded Conn's mailbox (Notify, Drain) holds every event not claimed
+// by an Execute waiter: completions of Send-started apps, DTMF, CUSTOM,
+// CHANNEL_HANGUP, CHANNEL_HANGUP_COMPLETE, and completions that arrive
+// after their Execute returned (e.g. PLAYBACK ERROR after ErrHangup).
+// HungUp may stay open if the connection dies without a hangup event, so a
+// call loop selects on Done too.
+type OutboundConn struct {
+	*Conn
+	uuid        string
+	channelData *Message
+	linger      bool
+
+	hmu         sync.Mutex
+	hungUp      bool
+	hangupCause string
+	hungUpCh    chan struct{}
+	waiters     map[string]chan *Message // Application-UUID -> Execute waiter
+}
+
+// newOutboundConn performs the outbound handshake and starts the reader.
+func newOutboundConn(ctx context.Context, nc net.Conn, cfg Config, linger bool, events []string) (*OutboundConn, error) {
+	for _, e := range events {
+		if err := ValidateValue(e); err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+	}
+	rd := NewReader(nc, cfg.MaxFrame)
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	cd, err := func() (*Message, error) {
+		if _, err := nc.Write([]byte("connect\n\n")); err != nil {
+			return nil, err
+		}
+		m, err := rd.ReadMessage()
+		if err != nil {
+			return nil, err
+		}
+		if m.Kind() != KindCommandReply {
+			return nil, fmt.Errorf("%w: %s in answer to connect", ErrUnexpectedMessage, m.Kind())
+		}
+		if rt := DecodeValue(m.ReplyText()); !hasPrefix(rt, "+OK") {
+			return nil, &ReplyError{Command: "connect", Reply: rt}
+		}
+		return m, nil
+	}()
+	if !stop() || err != nil {
+		_ = nc.Close()
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("esl: connect: %w", err)
+	}
+	cd.format = FormatChannelData
+	oc := &OutboundConn{
+		Conn:        newConn(nc, rd, cfg),
+		uuid:        cd.Get("Unique-ID"),
+		channelData: cd,
+		linger:      linger,
+		hungUpCh:    make(chan struct{}),
+		waiters:     map[string]chan *Message{},
+	}
+	oc.log = oc.log.With("uuid", oc.uuid)
+	oc.claim = oc.claimEvent
+	oc.onNotice = func(*Message) { oc.markHangup("") }
+	oc.start()
+	steps := []string{"myevents"}
+	if linger {
+		steps = append(steps, "linger")
+	}
+	steps = append(steps, "event plain "+strings.Join(events, " "))
+	for _, cmd := range steps {
+		if _, err := oc.Command(ctx, cmd); err != nil {
+			_ = oc.Close()
+			return nil, fmt.Errorf("esl: outbound setup %q: %w", cmd, err)
+		}
+	}
+	return oc, nil
+}
+
+// claimEvent runs on the reader goroutine: it hands a completion to its
+// Execute waiter and notes hangups. Everything else goes to the mailbox.
+func (oc *OutboundConn) claimEvent(m *Message) bool {
+	switch m.Name() {
+	case "CHANNEL_EXECUTE_COMPLETE":
+		id := m.Get("Application-UUID")
+		oc.hmu.Lock()
+		// After the hangup, waiters get ErrHangup; a completion arriving
+		// later (PLAYBACK ERROR of an interrupted app) goes to the mailbox.
+		w, ok := oc.waiters[id]
+		ok = ok && !oc.hungUp
+		if ok {
+			delete(oc.waiters, id)
+		}
+		oc.hmu.Unlock()
+		if ok {
+			w <- m // buffered, one completion per waiter
+			return true
+		}
+	case "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE":
+		if id := m.Get("Unique-ID"); id == "" || id == oc.uuid {
+			oc.markHangup(m.Get("Hangup-Cause"))
+		}
+	}
+	return false
+}
+
+func (oc *OutboundConn) markHangup(cause string) {
+	oc.hmu.Lock()
+	defer oc.hmu.Unlock()
+	if oc.hangupCause == "" {
+		oc.hangupCause = cause
+	}
+	if !oc.hungUp {
+		oc.hungUp = true
+		close(oc.hungUpCh)
+	}
+}
+
+// UUID is the controlled channel's Unique-ID.
+func (oc *OutboundConn) UUID() string { return oc.uuid }
+
+// ChannelData is the connect reply: the channel's headers and variables
+// (e.g. Get("variable_ivr_flow"), Get("Caller-Caller-ID-Number")).
+func (oc *OutboundConn) ChannelData() *Message { return oc.channelData }
+
+// HungUp is closed when the channel hangs up (CHANNEL_HANGUP,
+// CHANNEL_HANGUP_COMPLETE or a disconnect notice, whichever comes first).
+func (oc *OutboundConn) HungUp() <-chan struct{} { return oc.hungUpCh }
+
+// HangupCause is the Hangup-Cause of the hangup event ("" before hangup or
+// if it is unknown).
+func (oc *OutboundConn) HangupCause() string {
+	oc.hmu.Lock()
+	defer oc.hmu.Unlock()
+	return oc.hangupCause
+}
+
+func (oc *OutboundConn) isHungUp() bool {
+	oc.hmu.Lock()
+	defer oc.hmu.Unlock()
+	return oc.hungUp
+}
+
+// Send starts app with arg on the channel (sendmsg execute with event-lock
+// and a fresh Event-UUID) and returns that UUID once FreeSWITCH accepted it
+// (+OK); the app's CHANNEL_EXECUTE_COMPLETE carries it as Application-UUID
+// and arrives in the mailbox. It returns ErrHangup without writing anything
+// if the channel has hung up.
+func (oc *OutboundConn) Send(ctx context.Context, app, arg string) (string, error) {
+	if err := validateAll(app, arg); err != nil {
+		return "", err
+	}
+	id := NewUUID()
+	return id, oc.send(ctx, app, arg, id)
+}
+
+func (oc *OutboundConn) send(ctx context.Context, app, arg, id string) error {
+	if app == "" {
+		return fmt.Errorf("%w: empty application name", ErrInvalidValue)
+	}
+	if oc.isHungUp() {
+		return ErrHangup
+	}
+	m, err := oc.roundTrip(ctx, appendSendmsg(nil, app, arg, id, true))
+	if err != nil {
+		return err
+	}
+	if rt := m.ReplyText(); !hasPrefix(rt, "+OK") {
+		return &ReplyError{Command: "sendmsg execute " + app, Reply: rt}
+	}
+	return nil
+}
+
+// Execute runs app and waits for its CHANNEL_EXECUTE_COMPLETE (matched by
+// Application-UUID, never by name), which it returns; that completion does
+// not go to the mailbox. It returns ErrHangup as soon as the channel hangs
+// up (FreeSWITCH reports a hangup before the interrupted app's completion,
+// and never completes an unknown app), or ctx.Err(). The app keeps running
+// in FreeSWITCH if ctx ends first.
+func (oc *OutboundConn) Execute(ctx context.Context, app, arg string) (*Message, error) {
+	if err := validateAll(app, arg); err != nil {
+		return nil, err
+	}
+	id := NewUUID()
+	w := make(chan *Message, 1)
+	oc.hmu.Lock()
+	oc.waiters[id] = w // before writing: the completion may beat the reply
+	oc.hmu.Unlock()
+	defer func() {
+		oc.hmu.Lock()
+		delete(oc.waiters, id)
+		oc.hmu.Unlock()
+	}()
+	if err := oc.send(ctx, app, arg, id); err != nil {
+		return nil, err
+	}
+	select {
+	case m := <-w:
+		return m, nil
+	case <-oc.hungUpCh:
+		select { // a completion that came before the hangup wins
+		case m := <-w:
+			return m, nil
+		default:
+			return nil, ErrHangup
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-oc.done:
+		select {
+		case m := <-w:
+			return m, nil
+		default:
+			return nil, oc.Err()
+		}
+	}
+}
+
+// GetVar returns a channel variable (the getvar command; "" if unset).
+func (oc *OutboundConn) GetVar(ctx context.Context, name string) (string, error) {
+	m, err := oc.Command(ctx, "getvar "+name)
+	if err != nil {
+		return "", err
+	}
+	v := m.ReplyText()
+	if v == "_undef_" {
+		v = ""
+	}
+	return v, nil
+}
+
+// Hangup asks FreeSWITCH to hang the channel up with cause (default
+// NORMAL_CLEARING).
+func (oc *OutboundConn) Hangup(ctx context.Context, cause string) error {
+	if cause == "" {
+		cause = "NORMAL_CLEARING"
+	}
+	if oc.isHungUp() {
+		return ErrHangup
+	}
+	_, err := oc.Command(ctx, "sendmsg", "call-command", "hangup", "hangup-cause", cause)
+	return err
+}
+
+// finish ends the connection after the handler: a lingering, hung-up
+// channel gets "exit" (FreeSWITCH answers +OK bye and closes).
+func (oc *OutboundConn) finish() {
+	if oc.isHungUp() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if _, err := oc.Command(ctx, "exit"); err != nil && !errors.Is(err, ErrClosed) {
+			oc.log.Debug("esl: exit after hangup", "err", err)
+		}
+		cancel()
+	}
+	_ = oc.Close()
+}
