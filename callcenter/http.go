@@ -1,0 +1,327 @@
+package callcenter
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Token is a bearer token's stored form: its SHA-256 (hex), never the
+// token itself, and what it may see and command.
+type Token struct {
+	Name   string // for logs and metrics; never the secret
+	SHA256 string // hex SHA-256 of the bearer token (HashToken)
+	Scope  Scope
+}
+
+// HashToken returns the stored form of a bearer token.
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// HandlerConfig configures the HTTP API.
+type HandlerConfig struct {
+	Hub      *Hub
+	Commands Commander // nil: the command endpoints answer 503
+	Tokens   []Token
+	// Heartbeat is the idle time after which a comment line is sent so
+	// proxies keep the stream open (default 15 s).
+	Heartbeat time.Duration
+	// WriteTimeout bounds one write to a client (default 10 s); a client
+	// that does not take its bytes in that time is dropped.
+	WriteTimeout time.Duration
+	Logger       *slog.Logger
+	Metrics      *Metrics
+}
+
+type handler struct {
+	cfg    HandlerConfig
+	tokens map[string]*Token // by hash
+	mux    *http.ServeMux
+	log    *slog.Logger
+}
+
+// NewHandler returns the call-centre HTTP API, to mount at the server's
+// root (its paths start with /v1/):
+//
+//	GET  /v1/events?agents=500,510&queues=support   Server-Sent Events
+//	POST /v1/originate {"agent","number","callerId"} → 202 {"actionId"}
+//	POST /v1/redirect  {"agent","exten","context"}
+//	POST /v1/park      {"agent"}
+//	POST /v1/queue     {"action":"add|remove|pause|unpause","agent","queue","name","reason"}
+//
+// Every request needs `Authorization: Bearer <token>`; a subscription or
+// command outside the token's agents and queues is refused with 403 and a
+// log line.
+func NewHandler(cfg HandlerConfig) (http.Handler, error) {
+	if cfg.Hub == nil {
+		return nil, errors.New("callcenter: NewHandler needs a Hub")
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := &handler{cfg: cfg, tokens: map[string]*Token{}, mux: http.NewServeMux(), log: cfg.Logger.With("component", "callcenter")}
+	for i := range cfg.Tokens {
+		t := &cfg.Tokens[i]
+		sum := strings.ToLower(t.SHA256)
+		if _, err := hex.DecodeString(sum); err != nil || len(sum) != 64 {
+			return nil, fmt.Errorf("callcenter: token %q: SHA256 is not 64 hex digits", t.Name)
+		}
+		h.tokens[sum] = t
+	}
+	h.mux.HandleFunc("GET /v1/events", h.events)
+	h.mux.HandleFunc("POST /v1/originate", h.originate)
+	h.mux.HandleFunc("POST /v1/redirect", h.redirect)
+	h.mux.HandleFunc("POST /v1/park", h.park)
+	h.mux.HandleFunc("POST /v1/queue", h.queue)
+	return h, nil
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func (h *handler) auth(w http.ResponseWriter, r *http.Request) *Token {
+	v := r.Header.Get("Authorization")
+	secret, ok := strings.CutPrefix(v, "Bearer ")
+	if ok {
+		if t := h.tokens[HashToken(strings.TrimSpace(secret))]; t != nil {
+			return t
+		}
+	}
+	h.cfg.Metrics.refusal()
+	h.log.Warn("refused: missing or unknown bearer token", "path", r.URL.Path, "remote", r.RemoteAddr)
+	w.Header().Set("WWW-Authenticate", `Bearer realm="callcenter"`)
+	httpError(w, http.StatusUnauthorized, "missing or unknown bearer token")
+	return nil
+}
+
+func (h *handler) allowed(w http.ResponseWriter, r *http.Request, t *Token, want Scope) bool {
+	if ok, what := want.Within(t.Scope); !ok {
+		h.cfg.Metrics.refusal()
+		h.log.Warn("refused: outside the token's scope", "token", t.Name, "path", r.URL.Path, "outside", what, "asked", want.String())
+		httpError(w, http.StatusForbidden, what+" is outside this token's scope")
+		return false
+	}
+	return true
+}
+
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	_, _ = w.Write(append(b, '\n'))
+}
+
+var heartbeatFrame = []byte(": heartbeat\n\n")
+
+func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+	t := h.auth(w, r)
+	if t == nil {
+		return
+	}
+	q := r.URL.Query()
+	scope, err := ParseScope(q.Get("agents"), q.Get("queues"))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !h.allowed(w, r, t, scope) {
+		return
+	}
+	last := r.Header.Get("Last-Event-ID")
+	if last == "" {
+		last = q.Get("lastEventId")
+	}
+	rc := http.NewResponseController(w)
+	sub, op := h.cfg.Hub.Subscribe(scope, t.Name, last)
+	defer h.cfg.Hub.Cancel(sub)
+	log := h.log.With("token", t.Name, "remote", r.RemoteAddr)
+	log.Info("subscribed", "scope", scope.String(), "resumed", op.Resumed, "reason", op.Reason)
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	write := func(frames ...[]byte) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		for _, f := range frames {
+			if _, err := w.Write(f); err != nil {
+				return err
+			}
+		}
+		return rc.Flush()
+	}
+	if err := write(append([][]byte{[]byte("retry: 2000\n\n")}, op.Frames...)...); err != nil {
+		log.Info("subscriber gone", "err", err)
+		return
+	}
+	beat := time.NewTimer(h.cfg.Heartbeat)
+	defer beat.Stop()
+	ctx := r.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-beat.C:
+			if err := write(heartbeatFrame); err != nil {
+				log.Info("subscriber gone", "err", err)
+				return
+			}
+			beat.Reset(h.cfg.Heartbeat)
+		case f, ok := <-sub.ch:
+			if !ok {
+				log.Warn("slow subscriber dropped: its buffer was full; it may resume with Last-Event-ID")
+				return
+			}
+			if err := h.writeBatch(write, f, sub.ch); err != nil {
+				log.Info("subscriber gone", "err", err)
+				return
+			}
+			beat.Reset(h.cfg.Heartbeat)
+		}
+	}
+}
+
+// writeBatch writes f and whatever else is already queued, then flushes
+// once: under load a client gets few large writes, not one per event.
+func (h *handler) writeBatch(write func(...[]byte) error, f *frame, ch <-chan *frame) error {
+	batch := [][]byte{f.data}
+	for len(batch) < 64 {
+		select {
+		case g, ok := <-ch:
+			if !ok {
+				return write(batch...)
+			}
+			batch = append(batch, g.data)
+			continue
+		default:
+		}
+		break
+	}
+	return write(batch...)
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		httpError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (h *handler) commandError(w http.ResponseWriter, log *slog.Logger, err error) {
+	var refused *RefusedError
+	switch {
+	case errors.As(err, &refused):
+		httpError(w, http.StatusConflict, refused.Message)
+	case errors.Is(err, ErrInvalid), errors.Is(err, ErrBadScope):
+		httpError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrNoCall):
+		httpError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, ErrNotConnected):
+		httpError(w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		httpError(w, http.StatusGatewayTimeout, "Asterisk did not answer in time")
+	default:
+		log.Error("command failed", "err", err)
+		httpError(w, http.StatusBadGateway, err.Error())
+	}
+	log.Info("command refused", "err", err)
+}
+
+type request interface {
+	check() error
+	scope() Scope
+}
+
+func (h *handler) command(w http.ResponseWriter, r *http.Request, req request, run func(ctx context.Context, t *Token) (any, error)) {
+	t := h.auth(w, r)
+	if t == nil || !decode(w, r, req) {
+		return
+	}
+	if err := req.check(); err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !h.allowed(w, r, t, req.scope()) {
+		return
+	}
+	if h.cfg.Commands == nil {
+		httpError(w, http.StatusServiceUnavailable, "commands are not configured")
+		return
+	}
+	log := h.log.With("token", t.Name, "path", r.URL.Path)
+	res, err := run(r.Context(), t)
+	if err != nil {
+		h.commandError(w, log, err)
+		return
+	}
+	log.Info("command done", "scope", req.scope().String())
+	w.Header().Set("Content-Type", "application/json")
+	code := http.StatusOK
+	if _, ok := res.(originateAccepted); ok {
+		code = http.StatusAccepted
+	}
+	w.WriteHeader(code)
+	b, _ := json.Marshal(res)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+type originateAccepted struct {
+	ActionID string `json:"actionId"`
+}
+
+type okResult struct {
+	OK bool `json:"ok"`
+}
+
+func (r *OriginateRequest) scope() Scope   { return Scope{Agents: []string{r.Agent}} }
+func (r *RedirectRequest) scope() Scope    { return Scope{Agents: []string{r.Agent}} }
+func (r *ParkRequest) scope() Scope        { return Scope{Agents: []string{r.Agent}} }
+func (r *QueueActionRequest) scope() Scope { return Scope{Agents: []string{r.Agent}, Queues: []string{r.Queue}} }
+
+func (h *handler) originate(w http.ResponseWriter, r *http.Request) {
+	var req OriginateRequest
+	h.command(w, r, &req, func(ctx context.Context, t *Token) (any, error) {
+		id, err := h.cfg.Commands.OriginateCall(ctx, t.Name, req)
+		return originateAccepted{ActionID: id}, err
+	})
+}
+
+func (h *handler) redirect(w http.ResponseWriter, r *http.Request) {
+	var req RedirectRequest
+	h.command(w, r, &req, func(ctx context.Context, _ *Token) (any, error) {
+		return okResult{true}, h.cfg.Commands.RedirectCall(ctx, req)
+	})
+}
+
+func (h *handler) park(w http.ResponseWriter, r *http.Request) {
+	var req ParkRequest
+	h.command(w, r, &req, func(ctx context.Context, _ *Token) (any, error) {
+		return okResult{true}, h.cfg.Commands.ParkAndAnnounce(ctx, req)
+	})
+}
+
+func (h *handler) queue(w http.ResponseWriter, r *http.Request) {
+	var req QueueActionRequest
+	h.command(w, r, &req, func(ctx context.Context, _ *Token) (any, error) {
+		return okResult{true}, h.cfg.Commands.QueueAction(ctx, req)
+	})
+}
