@@ -292,10 +292,12 @@ type okResult struct {
 	OK bool `json:"ok"`
 }
 
-func (r *OriginateRequest) scope() Scope   { return Scope{Agents: []string{r.Agent}} }
-func (r *RedirectRequest) scope() Scope    { return Scope{Agents: []string{r.Agent}} }
-func (r *ParkRequest) scope() Scope        { return Scope{Agents: []string{r.Agent}} }
-func (r *QueueActionRequest) scope() Scope { return Scope{Agents: []string{r.Agent}, Queues: []string{r.Queue}} }
+func (r *OriginateRequest) scope() Scope { return Scope{Agents: []string{r.Agent}} }
+func (r *RedirectRequest) scope() Scope  { return Scope{Agents: []string{r.Agent}} }
+func (r *ParkRequest) scope() Scope      { return Scope{Agents: []string{r.Agent}} }
+func (r *QueueActionRequest) scope() Scope {
+	return Scope{Agents: []string{r.Agent}, Queues: []string{r.Queue}}
+}
 
 func (h *handler) originate(w http.ResponseWriter, r *http.Request) {
 	var req OriginateRequest
