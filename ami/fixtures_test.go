@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fsivr/fsivr/internal/capture"
 )
 
 // The captures are copied from ../shared/fixtures/asterisk into testdata
@@ -19,19 +19,15 @@ import (
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	return b
+	return capture.Load(t, filepath.Join("testdata", name))
 }
 
 // captureSessions lists every captured session (by its .jsonl).
 func captureSessions(t testing.TB) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "*.jsonl"))
-	if err != nil || len(files) < 40 {
-		t.Fatalf("want the Asterisk captures in testdata, found %d: %v", len(files), err)
+	files := capture.Glob(t, filepath.Join("testdata", "*.jsonl"))
+	if len(files) < 40 {
+		t.Fatalf("want the Asterisk captures in testdata, found %d", len(files))
 	}
 	var names []string
 	for _, f := range files {
@@ -100,34 +96,6 @@ func wantMessages(t testing.TB, session string) (s2c, c2s [][]header, banner str
 	return s2c, c2s, banner, eof
 }
 
-// chunkReader returns the chunk sizes next() gives, one Read at a time.
-type chunkReader struct {
-	b    []byte
-	next func() int
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.b) == 0 {
-		return 0, io.EOF
-	}
-	k := min(len(p), c.next(), len(c.b))
-	copy(p, c.b[:k])
-	c.b = c.b[k:]
-	return k, nil
-}
-
-func chunkings(seed uint64) map[string]func() func() int {
-	return map[string]func() func() int{
-		"whole": func() func() int { return func() int { return 1 << 30 } },
-		"1byte": func() func() int { return func() int { return 1 } },
-		"7byte": func() func() int { return func() int { return 7 } },
-		"random": func() func() int {
-			rng := rand.New(rand.NewPCG(seed, 9))
-			return func() int { return 1 + rng.IntN(3000) }
-		},
-	}
-}
-
 func readMessages(r *Reader) ([]*Message, error) {
 	var msgs []*Message
 	for {
@@ -165,8 +133,9 @@ func TestCapturesParseExactly(t *testing.T) {
 			s2cWant, c2sWant, banner, _ := wantMessages(t, session)
 			s2c := readTestdata(t, session+".s2c.raw")
 			c2s := readTestdata(t, session+".c2s.raw")
-			for name, mk := range chunkings(uint64(len(s2c))) {
-				r := NewReader(&chunkReader{b: s2c, next: mk()}, 0)
+			for _, ch := range capture.Chunkings() {
+				name := ch.Name
+				r := NewReader(ch.Reader(s2c), 0)
 				v, err := r.ReadBanner()
 				switch {
 				case banner == "" && len(s2c) == 0:
@@ -183,7 +152,7 @@ func TestCapturesParseExactly(t *testing.T) {
 				}
 				compareMessages(t, name+" s2c", got, s2cWant)
 
-				got, err = readMessages(NewReader(&chunkReader{b: c2s, next: mk()}, 0))
+				got, err = readMessages(NewReader(ch.Reader(c2s), 0))
 				if err != nil {
 					t.Fatalf("%s: c2s: %v", name, err)
 				}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fsivr/fsivr/internal/capture"
 )
 
 func parseAll(t *testing.T, s string) []*Message {
@@ -198,7 +200,7 @@ func TestFrameTooLarge(t *testing.T) {
 		t.Errorf("error not sticky: %v", err2)
 	}
 	// A stream with no line end at all is cut at the limit too.
-	r = NewReader(&chunkReader{b: bytes.Repeat([]byte("y"), 5000), next: func() int { return 100 }}, 1024)
+	r = NewReader(capture.NewChunkReader(bytes.Repeat([]byte("y"), 5000), 100), 1024)
 	if _, err := r.ReadMessage(); !errors.Is(err, ErrFrameTooLarge) {
 		t.Errorf("endless line: %v", err)
 	}
