@@ -303,9 +303,14 @@ func (m *Model) apply(st *modelState, ev Fields) {
 			m.dirtyAgents[id] = struct{}{}
 		}
 	case "OriginateResponse":
-		p := m.byActionID[ev.Get("ActionID")]
+		// Matched by our ChannelId (its Uniqueid even on failure) or
+		// ActionID; it is broadcast to every session (68), so others' are
+		// ignored.
+		p := m.originates[ev.Get("Uniqueid")]
 		if p == nil {
-			// broadcast to every session with the originator's ActionID (68)
+			p = m.byActionID[ev.Get("ActionID")]
+		}
+		if p == nil {
 			return
 		}
 		if strings.EqualFold(ev.Get("Response"), "Success") {

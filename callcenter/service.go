@@ -1,0 +1,401 @@
+package callcenter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsivr/fsivr/ami"
+	"github.com/fsivr/fsivr/internal/backoff"
+)
+
+// ServiceConfig configures the shared AMI connection and the commands.
+type ServiceConfig struct {
+	Addr, Username, Secret string
+	DialOptions            []ami.Option
+
+	Hub     *Hub
+	Model   ModelConfig
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// Backoff between connection attempts (internal/backoff defaults).
+	Backoff backoff.Policy
+	// BootTimeout bounds the wait for FullyBooted after Login (Asterisk
+	// accepts logins before its boot has finished, 65); default 30 s.
+	BootTimeout time.Duration
+
+	// AgentChannel is the dial string of an agent's phone, with %s for the
+	// agent (default "Local/%s@agent"); originate-call rings it first.
+	AgentChannel string
+	// OriginateContext is where the answered agent leg goes to dial the
+	// number (Exten = the number, priority 1); default "c2c".
+	OriginateContext string
+	// RingTimeout is how long the agent's phone rings (default 30 s).
+	RingTimeout time.Duration
+	// MemberInterface is the Interface used for queue-action add when the
+	// agent is in no queue yet, with %s for the agent (default
+	// "Local/%s@agent/n"); StateInterface likewise ("" for none).
+	MemberInterface, StateInterface string
+	// RedirectContext is redirect-call's context when the request names
+	// none (default "default").
+	RedirectContext string
+	// Parkinglot for park-and-announce ("" = Asterisk's default lot) and
+	// how long a call stays parked before it rings the agent back.
+	Parkinglot  string
+	ParkTimeout time.Duration
+	// ChannelIDPrefix starts every ChannelId of our originates (default
+	// "cc-"); the server-side filter passes only those DialEnds.
+	ChannelIDPrefix string
+}
+
+// Service is the one AMI connection all clients share: it sets the
+// server-side filter, rebuilds the model with RebuildActions after every
+// (re)connect, feeds it the live events, publishes the digested events to
+// the Hub, and runs the commands.
+type Service struct {
+	cfg ServiceConfig
+	log *slog.Logger
+
+	mu     sync.Mutex // guards model, client, publishing order
+	model  *Model
+	client *ami.Client
+	stale  bool
+}
+
+// NewService returns a service; Run connects it.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	if cfg.Hub == nil {
+		return nil, errors.New("callcenter: NewService needs a Hub")
+	}
+	if cfg.Addr == "" {
+		return nil, errors.New("callcenter: NewService needs the AMI address")
+	}
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&cfg.AgentChannel, "Local/%s@agent")
+	def(&cfg.OriginateContext, "c2c")
+	def(&cfg.MemberInterface, "Local/%s@agent/n")
+	def(&cfg.RedirectContext, "default")
+	def(&cfg.ChannelIDPrefix, "cc-")
+	for _, t := range []string{cfg.AgentChannel, cfg.MemberInterface} {
+		if strings.Count(t, "%s") != 1 {
+			return nil, fmt.Errorf("callcenter: template %q needs exactly one %%s", t)
+		}
+	}
+	if cfg.RingTimeout <= 0 {
+		cfg.RingTimeout = 30 * time.Second
+	}
+	if cfg.BootTimeout <= 0 {
+		cfg.BootTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Service{cfg: cfg, log: cfg.Logger.With("component", "callcenter"), model: NewModel(cfg.Model)}, nil
+}
+
+// Filters are the server-side filters the service adds after
+// `Events EventMask: agent,call,dialplan`: one include per event the
+// model reads (a name(A|B) matches nothing, 66/69), the VarSet of
+// MIXMONITOR_FILENAME only (dialplan class, the one way to learn a
+// recording's file name, 62), the DeviceStateChanges of Custom: and
+// Agent: devices only (what members' StateInterfaces follow), and the
+// DialEnds of our own originates only (their customer leg's result, 67).
+func (s *Service) Filters() []ami.Filter {
+	fs := ami.IncludeEvents("QueueMemberAdded", "QueueMemberRemoved", "QueueMemberStatus", "QueueMemberPause",
+		"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect", "AgentComplete",
+		"ExtensionStatus", "OriginateResponse")
+	return append(fs,
+		ami.Filter{MatchCriteria: "action(include),name(VarSet),header(Variable),method(exact)", Filter: "MIXMONITOR_FILENAME"},
+		ami.Filter{MatchCriteria: "action(include),name(DeviceStateChange),header(Device),method(regex)", Filter: "^(Custom|Agent):"},
+		ami.Filter{MatchCriteria: "action(include),name(DialEnd),header(Uniqueid),method(starts_with)", Filter: s.cfg.ChannelIDPrefix},
+	)
+}
+
+// EventMask is the class list sent before the filters.
+const EventMask = "agent,call,dialplan"
+
+// Run keeps the connection up until ctx ends: connect, rebuild, follow the
+// events; on a lost link publish stale, back off, and again.
+func (s *Service) Run(ctx context.Context) error {
+	for attempt := 0; ; {
+		err := s.session(ctx, &attempt)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.markStale(err)
+		if err := s.cfg.Backoff.Wait(ctx, attempt); err != nil {
+			return err
+		}
+		attempt++
+	}
+}
+
+func (s *Service) markStale(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.client = nil
+	if s.stale {
+		return
+	}
+	s.stale = true
+	reason := "disconnected"
+	if err != nil {
+		reason = err.Error()
+	}
+	s.log.Warn("AMI link down; clients told the state is stale", "err", err)
+	s.cfg.Hub.Publish(Event{Type: TypeStale, Reason: reason})
+}
+
+// session is one connection's life; it returns why it ended.
+func (s *Service) session(ctx context.Context, attempt *int) error {
+	c, err := ami.Dial(ctx, s.cfg.Addr, s.cfg.Username, s.cfg.Secret, s.cfg.DialOptions...)
+	if err != nil {
+		return fmt.Errorf("ami connect: %w", err)
+	}
+	defer c.Close()
+	sub := c.Subscribe()
+	defer sub.Close()
+	boot := time.NewTimer(s.cfg.BootTimeout)
+	defer boot.Stop()
+	select {
+	case <-c.Booted():
+	case <-c.Done():
+		return fmt.Errorf("ami closed before FullyBooted: %w", c.Err())
+	case <-boot.C:
+		return errors.New("ami: no FullyBooted in time")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := c.Events(ctx, EventMask); err != nil {
+		return fmt.Errorf("ami events: %w", err)
+	}
+	for _, f := range s.Filters() {
+		if err := c.AddFilter(ctx, f); err != nil {
+			return fmt.Errorf("ami filter %s: %w", f.MatchCriteria, err)
+		}
+	}
+	// What came before the lists were asked for is in the lists.
+	sub.Drain(nil)
+	start := time.Now()
+	var items []Fields
+	lists := []func(context.Context) ([]*ami.Message, error){
+		func(ctx context.Context) ([]*ami.Message, error) { return c.QueueStatus(ctx, "", "") },
+		c.ExtensionStateList, c.DeviceStateList, c.CoreShowChannels,
+	}
+	for i, list := range lists {
+		ms, err := list(ctx)
+		if err != nil {
+			return fmt.Errorf("ami %s: %w", RebuildActions[i], err)
+		}
+		for _, m := range ms {
+			items = append(items, m)
+		}
+	}
+	took := time.Since(start)
+	s.mu.Lock()
+	diffs := s.model.Rebuild(items)
+	s.cfg.Hub.Publish(diffs...)
+	live := sub.Drain(nil)
+	for _, m := range live {
+		s.cfg.Hub.Publish(s.model.Apply(m)...)
+	}
+	s.cfg.Hub.Publish(Event{Type: TypeResynced})
+	s.client, s.stale = c, false
+	s.mu.Unlock()
+	*attempt = 0
+	s.cfg.Metrics.reconnected(took.Seconds())
+	s.log.Info("AMI connected; state rebuilt", "list_items", len(items), "differences", len(diffs), "rebuild", took)
+
+	var buf []*ami.Message
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-sub.Notify():
+		case <-sub.Done():
+			s.apply(sub.Drain(buf[:0]))
+			return fmt.Errorf("ami: %w", sub.Err())
+		case <-c.Done():
+			s.apply(sub.Drain(buf[:0]))
+			return fmt.Errorf("ami: %w", c.Err())
+		}
+		buf = sub.Drain(buf[:0])
+		s.apply(buf)
+	}
+}
+
+func (s *Service) apply(ms []*ami.Message) {
+	if len(ms) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range ms {
+		s.cfg.Metrics.amiEvent()
+		s.cfg.Hub.Publish(s.model.Apply(m)...)
+	}
+}
+
+// View returns a copy of the model's state.
+func (s *Service) View() View {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.model.View()
+}
+
+func (s *Service) conn() (*ami.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == nil {
+		return nil, ErrNotConnected
+	}
+	return s.client, nil
+}
+
+// refused turns Asterisk's refusal into a RefusedError with its wording.
+func refused(action string, err error) error {
+	var re *ami.ResponseError
+	if errors.As(err, &re) {
+		return &RefusedError{Action: action, Message: strings.TrimRight(re.Message, "\r\n")}
+	}
+	if errors.Is(err, ami.ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrNotConnected, err)
+	}
+	return err
+}
+
+func newChannelID(prefix string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// OriginateCall rings the agent's phone; when the agent answers, the
+// dialplan at OriginateContext dials the number. The returned id is the
+// call's ChannelId, which is also the Linkedid of every leg (67); an
+// originateFailed with it goes to owner's subscriptions.
+func (s *Service) OriginateCall(ctx context.Context, owner string, req OriginateRequest) (string, error) {
+	if err := req.check(); err != nil {
+		return "", err
+	}
+	c, err := s.conn()
+	if err != nil {
+		return "", err
+	}
+	id := newChannelID(s.cfg.ChannelIDPrefix)
+	callerID := req.CallerID
+	if callerID == "" {
+		callerID = req.Number
+	}
+	s.mu.Lock()
+	s.model.TrackOriginate(id, id, owner)
+	s.mu.Unlock()
+	_, err = c.Originate(ctx, ami.Originate{
+		Channel: fmt.Sprintf(s.cfg.AgentChannel, req.Agent), Context: s.cfg.OriginateContext, Exten: req.Number, Priority: 1,
+		Timeout: s.cfg.RingTimeout, CallerID: callerID, Async: true, ChannelID: id,
+	})
+	if err != nil {
+		s.mu.Lock()
+		s.model.ForgetOriginate(id)
+		s.mu.Unlock()
+		return "", refused("Originate", err)
+	}
+	s.log.Info("originate-call", "call_id", id, "agent", req.Agent, "owner", owner)
+	return id, nil
+}
+
+func (s *Service) callOf(agent string) (caller, agentCh string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	caller, agentCh, ok := s.model.CallOf(agent)
+	if !ok {
+		return "", "", fmt.Errorf("%w: agent %s", ErrNoCall, agent)
+	}
+	return caller, agentCh, nil
+}
+
+// RedirectCall sends the party on the agent's queue call elsewhere.
+func (s *Service) RedirectCall(ctx context.Context, req RedirectRequest) error {
+	if err := req.check(); err != nil {
+		return err
+	}
+	c, err := s.conn()
+	if err != nil {
+		return err
+	}
+	caller, _, err := s.callOf(req.Agent)
+	if err != nil {
+		return err
+	}
+	ctxName := req.Context
+	if ctxName == "" {
+		ctxName = s.cfg.RedirectContext
+	}
+	return refused("Redirect", c.Redirect(ctx, caller, ctxName, req.Exten, 1))
+}
+
+// ParkAndAnnounce parks the party on the agent's call; the agent's own
+// channel is the TimeoutChannel, which hears the space digits and gets
+// the call back on timeout (64, A2).
+func (s *Service) ParkAndAnnounce(ctx context.Context, req ParkRequest) error {
+	if err := req.check(); err != nil {
+		return err
+	}
+	c, err := s.conn()
+	if err != nil {
+		return err
+	}
+	caller, agentCh, err := s.callOf(req.Agent)
+	if err != nil {
+		return err
+	}
+	return refused("Park", c.Park(ctx, ami.Park{Channel: caller, TimeoutChannel: agentCh, Parkinglot: s.cfg.Parkinglot, Timeout: s.cfg.ParkTimeout}))
+}
+
+// QueueAction adds, removes, pauses or unpauses the agent in a queue. The
+// member's Interface is the one the model knows, else MemberInterface;
+// Asterisk's refusals come back in its words ("Unable to add interface:
+// Already there", "Interface not found", "Unable to remove interface: Not
+// there", …).
+func (s *Service) QueueAction(ctx context.Context, req QueueActionRequest) error {
+	if err := req.check(); err != nil {
+		return err
+	}
+	c, err := s.conn()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	iface, ok := s.model.MemberInterface(req.Agent, req.Queue)
+	if !ok {
+		iface, _ = s.model.MemberInterface(req.Agent, "")
+	}
+	s.mu.Unlock()
+	if iface == "" {
+		iface = fmt.Sprintf(s.cfg.MemberInterface, req.Agent)
+	}
+	switch req.Action {
+	case QueueAdd:
+		m := ami.QueueMember{Queue: req.Queue, Interface: iface, MemberName: req.Name}
+		if s.cfg.StateInterface != "" {
+			m.StateInterface = strings.ReplaceAll(s.cfg.StateInterface, "%s", req.Agent)
+		}
+		return refused("QueueAdd", c.QueueAdd(ctx, m))
+	case QueueRemove:
+		return refused("QueueRemove", c.QueueRemove(ctx, req.Queue, iface))
+	case QueuePause:
+		return refused("QueuePause", c.QueuePause(ctx, req.Queue, iface, true, req.Reason))
+	default:
+		return refused("QueuePause", c.QueuePause(ctx, req.Queue, iface, false, req.Reason))
+	}
+}
