@@ -1,6 +1,7 @@
 package amitest
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -95,6 +96,23 @@ type Outcome struct {
 	// or any permutation of its labels); nil: Config.RandomOrder decides,
 	// else the order of the single-call capture of that kind.
 	Order Order
+	// Script names the captured call to play when a kind has several:
+	// "" is the kind's default (answered: 10_*, Local/100 playing
+	// tt-monkeys; with Application: 20_*); "answer-wait" is 17_*
+	// (Local/400: Wait, a static member of queue sales, so QueueMemberStatus
+	// events too). Scripts lists them.
+	Script string
+}
+
+// Scripts returns the names of the captured calls Outcome.Script can name.
+func Scripts() []string {
+	loadOnce.Do(loadScenarios)
+	var out []string
+	for n := range scenarios {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Order is a sequence of the labels used in 50_*.summary.json:
@@ -154,6 +172,9 @@ func DefaultOutcome(o Originate) Outcome {
 		return Outcome{Kind: Rejected}
 	case "999":
 		return Outcome{Kind: NoSuchExtension}
+	}
+	if exten == "400" && o.Application == "" {
+		return Outcome{Kind: Answered, Script: "answer-wait"}
 	}
 	return Outcome{Kind: Answered}
 }

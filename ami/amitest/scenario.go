@@ -120,13 +120,16 @@ func parseOrders(text string) {
 	}
 }
 
-func scenarioFor(k OutcomeKind, app bool) (scenario, error) {
+func scenarioFor(out Outcome, app bool) (scenario, error) {
 	loadOnce.Do(loadScenarios)
 	if loadErr != nil {
 		return nil, loadErr
 	}
-	name := k.String()
-	if k == Answered && app {
+	name := out.Kind.String()
+	switch {
+	case out.Script != "":
+		name = out.Script
+	case out.Kind == Answered && app:
 		name = "answer-app"
 	}
 	sc, ok := scenarios[name]

@@ -3,6 +3,7 @@ package amitest
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -19,6 +20,9 @@ type Config struct {
 	Username string // default "dialer"
 	Secret   string // default "secret"
 	Banner   string // default "Asterisk Call Manager/11.0.0"
+	// Challenge, when set, is the MD5 challenge every Challenge action
+	// gets (to replay a capture's Key); default a random 9-digit number.
+	Challenge string
 
 	// Outcome scripts each Originate (sync or async) from what was sent;
 	// nil means DefaultOutcome. It is called on the session's goroutine
@@ -42,8 +46,8 @@ type Config struct {
 	BootDelay time.Duration
 
 	// Queues, Hints and Devices are the call-centre state the list and queue
-	// actions answer from; the fake changes them as actions and Emit-free
-	// helpers (SetDeviceState) say.
+	// actions answer from; queue actions, Setvar DEVICE_STATE(...) and
+	// SetDeviceState change it and send the captured events.
 	Queues  []Queue
 	Hints   []Hint
 	Devices []Device
@@ -71,10 +75,10 @@ type Member struct {
 	Static         bool // Membership: static (QueueRemove answers `Member not dynamic`)
 }
 
-// Hint is one dialplan hint (ExtensionStateList, ExtensionStatus).
+// Hint is one dialplan hint (ExtensionStateList, ExtensionStatus), e.g.
+// {"500", "agents", "Custom:agent500"}; its state follows its devices.
 type Hint struct {
 	Exten, Context, Hint string
-	Status               int // 0 Idle, 1 InUse, 2 Busy, 4 Unavailable, 8 Ringing, 16 Hold, -1 Unknown
 }
 
 // Device is one device state (DeviceStateList, DeviceStateChange).
@@ -125,6 +129,7 @@ type Server struct {
 	paused        chan struct{} // non-nil while PauseReading is in force; closed to resume
 	refusing      bool
 	inflight      int
+	rng           *rand.Rand
 	peak          int
 }
 
@@ -227,4 +232,10 @@ func (s *Server) Sessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.sessions)
+}
+
+func (s *Server) bootTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.boot.started
 }

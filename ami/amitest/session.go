@@ -252,6 +252,9 @@ func (c *session) challengeAction(hs []Header, id string) {
 		return
 	}
 	c.mu.Lock()
+	if c.challenge == "" && c.srv.cfg.Challenge != "" {
+		c.challenge = c.srv.cfg.Challenge
+	}
 	if c.challenge == "" {
 		c.challenge = strconv.Itoa(100000000 + rand.IntN(900000000))
 	}
@@ -294,9 +297,4 @@ func (c *session) login(hs []Header, id string) {
 	c.enqueueLocked(success(id, "Authentication accepted"))
 	c.mu.Unlock()
 	c.srv.loggedIn(c)
-}
-
-// errorf is a short helper for `Response: Error` replies with a formatted message.
-func errorf(id, format string, args ...any) []byte {
-	return failure(id, fmt.Sprintf(format, args...))
 }

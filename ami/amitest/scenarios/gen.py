@@ -15,6 +15,7 @@ import json, re, sys
 CAPS = {
     "answer": "10_originate_local100_answer",
     "answer-app": "20_originate_local400_app_wait",
+    "answer-wait": "17_originate_local400_channelid",
     "busy": "11_originate_local200_busy",
     "noanswer": "12_originate_local300_noanswer_t5000",
     "nosuchexten": "13_originate_local999_nosuchexten",
