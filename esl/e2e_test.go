@@ -103,12 +103,9 @@ func TestE2ECallerHangsUpDuringPlayback(t *testing.T) {
 }
 
 func TestE2EInboundOriginate(t *testing.T) {
-	fs := esltest.NewServer("ClueCon")
-	addr, err := fs.Start(e2eCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := esltest.NewServer(esltest.Config{Password: "ClueCon"})
 	defer fs.Close()
+	addr := fs.Addr
 	c, err := esl.Dial(e2eCtx(t), addr, "ClueCon")
 	if err != nil {
 		t.Fatal(err)

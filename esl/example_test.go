@@ -62,15 +62,10 @@ func ExampleServer() {
 // went. Here esltest plays FreeSWITCH's event socket.
 func ExampleDial() {
 	ctx := context.Background()
-	fs := esltest.NewServer("ClueCon")
-	addr, err := fs.Start(ctx)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	fs := esltest.NewServer(esltest.Config{Password: "ClueCon"})
 	defer fs.Close()
 
-	c, err := esl.Dial(ctx, addr, "ClueCon")
+	c, err := esl.Dial(ctx, fs.Addr, "ClueCon")
 	if err != nil {
 		fmt.Println(err)
 		return

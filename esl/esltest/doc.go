@@ -1,30 +1,51 @@
 // Package esltest is a fake FreeSWITCH for tests, the demo and the load tool,
-// built from real FreeSWITCH 1.10.12 wire captures (shared/fixtures/freeswitch):
-// same header names and order, Content-Types, reply texts, URL-encoding
-// (switch_url_encode, `_undef_` for empty values) and event order.
+// built from real FreeSWITCH 1.10.12 wire captures (testdata/, copied from
+// shared/fixtures/freeswitch): same header names and order, Content-Types,
+// reply texts, URL-encoding (switch_url_encode, `_undef_` for empty values)
+// and event order.
 //
 // It is an independent implementation of the FreeSWITCH side of the Event
 // Socket: it has its own reader for client commands and its own encoder, and
 // does not import package esl, so a framing bug there is not mirrored here.
 //
-// Outbound mode plays the `socket host:port async full` dialplan application:
-// DialOutbound (or StartOutbound) connects to an ESL listener and answers
-// connect, myevents, linger, event, api, bgapi, getvar, sendmsg and exit,
-// running the apps it is sent (answer, playback, play_and_get_digits, set,
-// bridge, transfer, hangup, park, sleep ...) one at a time as FreeSWITCH's
-// channel does, with the caller's behaviour taken from a Script (digits per
-// play_and_get_digits try, bridge outcomes, caller hangup point). Each call
-// runs on its own goroutine with its own timers; all of them end with the call.
+// # Outbound: one call
 //
-// Inbound mode (Server) is the event socket on port 8021: auth, api, bgapi
-// with BACKGROUND_JOB, events plain|json, and originate, which creates the
-// channel and, when configured, connects it to an outbound listener like the
-// socket app, so dialer -> FreeSWITCH -> IVR can be tested end to end.
+// StartOutbound (or DialOutbound, which also waits) plays the `socket
+// host:port async full` dialplan application: it connects to an ESL
+// listener and answers connect, myevents, linger, event, filter, api, bgapi,
+// getvar, sendmsg and exit, running the apps it is sent (answer, playback,
+// play_and_get_digits, set, bridge, transfer, hangup, park, sleep ...) one
+// at a time as FreeSWITCH's channel does, with the caller's behaviour taken
+// from a Script (digits per play_and_get_digits try, bridge outcomes, caller
+// hangup point). The returned Call records every command (Commands, or
+// Script.Observer as they arrive) and every event, and lets a test act from
+// outside: Hangup is `uuid_kill` of the caller's leg. Each call runs on its
+// own goroutine with its own timers; all of them end with the call.
 //
-// Known simplifications: the socket is always async (no static mode); events
-// requested as xml are sent as plain; myevents' racy initial CHANNEL_PARK is
-// not sent; play_and_get_digits regexps use Go syntax, unanchored like PCRE
-// in FS; waits for digits that never come last PlaybackDuration, not the
-// app's timeout; after hangup a lingering socket answers sendmsg with +OK
+// # Inbound: the event socket
+//
+// NewServer returns a running fake event socket (port 8021 on a real
+// switch) in the manner of httptest.NewServer: Addr says where it listens,
+// Close stops it and every call it made. It speaks auth, api, bgapi with
+// BACKGROUND_JOB, events plain|json, filter, and originate, which creates
+// the channel and, when configured, connects it to an outbound listener
+// like the socket app, so dialer -> FreeSWITCH -> IVR can be tested end to
+// end.
+//
+// # Files
+//
+// wire.go (command reader, event encoders), channel.go (a channel's headers
+// and variables), subscription.go and api.go (what both sockets share);
+// outbound: call.go (public API), session.go (the per-call loop),
+// dispatch.go (commands), apps.go, digits.go, bridge.go, hangup.go (the
+// application emulations); inbound: server.go, inboundconn.go.
+//
+// # Simplifications
+//
+// The socket is always async (no static mode); events requested as xml are
+// sent as plain; myevents' racy initial CHANNEL_PARK is not sent;
+// play_and_get_digits regexps use Go syntax, unanchored like PCRE in FS;
+// waits for digits that never come last PlaybackDuration, not the app's
+// timeout; after hangup a lingering socket answers sendmsg with +OK
 // (FreeSWITCH queues the message on the dead session) and runs nothing.
 package esltest

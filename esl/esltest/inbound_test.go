@@ -1,25 +1,17 @@
 package esltest
 
 import (
-	"context"
 	"encoding/json"
 	"net"
 	"strings"
 	"testing"
 )
 
-func startServer(t *testing.T, configure func(*Server)) (*Server, string) {
+func startServer(t *testing.T, cfg Config) (*Server, string) {
 	t.Helper()
-	s := NewServer("ClueCon")
-	if configure != nil {
-		configure(s)
-	}
-	addr, err := s.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := NewServer(cfg)
 	t.Cleanup(s.Close)
-	return s, addr
+	return s, s.Addr
 }
 
 func dialServer(t *testing.T, addr string) *rawClient {
@@ -37,7 +29,7 @@ func dialServer(t *testing.T, addr string) *rawClient {
 }
 
 func TestInboundAuth(t *testing.T) {
-	_, addr := startServer(t, nil)
+	_, addr := startServer(t, Config{})
 
 	c := dialServer(t, addr)
 	if got := c.cmd("api status"); got != "-ERR command not found" {
@@ -63,7 +55,7 @@ func TestInboundAuth(t *testing.T) {
 
 func TestInboundAPIAndBgapi(t *testing.T) {
 	real := parseAll(t, fixture(t, "in_plain_session.rx.bin"))
-	_, addr := startServer(t, nil)
+	_, addr := startServer(t, Config{})
 	c := dialServer(t, addr)
 	c.cmd("auth ClueCon")
 	api := func(cmd string) string {
@@ -173,7 +165,7 @@ func withoutVars(hs []header) []header {
 
 func TestInboundJSONEvents(t *testing.T) {
 	real := parseAll(t, fixture(t, "in_json_session.rx.bin"))
-	_, addr := startServer(t, nil)
+	_, addr := startServer(t, Config{})
 	c := dialServer(t, addr)
 	c.cmd("auth ClueCon")
 	if got := c.cmd("events json CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE BACKGROUND_JOB"); got != "+OK event listener enabled json" {
@@ -228,9 +220,9 @@ func jsonKeys(t *testing.T, s string) string {
 // TestOriginateConnectsOutbound: dialer -> fake FreeSWITCH -> IVR listener.
 func TestOriginateConnectsOutbound(t *testing.T) {
 	ivrAddr, accepted := listenOnce(t)
-	_, addr := startServer(t, func(s *Server) {
-		s.OutboundAddr = ivrAddr
-		s.Script = func(dest string) Script { return Script{CallerIDNumber: "5551234", DestinationNumber: dest} }
+	_, addr := startServer(t, Config{
+		OutboundAddr: ivrAddr,
+		Script:       func(dest string) Script { return Script{CallerIDNumber: "5551234", DestinationNumber: dest} },
 	})
 	dialer := dialServer(t, addr)
 	dialer.cmd("auth ClueCon")

@@ -1,0 +1,220 @@
+package esltest
+
+import (
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// execReq is one queued sendmsg execute.
+type execReq struct {
+	app, arg, eventUUID, uuidName string
+}
+
+type step struct {
+	after time.Duration
+	do    func()
+}
+
+// running is the app currently executing on the channel.
+type running struct {
+	req   execReq
+	steps []step
+	next  time.Time
+	// abort writes the app's CHANNEL_EXECUTE_COMPLETE when the channel hangs
+	// up under it; nil for apps that never complete (unknown app).
+	abort func()
+}
+
+// after schedules fn d after the previous step of the running app.
+func (s *session) after(d time.Duration, fn func()) {
+	if s.cur == nil {
+		return
+	}
+	s.cur.steps = append(s.cur.steps, step{d, fn})
+}
+
+func (s *session) startNext() {
+	if s.cur != nil || len(s.queue) == 0 || s.hungUp || s.closing {
+		return
+	}
+	req := s.queue[0]
+	s.queue = s.queue[1:]
+	s.cur = &running{req: req, next: time.Now()}
+	s.cur.abort = func() { s.complete("") }
+	s.after(0, func() { s.runApp(req) })
+	s.advance()
+}
+
+// advance runs every step of the current app that is due, then starts the
+// next queued app when the current one is finished.
+func (s *session) advance() {
+	for s.cur != nil && len(s.cur.steps) > 0 && !time.Now().Before(s.cur.next) {
+		st := s.cur.steps[0]
+		s.cur.steps = s.cur.steps[1:]
+		cur := s.cur
+		st.do()
+		s.syncVars()
+		if s.cur != cur {
+			break
+		}
+		if len(s.cur.steps) == 0 {
+			s.cur = nil
+			break
+		}
+		s.cur.next = time.Now().Add(s.cur.steps[0].after)
+	}
+	if s.cur == nil {
+		s.startNext()
+	}
+}
+
+// execute does what switch_core_session_exec does before running an app:
+// sets the loop and current_application variables and fires CHANNEL_EXECUTE.
+func (s *session) execute(req execReq) {
+	v := &s.ch.vars
+	for _, k := range []string{"current_application_data", "current_application", "current_application_response"} {
+		v.del(k)
+	}
+	v.set("current_loop", "1")
+	v.set("total_loops", "1")
+	v.set("current_application", req.app)
+	if req.arg != "" {
+		v.set("current_application_data", req.arg)
+	}
+	s.emit(s.ch.event("CHANNEL_EXECUTE", siteExecute, s.appHeaders(req, "", false)...))
+	if req.arg != "" {
+		v.set("current_application_data", req.arg)
+	}
+	v.set("current_application", req.app)
+	s.lastApp, s.lastArg = req.app, req.arg
+
+	s.appCounts[req.app]++
+	if hp := s.script.HangupAt; hp != nil && hp.App == req.app && s.hangupDeadline.IsZero() {
+		nth := hp.Nth
+		if nth <= 0 {
+			nth = 1
+		}
+		if s.appCounts[req.app] == nth {
+			s.hangupDeadline = time.Now().Add(hp.Delay)
+			s.hangupCause = hp.Cause
+		}
+	}
+}
+
+func (s *session) appHeaders(req execReq, response string, complete bool) []header {
+	h := []header{{"Application", req.app}}
+	if req.arg != "" {
+		h = append(h, header{"Application-Data", req.arg})
+	}
+	if complete {
+		if response == "" {
+			response = "_none_"
+		}
+		h = append(h, header{"Application-Response", response})
+	}
+	h = append(h, header{"Application-UUID", req.eventUUID})
+	if req.uuidName != "" {
+		h = append(h, header{"Application-UUID-Name", req.uuidName})
+	}
+	return h
+}
+
+// complete fires CHANNEL_EXECUTE_COMPLETE for the running app.
+func (s *session) complete(response string) {
+	if s.cur == nil {
+		return
+	}
+	if response != "" {
+		s.ch.vars.set("current_application_response", response)
+	}
+	s.emit(s.ch.event("CHANNEL_EXECUTE_COMPLETE", siteComplete, s.appHeaders(s.cur.req, response, true)...))
+	s.ch.vars.del("current_loop")
+	s.ch.vars.del("total_loops")
+	s.lastComplete = time.Now()
+}
+
+func (s *session) setPlaybackVars(d time.Duration) {
+	ms := d.Milliseconds()
+	s.ch.vars.set("playback_last_offset_pos", strconv.FormatInt(ms*8, 10))
+	s.ch.vars.set("playback_seconds", strconv.FormatInt(ms/1000, 10))
+	s.ch.vars.set("playback_ms", strconv.FormatInt(ms, 10))
+	s.ch.vars.set("playback_samples", strconv.FormatInt(ms*8, 10))
+}
+
+func (s *session) runApp(req execReq) {
+	d := s.script.PlaybackDuration
+	switch req.app {
+	case "answer", "pre_answer":
+		s.execute(req)
+		if req.app == "answer" {
+			s.answer()
+		}
+		s.complete("")
+	case "playback":
+		s.execute(req)
+		start := time.Now()
+		s.cur.abort = func() {
+			s.setPlaybackVars(time.Since(start))
+			s.complete("PLAYBACK ERROR")
+		}
+		s.after(d, func() {
+			s.setPlaybackVars(d)
+			s.complete("FILE PLAYED")
+		})
+	case "play_and_get_digits":
+		s.execute(req)
+		s.playAndGetDigits(req)
+	case "set", "export":
+		s.execute(req)
+		if k, v, ok := strings.Cut(req.arg, "="); ok {
+			if v == "" {
+				s.ch.vars.del(k)
+			} else {
+				s.ch.vars.set(k, v)
+			}
+		}
+		s.complete("")
+	case "unset":
+		s.execute(req)
+		s.ch.vars.del(req.arg)
+		s.complete("")
+	case "bridge":
+		s.execute(req)
+		s.bridge(req)
+	case "transfer":
+		s.execute(req)
+		s.transfer(req)
+	case "hangup":
+		s.execute(req)
+		cause := strings.TrimSpace(req.arg)
+		if cause == "" {
+			cause = "NORMAL_CLEARING"
+		}
+		s.teardown(cause)
+	case "sleep":
+		s.execute(req)
+		ms, _ := strconv.Atoi(strings.TrimSpace(req.arg))
+		s.after(time.Duration(ms)*time.Millisecond, func() { s.complete("") })
+	case "park", "log", "info", "ring_ready", "respond", "sched_hangup", "event":
+		// park under socket control is a no-op in FS (it only logs an error).
+		s.execute(req)
+		s.complete("")
+	default:
+		// FS does not know the app: no EXECUTE, no COMPLETE, the channel
+		// is hung up with DESTINATION_OUT_OF_ORDER.
+		slog.Debug("esltest: unknown application", "app", req.app, "uuid", s.ch.uuid)
+		s.cur.abort = nil
+		s.teardown("DESTINATION_OUT_OF_ORDER")
+	}
+}
+
+func (s *session) answer() {
+	if s.ch.answerState == "answered" {
+		return
+	}
+	s.ch.markAnswered()
+	s.emit(s.ch.event("CHANNEL_ANSWER", siteAnswer))
+	s.ch.vars.set("endpoint_disposition", "ANSWER")
+}

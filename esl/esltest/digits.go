@@ -1,0 +1,102 @@
+package esltest
+
+import (
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// nextDigits consumes the next scripted DTMF entry ("" = silence).
+func (s *session) nextDigits() string {
+	if s.digitIdx >= len(s.script.Digits) {
+		return ""
+	}
+	d := s.script.Digits[s.digitIdx]
+	s.digitIdx++
+	return d
+}
+
+func (s *session) dtmf(digit rune) {
+	s.ch.digits += string(digit)
+	s.emit(s.ch.event("DTMF", siteDTMF,
+		header{"DTMF-Digit", string(digit)}, header{"DTMF-Duration", "2000"}, header{"DTMF-Source", "RTP"}))
+}
+
+// playAndGetDigits follows switch_play_and_get_digits: per try play the
+// prompt, read digits (terminators end the entry), accept when the count is
+// within min..max and the regexp matches (unanchored, like FS), otherwise play
+// the invalid prompt and try again; after `tries` failures the variable is
+// left unset and read_result is "timeout" (last try silent) or "failure".
+func (s *session) playAndGetDigits(req execReq) {
+	d := s.script.PlaybackDuration
+	f := strings.Fields(req.arg)
+	if len(f) < 8 {
+		s.complete("")
+		return
+	}
+	minDigits, _ := strconv.Atoi(f[0])
+	maxDigits, _ := strconv.Atoi(f[1])
+	tries, _ := strconv.Atoi(f[2])
+	if tries < 1 {
+		tries = 1
+	}
+	terminators, varName := f[4], f[7]
+	var re *regexp.Regexp
+	if len(f) >= 9 {
+		var err error
+		if re, err = regexp.Compile(f[8]); err != nil {
+			slog.Debug("esltest: play_and_get_digits regexp not usable in Go", "re", f[8], "err", err)
+		}
+	}
+	finish := func(value, result string) {
+		s.setPlaybackVars(d)
+		s.ch.vars.set("read_result", result)
+		if value != "" {
+			s.ch.vars.set(varName, value)
+		} else {
+			s.ch.vars.del(varName)
+		}
+		s.complete("")
+	}
+	s.cur.abort = func() { s.complete("") }
+	attempt := 0
+	var try func()
+	retry := func(result string) func() {
+		return func() {
+			if attempt < tries {
+				try()
+				return
+			}
+			finish("", result)
+		}
+	}
+	try = func() {
+		attempt++
+		s.after(d, func() { // prompt played
+			entry := s.nextDigits()
+			if entry == "" {
+				s.after(d, func() { s.after(d, retry("timeout")) }) // wait, then invalid prompt
+				return
+			}
+			digits := entry
+			for i, r := range entry {
+				s.dtmf(r)
+				if terminators != "none" && strings.ContainsRune(terminators, r) {
+					digits = entry[:i]
+					break
+				}
+			}
+			if maxDigits > 0 && len(digits) > maxDigits {
+				digits = digits[:maxDigits]
+			}
+			valid := len(digits) >= minDigits && digits != "" && (len(f) < 9 || (re != nil && re.MatchString(digits)))
+			if valid {
+				finish(digits, "success")
+				return
+			}
+			s.after(d, retry("failure")) // invalid prompt
+		})
+	}
+	try()
+}

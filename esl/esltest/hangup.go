@@ -1,0 +1,59 @@
+package esltest
+
+import (
+	"time"
+)
+
+// teardown hangs the channel up with cause, in the captured order:
+// CHANNEL_HANGUP, the running app's COMPLETE, CHANNEL_UNPARK, the socket
+// app's COMPLETE, CHANNEL_STATE x2, CHANNEL_HANGUP_COMPLETE, then the
+// disconnect notice (linger: keep the socket; otherwise close it).
+func (s *session) teardown(cause string) {
+	if s.hungUp {
+		return
+	}
+	s.hungUp = true
+	ch := s.ch
+	ch.startHangup(cause)
+	s.emit(ch.event("CHANNEL_HANGUP", siteHangup))
+	if s.cur != nil {
+		if s.cur.abort != nil {
+			s.cur.abort()
+		}
+		s.cur = nil
+	}
+	s.queue = nil
+	s.emit(ch.event("CHANNEL_UNPARK", siteUnpark))
+	if s.transferred {
+		if s.dialplanApp != nil {
+			s.emit(ch.event("CHANNEL_EXECUTE_COMPLETE", siteComplete, s.appHeaders(*s.dialplanApp, "", true)...))
+		}
+	} else {
+		s.emit(s.socketComplete())
+	}
+	ch.state = "CS_HANGUP"
+	s.emit(ch.event("CHANNEL_STATE", siteState))
+	ch.state, ch.callState, ch.stateNum = "CS_REPORTING", "HANGUP", "11"
+	ch.hungup = time.Now()
+	s.emit(ch.event("CHANNEL_STATE", siteState))
+	ch.setCDRVariables(s.lastApp, s.lastArg)
+	s.emit(ch.event("CHANNEL_HANGUP_COMPLETE", siteHangupDone))
+	s.syncVars()
+	s.call.mu.Lock()
+	s.call.hangupCause = cause
+	s.call.mu.Unlock()
+	if s.onHangup != nil {
+		s.onHangup(cause)
+	}
+	if s.linger {
+		secs := -1
+		if s.lingerSecs > 0 {
+			secs = s.lingerSecs
+			s.lingerDeadline = time.Now().Add(time.Duration(secs) * time.Second)
+		}
+		s.write(encodeLingerNotice(ch.uuid, ch.name, secs))
+		return
+	}
+	s.write(encodeSessionGoodbye(ch.uuid))
+	s.markDisconnected()
+}

@@ -1,0 +1,309 @@
+package esltest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// session is one outbound connection. Everything below is owned by the
+// session's goroutine (run); only Call's fields are shared, under Call.mu.
+type session struct {
+	exiting  bool // the client sent exit: a failed write of the goodbye is a close, not an error
+	ctx      context.Context
+	conn     net.Conn
+	script   Script
+	call     *Call
+	ch       *channel
+	si       *switchInfo
+	onHangup func(cause string)
+
+	socketData    string
+	socketAppUUID string
+	started       time.Time
+
+	sub        subscription
+	linger     bool
+	lingerSecs int
+
+	queue          []execReq
+	cur            *running
+	dialplanApp    *execReq
+	transferred    bool
+	hungUp         bool
+	closing        bool
+	hangupDeadline time.Time
+	hangupCause    string
+	lingerDeadline time.Time
+	appCounts      map[string]int
+	digitIdx       int
+	bridgeIdx      int
+	lastComplete   time.Time
+	lastApp        string
+	lastArg        string
+}
+
+func newSession(ctx context.Context, conn net.Conn, addr string, s Script, si *switchInfo, onHangup func(string)) *session {
+	if s.UUID == "" {
+		s.UUID = newUUID()
+	}
+	if s.CallerIDNumber == "" {
+		s.CallerIDNumber = "0000000000"
+	}
+	if s.DestinationNumber == "" {
+		s.DestinationNumber = "ivr"
+	}
+	if s.PlaybackDuration <= 0 {
+		s.PlaybackDuration = 10 * time.Millisecond
+	}
+	name := s.ChannelName
+	if name == "" {
+		name = "sofia/internal/" + s.CallerIDNumber + "@127.0.0.1"
+	}
+	now := time.Now()
+	ch := &channel{
+		si: si, uuid: s.UUID, name: name, direction: "inbound",
+		callerNum: s.CallerIDNumber, callerName: s.CallerIDName, dest: s.DestinationNumber,
+		source: "mod_sofia", context: "default", hitDialplan: true,
+		state: "CS_EXECUTE", callState: "RINGING", stateNum: "4", answerState: "ringing",
+		created: now,
+	}
+	if strings.HasPrefix(name, "loopback/") {
+		ch.source = "mod_loopback"
+	}
+	ch.vars.add("direction", "inbound")
+	ch.vars.add("uuid", s.UUID)
+	ch.vars.add("session_id", "1")
+	ch.vars.add("channel_name", name)
+	ch.vars.add("read_codec", "L16")
+	ch.vars.add("read_rate", "8000")
+	ch.vars.add("write_codec", "L16")
+	ch.vars.add("write_rate", "8000")
+	if s.OtherLegUUID != "" {
+		ch.vars.add("origination_uuid", s.OtherLegUUID)
+		ch.vars.add("other_loopback_leg_uuid", s.OtherLegUUID)
+		ch.vars.add("loopback_leg", "B")
+	}
+	ch.vars.add("call_uuid", s.UUID)
+	keys := make([]string, 0, len(s.Vars))
+	for k := range s.Vars {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		ch.vars.set(k, s.Vars[k])
+	}
+	socketData := addr + " async full"
+	ch.vars.set("current_application_data", socketData)
+	ch.vars.set("current_application", "socket")
+	ch.vars.set("socket_host", hostOf(addr))
+
+	sess := &session{
+		ctx: ctx, conn: conn, script: s, ch: ch, si: si, onHangup: onHangup,
+		socketData: socketData, socketAppUUID: newUUID(), started: now,
+		sub: newSubscription(), appCounts: map[string]int{},
+		call: &Call{uuid: s.UUID, hangupReq: make(chan string, 1), done: make(chan struct{})},
+	}
+	if hp := s.HangupAt; hp != nil && hp.App == "" {
+		sess.hangupDeadline = now.Add(hp.Delay)
+		sess.hangupCause = hp.Cause
+	}
+	sess.syncVars()
+	return sess
+}
+
+func hostOf(addr string) string {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return h
+}
+
+func (s *session) syncVars() {
+	m := make(map[string]string, len(s.ch.vars))
+	for _, v := range s.ch.vars {
+		m[v.name] = v.value
+	}
+	s.call.mu.Lock()
+	s.call.vars = m
+	s.call.mu.Unlock()
+}
+
+func (s *session) run() {
+	defer close(s.call.done)
+	cmds := make(chan *command)
+	readErr := make(chan error, 1)
+	stopReader := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r := bufio.NewReader(s.conn)
+		for {
+			cmd, err := readCommand(r)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case cmds <- cmd:
+			case <-stopReader:
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stopReader)
+		_ = s.conn.Close()
+		wg.Wait()
+		s.syncVars()
+	}()
+
+	for !s.closing {
+		var timerC <-chan time.Time
+		var timer *time.Timer
+		if d, ok := s.nextDeadline(); ok {
+			timer = time.NewTimer(time.Until(d))
+			timerC = timer.C
+		}
+		select {
+		case <-s.ctx.Done():
+			s.fail(s.ctx.Err())
+		case cmd := <-cmds:
+			s.handle(cmd)
+		case err := <-readErr:
+			s.readFailed(err)
+		case cause := <-s.call.hangupReq:
+			s.teardown(cause)
+		case <-timerC:
+			s.fireTimers()
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+func (s *session) fail(err error) {
+	s.call.mu.Lock()
+	if s.call.err == nil {
+		s.call.err = err
+	}
+	s.call.mu.Unlock()
+	s.closing = true
+}
+
+func (s *session) readFailed(err error) {
+	if isClosedErr(err) {
+		s.call.mu.Lock()
+		s.call.clientClosed = true
+		s.call.mu.Unlock()
+		s.closing = true
+		return
+	}
+	s.fail(fmt.Errorf("esltest: reading command: %w", err))
+}
+
+func isClosedErr(err error) bool {
+	return errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "EOF") ||
+		strings.Contains(err.Error(), "connection reset")
+}
+
+func (s *session) nextDeadline() (time.Time, bool) {
+	var best time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (best.IsZero() || t.Before(best)) {
+			best = t
+		}
+	}
+	if !s.hungUp {
+		consider(s.hangupDeadline)
+	}
+	if s.cur != nil && len(s.cur.steps) > 0 {
+		consider(s.cur.next)
+	}
+	consider(s.lingerDeadline)
+	return best, !best.IsZero()
+}
+
+func (s *session) fireTimers() {
+	now := time.Now()
+	if !s.hungUp && !s.hangupDeadline.IsZero() && !now.Before(s.hangupDeadline) {
+		cause := s.hangupCause
+		if cause == "" {
+			cause = "NORMAL_CLEARING"
+		}
+		s.hangupDeadline = time.Time{}
+		s.teardown(cause)
+	}
+	if !s.lingerDeadline.IsZero() && !now.Before(s.lingerDeadline) {
+		s.lingerDeadline = time.Time{}
+		s.write(encodeSessionGoodbye(s.ch.uuid))
+		s.markDisconnected()
+		return
+	}
+	s.advance()
+}
+
+func (s *session) write(b []byte) {
+	if s.closing {
+		return
+	}
+	if _, err := s.conn.Write(b); err != nil {
+		if s.exiting {
+			// The client sent exit and closed without reading the goodbye:
+			// FreeSWITCH just ends the session, so no error for the call.
+			s.closing = true
+			return
+		}
+		s.readFailed(err)
+	}
+}
+
+func (s *session) markDisconnected() {
+	s.call.mu.Lock()
+	s.call.disconnected = true
+	s.call.mu.Unlock()
+	s.closing = true
+}
+
+func (s *session) reply(text string) { s.write(encodeReply(text)) }
+
+// record stores the command and tells the observer.
+func (s *session) record(cmd *command) {
+	rec := Record{At: time.Now(), Verb: cmd.verb(), Raw: cmd.raw, Headers: make(map[string]string, len(cmd.headers))}
+	for _, h := range cmd.headers {
+		rec.Headers[strings.ToLower(h.name)] = h.value
+	}
+	if rec.Verb == "sendmsg" && strings.EqualFold(cmd.get("call-command"), "execute") {
+		rec.App = cmd.get("execute-app-name")
+		rec.Arg = execArg(cmd)
+		rec.EventUUID = cmd.get("Event-UUID")
+	}
+	if !s.lastComplete.IsZero() {
+		rec.SinceLastComplete = rec.At.Sub(s.lastComplete)
+	}
+	s.call.mu.Lock()
+	s.call.records = append(s.call.records, rec)
+	s.call.mu.Unlock()
+	if s.script.Observer != nil {
+		s.script.Observer(rec)
+	}
+}
+
+// emit records a channel event and sends it when subscribed.
+func (s *session) emit(ev *eventMsg) {
+	s.call.mu.Lock()
+	s.call.events = append(s.call.events, ev.name())
+	s.call.mu.Unlock()
+	if s.sub.wants(ev) {
+		s.write(s.sub.encode(ev))
+	}
+}
