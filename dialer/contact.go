@@ -1,0 +1,358 @@
+package dialer
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Contact is one party to call.
+type Contact struct {
+	// ID identifies the contact in its campaign; it defaults to Number.
+	ID string `json:"id"`
+	// Number is E.164 ("+14155550100").
+	Number string `json:"number"`
+	// Zones are the IANA time zones the calling hours are checked in: the
+	// one given, or every zone the number's prefix maps to.
+	Zones []string `json:"zones"`
+	// Vars are passed to the call (channel variables on answer).
+	Vars map[string]string `json:"vars,omitempty"`
+}
+
+// Problem names one rejected row of an import.
+type Problem struct {
+	Row    int           // 1-based line of the CSV (the header is row 1)
+	Column string        // column name
+	Reason ProblemReason // why
+	Value  string        // the offending value (truncated)
+}
+
+func (p Problem) String() string {
+	return fmt.Sprintf("row %d, column %s: %s (%q)", p.Row, p.Column, p.Reason, p.Value)
+}
+
+// ProblemReason is why a contact is not dialed.
+type ProblemReason string
+
+// Problem reasons, also the "skipped by reason" keys of a preflight.
+const (
+	ProblemInvalidNumber ProblemReason = "invalid_number" // not E.164 after normalisation
+	ProblemUnknownZone   ProblemReason = "unknown_zone"   // zone given is unknown, or none derivable
+	ProblemDuplicate     ProblemReason = "duplicate"      // same number or id as an earlier row
+	ProblemInvalidValue  ProblemReason = "invalid_value"  // an id or variable unsafe for a dial string
+	ProblemShortRow      ProblemReason = "malformed_row"  // CSV syntax error or wrong column count
+)
+
+// ErrImport is wrapped by errors that stop an import (no header, no number
+// column, I/O). Bad rows never stop it: they are reported.
+var ErrImport = errors.New("dialer: import")
+
+// Normalizer turns raw numbers and zones into dialable contacts.
+type Normalizer struct {
+	// DefaultRegion is the ISO 3166 region for numbers without a "+" (e.g. "US").
+	DefaultRegion string
+
+	mu    sync.Mutex
+	zones map[string]*time.Location
+}
+
+// Location loads an IANA zone, caching it; "Etc/Unknown" and bad names fail.
+func (n *Normalizer) Location(name string) (*time.Location, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if loc, ok := n.zones[name]; ok {
+		return loc, nil
+	}
+	if name == "" || name == phonenumbers.UNKNOWN_TIMEZONE || strings.EqualFold(name, "local") {
+		return nil, fmt.Errorf("dialer: unknown time zone %q", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("dialer: unknown time zone %q: %w", name, err)
+	}
+	if n.zones == nil {
+		n.zones = map[string]*time.Location{}
+	}
+	n.zones[name] = loc
+	return loc, nil
+}
+
+// Locations loads every zone of a contact.
+func (n *Normalizer) Locations(zones []string) ([]*time.Location, error) {
+	out := make([]*time.Location, 0, len(zones))
+	for _, z := range zones {
+		loc, err := n.Location(z)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, loc)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("dialer: no time zone")
+	}
+	return out, nil
+}
+
+// Number normalises raw to E.164 and returns the zones its prefix maps to.
+func (n *Normalizer) Number(raw string) (e164 string, zones []string, err error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" || len(raw) > 40 {
+		return "", nil, errors.New("empty or too long")
+	}
+	num, err := phonenumbers.Parse(raw, n.DefaultRegion)
+	if err != nil {
+		return "", nil, err
+	}
+	if !phonenumbers.IsValidNumber(num) {
+		return "", nil, errors.New("not a valid number")
+	}
+	e164 = phonenumbers.Format(num, phonenumbers.E164)
+	zones, err = phonenumbers.GetTimezonesForNumber(num)
+	if err != nil {
+		return e164, nil, err
+	}
+	return e164, zones, nil
+}
+
+// Contact builds one contact from raw values; zone "" derives the zones from
+// the number. The returned reason and column say what is wrong, if anything.
+func (n *Normalizer) Contact(id, number, zone string, vars map[string]string) (Contact, ProblemReason, string) {
+	e164, derived, err := n.Number(number)
+	if err != nil {
+		return Contact{}, ProblemInvalidNumber, "number"
+	}
+	c := Contact{ID: id, Number: e164, Vars: vars}
+	if c.ID == "" {
+		c.ID = e164
+	}
+	if err := checkValue(c.ID); err != nil {
+		return Contact{}, ProblemInvalidValue, "id"
+	}
+	for k, v := range vars {
+		if checkName(k) != nil || checkValue(v) != nil {
+			return Contact{}, ProblemInvalidValue, k
+		}
+	}
+	if zone != "" {
+		c.Zones = []string{zone}
+	} else {
+		c.Zones = derived
+	}
+	if _, err := n.Locations(c.Zones); err != nil {
+		col := "timezone"
+		if zone == "" {
+			col = "number"
+		}
+		return Contact{}, ProblemUnknownZone, col
+	}
+	return c, "", ""
+}
+
+// ImportReport is the validation report of an import.
+type ImportReport struct {
+	Rows     int // data rows read (header excluded)
+	Accepted int
+	Problems []Problem
+	// ByReason counts rejected rows per reason.
+	ByReason map[ProblemReason]int
+}
+
+// maxProblems bounds the detailed list; ByReason still counts them all.
+const maxProblems = 10000
+
+func (r *ImportReport) add(p Problem) {
+	if r.ByReason == nil {
+		r.ByReason = map[ProblemReason]int{}
+	}
+	r.ByReason[p.Reason]++
+	if len(r.Problems) < maxProblems {
+		if len(p.Value) > 64 {
+			p.Value = p.Value[:64] + "..."
+		}
+		r.Problems = append(r.Problems, p)
+	}
+}
+
+// ImportBatch is how many contacts ImportCSV hands to its sink at once.
+const ImportBatch = 1000
+
+// ImportCSV streams contacts from CSV (never holding the whole file): a
+// header row names the columns; "number" is required, "id" and "timezone"
+// (or "tz") are optional, every other column becomes a call variable.
+// Rejected rows are reported with row and column; sink receives accepted
+// contacts in batches of up to ImportBatch and its error stops the import.
+func ImportCSV(ctx context.Context, r io.Reader, n *Normalizer, sink func([]Contact) error) (ImportReport, error) {
+	var rep ImportReport
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		return rep, fmt.Errorf("%w: read header: %w", ErrImport, err)
+	}
+	cols := make([]string, len(header))
+	numCol, idCol, tzCol := -1, -1, -1
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		cols[i] = h
+		switch h {
+		case "number", "phone":
+			numCol = i
+		case "id":
+			idCol = i
+		case "timezone", "tz":
+			tzCol = i
+		default:
+			if checkName(h) != nil {
+				return rep, fmt.Errorf("%w: column %d %q is not a valid variable name", ErrImport, i+1, h)
+			}
+		}
+	}
+	if numCol < 0 {
+		return rep, fmt.Errorf("%w: no \"number\" column in header %q", ErrImport, strings.Join(header, ","))
+	}
+	seen := make(map[string]struct{})
+	batch := make([]Contact, 0, ImportBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := sink(batch); err != nil {
+			return err
+		}
+		batch = make([]Contact, 0, ImportBatch)
+		return nil
+	}
+	for row := 2; ; row++ {
+		if row%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
+		}
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				rep.Rows++
+				rep.add(Problem{Row: pe.Line, Column: "", Reason: ProblemShortRow, Value: pe.Err.Error()})
+				continue
+			}
+			return rep, fmt.Errorf("%w: row %d: %w", ErrImport, row, err)
+		}
+		rep.Rows++
+		if len(rec) != len(cols) {
+			rep.add(Problem{Row: row, Reason: ProblemShortRow, Value: fmt.Sprintf("%d columns, header has %d", len(rec), len(cols))})
+			continue
+		}
+		var id, zone string
+		if idCol >= 0 {
+			id = strings.TrimSpace(rec[idCol])
+		}
+		if tzCol >= 0 {
+			zone = strings.TrimSpace(rec[tzCol])
+		}
+		var vars map[string]string
+		for i, v := range rec {
+			if i == numCol || i == idCol || i == tzCol || v == "" {
+				continue
+			}
+			if vars == nil {
+				vars = map[string]string{}
+			}
+			vars[cols[i]] = v
+		}
+		c, reason, col := n.Contact(id, rec[numCol], zone, vars)
+		if reason != "" {
+			val := ""
+			switch col {
+			case "number":
+				val = rec[numCol]
+			case "timezone":
+				val = zone
+			case "id":
+				val = id
+			default:
+				val = vars[col]
+			}
+			rep.add(Problem{Row: row, Column: col, Reason: reason, Value: val})
+			continue
+		}
+		dupCol, dup := "", false
+		if _, ok := seen["n"+c.Number]; ok {
+			dupCol, dup = "number", true
+		} else if _, ok := seen["i"+c.ID]; ok && c.ID != c.Number {
+			dupCol, dup = "id", true
+		}
+		if dup {
+			val := c.Number
+			if dupCol == "id" {
+				val = c.ID
+			}
+			rep.add(Problem{Row: row, Column: dupCol, Reason: ProblemDuplicate, Value: val})
+			continue
+		}
+		seen["n"+c.Number] = struct{}{}
+		if c.ID != c.Number {
+			seen["i"+c.ID] = struct{}{}
+		}
+		rep.Accepted++
+		batch = append(batch, c)
+		if len(batch) == ImportBatch {
+			if err := flush(); err != nil {
+				return rep, err
+			}
+		}
+	}
+	return rep, flush()
+}
+
+// ErrInvalidValue is wrapped when a value that would reach a dial string,
+// a protocol header or a call file is unsafe.
+var ErrInvalidValue = errors.New("dialer: invalid value")
+
+// maxValueLen bounds every value passed to a backend.
+const maxValueLen = 256
+
+// checkValue refuses what could inject into a dial string, an AMI header or
+// a call file: control characters (CR/LF), commas, pipes, over-long values.
+func checkValue(v string) error {
+	if len(v) > maxValueLen {
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrInvalidValue, len(v), maxValueLen)
+	}
+	for _, r := range v {
+		if r < ' ' || r == 0x7f || r == ',' || r == '|' {
+			return fmt.Errorf("%w: %q contains %q", ErrInvalidValue, v, r)
+		}
+	}
+	return nil
+}
+
+// checkName checks a variable name: letters, digits, '_' and '-' only.
+func checkName(k string) error {
+	if k == "" || len(k) > 64 {
+		return fmt.Errorf("%w: variable name %q", ErrInvalidValue, k)
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return fmt.Errorf("%w: variable name %q", ErrInvalidValue, k)
+		}
+	}
+	return nil
+}
+
+// CheckValue is the validation every backend applies to each value it puts
+// on the wire (exported for backends in sub-packages).
+func CheckValue(v string) error { return checkValue(v) }
+
+// CheckName validates a variable name (exported for backends).
+func CheckName(k string) error { return checkName(k) }
