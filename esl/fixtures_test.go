@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,22 +11,14 @@ import (
 	"github.com/fsivr/fsivr/internal/capture"
 )
 
-func fixtureDir(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared", "fixtures", "freeswitch")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("fixture dir absent: %v", err)
-	}
-	return dir
-}
+// fixtureDir holds the FreeSWITCH 1.10.12 captures, copied from
+// shared/fixtures/freeswitch (its README is there too).
+const fixtureDir = "testdata/freeswitch"
 
+// readFixture returns a capture; a missing one fails the test.
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtureDir(t), name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return capture.Load(t, filepath.Join(fixtureDir, name))
 }
 
 // readAll parses every message in b.
@@ -48,22 +39,13 @@ func readAll(t testing.TB, b []byte) []*Message {
 }
 
 func TestFixturesParseCompletely(t *testing.T) {
-	dir := fixtureDir(t)
-	files, err := filepath.Glob(filepath.Join(dir, "*.rx.bin"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
+	dir := fixtureDir
+	files := capture.Glob(t, filepath.Join(dir, "*.rx.bin"))
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".rx.bin")
 		t.Run(name, func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			transcript, err := os.ReadFile(filepath.Join(dir, name+".transcript.txt"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := capture.Load(t, f)
+			transcript := capture.Load(t, filepath.Join(dir, name+".transcript.txt"))
 			want := strings.Count("\n"+string(transcript), "\n#### <<<")
 			capture.ForEachChunking(t, b, func(t *testing.T, src io.Reader) {
 				r := NewReader(src, 0)

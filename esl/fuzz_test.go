@@ -4,19 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/fsivr/fsivr/internal/capture"
 )
 
 func FuzzReadMessage(f *testing.F) {
-	dir := filepath.Join("..", "..", "shared", "fixtures", "freeswitch")
-	files, _ := filepath.Glob(filepath.Join(dir, "*.rx.bin"))
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, name := range capture.Glob(f, filepath.Join(fixtureDir, "*.rx.bin")) {
+		b := capture.Load(f, name)
 		f.Add(b)
 		// Single messages and cut-off pieces too, so the fuzzer starts near
 		// the interesting boundaries.

@@ -1,6 +1,6 @@
 // Package esltest is a fake FreeSWITCH for tests, the demo and the load tool,
-// built from real FreeSWITCH 1.10.12 wire captures (testdata/, copied from
-// shared/fixtures/freeswitch): same header names and order, Content-Types,
+// built from real FreeSWITCH 1.10.12 wire captures (esl/testdata/freeswitch,
+// copied from shared/fixtures/freeswitch): same header names and order, Content-Types,
 // reply texts, URL-encoding (switch_url_encode, `_undef_` for empty values)
 // and event order.
 //

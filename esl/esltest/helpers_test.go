@@ -8,13 +8,13 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fsivr/fsivr/internal/capture"
 	"go.uber.org/goleak"
 )
 
@@ -117,17 +117,11 @@ func parseAll(t *testing.T, b []byte) []*msg {
 	}
 }
 
+// fixture returns a FreeSWITCH capture from esl's testdata (copied from
+// shared/fixtures/freeswitch); a missing one fails the test.
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "fixtures", "freeswitch")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("fixtures absent: %v", err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return capture.Load(t, filepath.Join("..", "testdata", "freeswitch", name))
 }
 
 // rawClient is a minimal ESL client for driving the fake.
