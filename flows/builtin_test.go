@@ -12,8 +12,8 @@ func TestBuiltinFlowsCompile(t *testing.T) {
 		if !ok {
 			t.Fatalf("builtin flow %q missing; have %v", name, all)
 		}
-		if f.Name != name || len(f.Events) == 0 {
-			t.Fatalf("builtin %s: name %q, %d events", name, f.Name, len(f.Events))
+		if f.Name != name || len(f.Edges()) == 0 {
+			t.Fatalf("builtin %s: name %q, %d edges", name, f.Name, len(f.Edges()))
 		}
 	}
 }

@@ -2,8 +2,9 @@
 // write (flows/*.yaml) into an immutable *Flow that the ivr runtime executes.
 //
 // A flow is compiled once per version: the node table, the parsed templates and
-// the looplab/fsm transition table (Events) are built here and shared,
-// read-only, by every call that started on that version. Version is a short
+// the outcome edges (Edges) are built here and shared, read-only, by every
+// call that started on that version; the runtime (package ivr) builds its
+// state machine from the edges. Version is a short
 // hash of the file's bytes; Registry keeps the current versions and swaps
 // them only when every file of the directory validates.
 //
@@ -29,7 +30,8 @@
 // Node ids are identifiers ([A-Za-z_][A-Za-z0-9_]*), not "end", "hungup" or
 // a plain outcome name (done, failed, ...). Every field not listed for a kind
 // is an error: typos do not pass silently. Durations are Go durations ("5s",
-// "1500ms"). Targets name nodes; a node may not target itself.
+// "1500ms"). Targets name nodes, the node itself included (a menu may replay
+// itself), but a loop must wait for the caller somewhere.
 //
 // # Node kinds
 //
@@ -83,10 +85,18 @@
 //
 // # Compiled outcomes
 //
-// Next maps (and Events) use the outcome names of this package: EventDone,
-// EventFailed, ChoiceEvent(d), RuleEvent(name), EventDefault,
-// EventOverride (-> StateEnd) and GotoEvent(node) for time nodes,
-// EventReady and EventMissing for wait_for. transfer and hangup nodes (and a
-// bridge with hangup_after_bridge and no next) go to StateEnd on EventDone;
-// EventHangup leads from every state to StateHungUp.
+// Next maps (and Edges) use the outcome names of this package: OutcomeDone,
+// OutcomeFailed, ChoiceOutcome(d), RuleOutcome(name), OutcomeDefault,
+// OutcomeOverride (-> StateEnd) and GotoOutcome(node) for time nodes,
+// OutcomeReady and OutcomeMissing for wait_for. transfer and hangup nodes
+// (and a bridge with hangup_after_bridge and no next) go to StateEnd on
+// OutcomeDone. Hangup is not an edge: the runtime leaves any state for its
+// own hung-up state.
+//
+// # Source layout
+//
+// load.go reads files, compile.go turns YAML into nodes, check.go checks the
+// graph, variables and prompts; each node kind has one file, kind_<kind>.go,
+// with its type, its compiler and the helpers the runtime calls, and one
+// line in the kinds table (flow.go).
 package flows

@@ -2,7 +2,6 @@ package flows_test
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/fsivr/fsivr/flows"
 )
@@ -36,17 +35,17 @@ nodes:
 		return
 	}
 	fmt.Println(f.Nodes["ask"].Menu.Args("notify/confirm.wav", ""))
-	for _, e := range f.Events {
-		fmt.Printf("%-8s %s -> %s\n", e.Name, strings.Join(e.Src, ","), e.Dst)
+	for _, e := range f.Edges() {
+		fmt.Printf("%-8s %s -> %s\n", e.Outcome, e.From, e.To)
 	}
 	// Output:
 	// 1 1 3 5000 # notify/confirm.wav silence_stream://250 ask ^(1|2)$
 	// choice:1 ask -> yes
 	// choice:2 ask -> no
 	// failed   ask -> no
-	// done     yes,no -> bye
+	// done     yes -> bye
+	// done     no -> bye
 	// done     bye -> end
-	// hangup   ask,yes,no,bye,end -> hungup
 }
 
 func ExampleParse_invalid() {

@@ -1,12 +1,11 @@
 package flows
 
-import (
-	"time"
+import "time"
 
-	"github.com/looplab/fsm"
-)
-
-// Kind is the kind of a node.
+// Kind is the kind of a node. Each kind lives in one file, kind_<kind>.go:
+// its node type, its compiler and the runtime helpers ivr calls; the table
+// kinds below ties a kind to its compiler, and ivr has the matching table of
+// runners (a test in each package checks that every kind has both).
 type Kind string
 
 // Node kinds.
@@ -22,36 +21,78 @@ const (
 	KindWaitFor  Kind = "wait_for" // wait, bounded, for a prefetch result
 )
 
-// StateEnd is the machine state after a terminal node (transfer, hangup,
-// override action): the flow has nothing more to do but the session keeps
-// reading events (fifo, hangup) until the channel is gone.
-const StateEnd = "end"
+// Kinds lists every node kind, in the order of the declarations.
+func Kinds() []Kind {
+	return []Kind{KindPlay, KindMenu, KindCollect, KindTime, KindBridge, KindTransfer, KindSet, KindHangup, KindWaitFor}
+}
 
-// StateHungUp is the state the machine enters on EventHangup from any state.
-const StateHungUp = "hungup"
+// shape is how graphs draw a kind.
+type shape uint8
 
-// Outcome (FSM event) names. Every edge of the compiled machine is named by
-// one of these, fired by the session goroutine when the node's completion
-// (matched by Application-UUID), digits, prefetch result, timer or override
-// arrives.
 const (
-	EventDone     = "done"     // play, set, collect (valid digits), bridge returned normally
-	EventFailed   = "failed"   // menu/collect: no valid input after all tries; bridge failed
-	EventReady    = "ready"    // wait_for: prefetch answered in time with the required fields
-	EventMissing  = "missing"  // wait_for: prefetch absent, failed, invalid or late
-	EventDefault  = "default"  // time: no rule matched
-	EventOverride = "override" // time: an ops override action ran (-> StateEnd)
-	EventHangup   = "hangup"   // channel hung up (any state -> StateHungUp)
+	shapeStep     shape = iota // box: does one thing and goes on
+	shapeDecision              // diamond: several outcomes by input or data
+	shapeTerminal              // oval: ends the flow
 )
 
-// ChoiceEvent names the outcome of a menu whose digits equal choice.
-func ChoiceEvent(choice string) string { return "choice:" + choice }
+// kindSpec is what the package knows about a kind: how to compile it, how to
+// draw it, whether entering it waits for the caller, and its prompts.
+type kindSpec struct {
+	compile    func(c *compiler, nf *fields, n *Node)
+	shape      shape
+	takesInput bool                     // waits for the caller (breaks an input-less loop)
+	prompts    func(n *Node) []Template // prompt templates, for Prompts
+}
 
-// RuleEvent names the outcome of a time node whose rule name matched.
-func RuleEvent(rule string) string { return "rule:" + rule }
+// kinds is the kind -> spec table. A kind missing here is an unknown kind.
+var kinds = map[Kind]kindSpec{
+	KindPlay:     {compile: (*compiler).play, shape: shapeStep, prompts: playPrompts},
+	KindMenu:     {compile: (*compiler).menu, shape: shapeDecision, takesInput: true, prompts: menuPrompts},
+	KindCollect:  {compile: (*compiler).menu, shape: shapeDecision, takesInput: true, prompts: menuPrompts},
+	KindTime:     {compile: (*compiler).time, shape: shapeDecision},
+	KindBridge:   {compile: (*compiler).bridge, shape: shapeStep, prompts: bridgePrompts},
+	KindTransfer: {compile: (*compiler).transfer, shape: shapeTerminal},
+	KindSet:      {compile: (*compiler).set, shape: shapeStep},
+	KindHangup:   {compile: (*compiler).hangup, shape: shapeTerminal},
+	KindWaitFor:  {compile: (*compiler).waitFor, shape: shapeDecision},
+}
 
-// GotoEvent names the outcome of a time node whose ops override named a node.
-func GotoEvent(node string) string { return "goto:" + node }
+// StateEnd is the target of a terminal node (transfer, hangup, override
+// action): the flow has nothing more to do but the runtime keeps reading
+// events (fifo, hangup) until the channel is gone. It is not a node id.
+const StateEnd = "end"
+
+// StateHungUp is reserved for the runtime's state after hangup; it is not a
+// node id either.
+const StateHungUp = "hungup"
+
+// Outcome names an edge leaving a node: what the node's completion (matched
+// by Application-UUID), digits, prefetch result, timer or override decided.
+type Outcome string
+
+// Plain outcomes. Menu, time and override outcomes carry a value: see
+// ChoiceOutcome, RuleOutcome and GotoOutcome.
+const (
+	OutcomeDone     Outcome = "done"     // play, set, collect (valid digits), bridge returned normally
+	OutcomeFailed   Outcome = "failed"   // menu/collect: no valid input after all tries; bridge failed
+	OutcomeReady    Outcome = "ready"    // wait_for: prefetch answered in time with the required fields
+	OutcomeMissing  Outcome = "missing"  // wait_for: prefetch absent, failed, invalid or late
+	OutcomeDefault  Outcome = "default"  // time: no rule matched
+	OutcomeOverride Outcome = "override" // time: an ops override action ran (-> StateEnd)
+)
+
+// plainOutcomes may not be node ids (they would read ambiguously in graphs
+// and logs, and looplab/fsm resolves bare callback names as events first).
+var plainOutcomes = []Outcome{OutcomeDone, OutcomeFailed, OutcomeReady, OutcomeMissing, OutcomeDefault, OutcomeOverride, "hangup"}
+
+// ChoiceOutcome names the outcome of a menu whose digits equal choice.
+func ChoiceOutcome(choice string) Outcome { return Outcome("choice:" + choice) }
+
+// RuleOutcome names the outcome of a time node whose rule name matched.
+func RuleOutcome(rule string) Outcome { return Outcome("rule:" + rule) }
+
+// GotoOutcome names the outcome of a time node whose ops override named a node.
+func GotoOutcome(node string) Outcome { return Outcome("goto:" + node) }
 
 // Flow is one compiled, validated version of a flow file. It is immutable
 // once returned by the loader.
@@ -64,12 +105,6 @@ type Flow struct {
 	Nodes       map[string]*Node
 	Order       []string             // node ids in file order
 	Prefetch    map[string]*Prefetch // by name, e.g. "crm"
-	// Events is the looplab/fsm transition table for this version: one
-	// EventDesc per (outcome, destination) listing every source node that
-	// takes that outcome there, in file order, plus EventHangup from every
-	// state (nodes and StateEnd) to StateHungUp.
-	// States are node ids, StateEnd and StateHungUp.
-	Events []fsm.EventDesc
 
 	nameLine int // line of the name field, for duplicate-name messages
 }
@@ -83,12 +118,12 @@ type Node struct {
 	// Log is the label written to the call log when the node is entered
 	// (e.g. "MainMenu"); empty means the node id.
 	Log string
-	// Next maps an outcome (EventDone, ChoiceEvent("1"), ...) to the id of the
-	// next node or StateEnd.
-	Next map[string]string
+	// Next maps an outcome (OutcomeDone, ChoiceOutcome("1"), ...) to the id
+	// of the next node (the node itself included) or StateEnd.
+	Next map[Outcome]string
 	// Outcomes lists the keys of Next in file order (for graphs, simulate
-	// and deterministic Events).
-	Outcomes []string
+	// and a deterministic Edges).
+	Outcomes []Outcome
 
 	Play     *Play
 	Menu     *Menu // KindMenu and KindCollect
@@ -100,103 +135,36 @@ type Node struct {
 	WaitFor  *WaitFor
 }
 
-// Play plays its prompts in order; outcome EventDone.
-type Play struct {
-	Prompts []Template
+// Edge is one outcome edge of the flow graph: node From goes to To (a node
+// id, possibly From itself, or StateEnd) on Outcome.
+type Edge struct {
+	From    string
+	Outcome Outcome
+	To      string
 }
 
-// Menu is play_and_get_digits: <min> <max> <tries> <timeout_ms> <terminators>
-// <prompt> <invalid> <var> <regex>. FreeSWITCH itself replays the prompt on
-// timeout/invalid input until Tries are used up and leaves the digits in
-// variable_<Var>. A menu fires ChoiceEvent(digits) for a digit string that is
-// a key of Choices-derived Next entries, else EventFailed. A collect fires
-// EventDone (the digits are stored in the session variable Var) or EventFailed.
-type Menu struct {
-	Min, Max    int
-	Tries       int
-	Timeout     time.Duration
-	Terminators string
-	Prompt      Template
-	Invalid     Template
-	Var         string // channel/session variable that receives the digits
-	Regex       string // FreeSWITCH (PCRE) regex the digits must match
-	Choices     []string
+// Edges lists every outcome edge in file order: nodes in file order, each
+// node's outcomes in the order they were written. The runtime builds its
+// state machine from them; hangup is the runtime's business, not an edge.
+func (f *Flow) Edges() []Edge {
+	var out []Edge
+	for _, id := range f.Order {
+		n := f.Nodes[id]
+		for _, o := range n.Outcomes {
+			out = append(out, Edge{From: id, Outcome: o, To: n.Next[o]})
+		}
+	}
+	return out
 }
 
-// Time routes by the local time in Zone. The ops override (if any) is read
-// first; then Holidays; then Rules in order; else EventDefault.
-type Time struct {
-	Zone     *time.Location
-	Override *Override
-	Rules    []TimeRule
-}
-
-// TimeRule matches when the date is one of Dates (if any) or the weekday is
-// in Days, and the time of day is within [From, To).
-type TimeRule struct {
-	Name  string
-	Days  [7]bool       // indexed by time.Weekday
-	Dates []string      // "2026-12-25" or "12-25" (every year)
-	From  time.Duration // since local midnight
-	To    time.Duration
-}
-
-// Override is the ops override of a time node, read from Redis under Key
-// (per flow) with a bound of Timeout; no answer in time means no override.
-// The value is "goto <node>" (node must be in Nodes) or "<action> <args>"
-// with action in Actions (e.g. transfer, playback, hangup). Anything else is
-// refused and logged.
-type Override struct {
-	Key     string
-	Timeout time.Duration
-	Actions []string
-	Nodes   []string
-}
-
-// Bridge plays Prompt (optional), sets ringback/continue_on_fail/
-// hangup_after_bridge on the channel, then bridges to Dial. The failure
-// disposition is available to later nodes as ${bridge.disposition}.
-type Bridge struct {
-	Prompt            *Template
-	Dial              Template
-	Ringback          string
-	ContinueOnFail    bool
-	HangupAfterBridge bool
-}
-
-// Transfer sends "transfer <dest> <dialplan> <context>"; -> StateEnd.
-type Transfer struct {
-	Dest     Template
-	Dialplan string
-	Context  string
-}
-
-// Assign sets a session variable; when Channel is true it is also set on the
-// FreeSWITCH channel (sendmsg set).
-type Assign struct {
-	Var     string
-	Value   Template
-	Channel bool
-}
-
-// Hangup hangs up with Cause (default NORMAL_CLEARING); -> StateEnd.
-type Hangup struct {
-	Cause string
-}
-
-// WaitFor waits up to Timeout for the prefetch named Prefetch. EventReady if
-// it answered with every field in Require non-empty, else EventMissing.
-type WaitFor struct {
-	Prefetch string
-	Timeout  time.Duration
-	Require  []string
-}
+// PrefetchKindCRM is the kind of a CRM lookup prefetch (the only kind so far).
+const PrefetchKindCRM = "crm"
 
 // Prefetch is a lookup started at call start in its own goroutine (e.g. the
 // CRM by caller id), whose fields are then available as ${<name>.<field>}.
 type Prefetch struct {
 	Name    string
-	Kind    string   // "crm"
+	Kind    string   // PrefetchKindCRM
 	Key     Template // e.g. "${caller_id}"
 	Default string   // key used when Key renders empty (seed: 00000000)
 	Timeout time.Duration

@@ -27,7 +27,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if fl.Nodes[fl.Start] == nil || len(fl.Events) == 0 {
+		if fl.Nodes[fl.Start] == nil || len(fl.Edges()) == 0 {
 			t.Fatalf("valid flow without start node or events: %+v", fl)
 		}
 	})

@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/looplab/fsm"
 )
 
 var testSounds = filepath.Join("testdata", "sounds")
@@ -39,7 +36,7 @@ func TestBrokenFlows(t *testing.T) {
 		{"terminal_next.yaml", 8, "out", `a transfer node ends the flow and cannot have next`},
 		{"yaml_syntax.yaml", 5, "", `YAML syntax: did not find expected ',' or ']'`},
 		{"duplicate_key.yaml", 8, "welcome", `duplicate key "next" (first at line 7)`},
-		{"self_target.yaml", 9, "main_menu", `points back at the node itself`},
+		{"self_loop.yaml", 4, "welcome", `loop without caller input (welcome -> welcome)`},
 		{"bad_duration.yaml", 7, "main_menu", `"5 seconds" is not a positive Go duration`},
 		{"undeclared_prefetch.yaml", 6, "wait", `prefetch "crm" is not declared`},
 		{"bad_start.yaml", 2, "", `start node "welcom" does not exist (did you mean "welcome"?)`},
@@ -184,13 +181,8 @@ func TestSalesPrompts(t *testing.T) {
 	}
 }
 
-func hasTransition(evs []fsm.EventDesc, name, src, dst string) bool {
-	for _, e := range evs {
-		if e.Name == name && e.Dst == dst && slices.Contains(e.Src, src) {
-			return true
-		}
-	}
-	return false
+func hasTransition(edges []Edge, name Outcome, src, dst string) bool {
+	return slices.Contains(edges, Edge{From: src, Outcome: name, To: dst})
 }
 
 func TestSalesCompiled(t *testing.T) {
@@ -201,53 +193,56 @@ func TestSalesCompiled(t *testing.T) {
 	if f.Name != "sales" || f.Start != "welcome" || len(f.Version) != 12 {
 		t.Errorf("name/start/version = %q %q %q", f.Name, f.Start, f.Version)
 	}
-	transitions := []struct{ name, src, dst string }{
-		{EventDone, "welcome", "office_hours"},
-		{RuleEvent("Workday"), "office_hours", "main_menu"},
-		{RuleEvent("Weekend"), "office_hours", "main_menu"},
-		{RuleEvent("Evening"), "office_hours", "transfer_hst"},
-		{EventDefault, "office_hours", "transfer_cellphone"},
-		{EventOverride, "office_hours", StateEnd},
-		{GotoEvent("main_menu"), "office_hours", "main_menu"},
-		{ChoiceEvent("1"), "main_menu", "transfer_hst"},
-		{ChoiceEvent("2"), "main_menu", "wait_crm"},
-		{ChoiceEvent("3"), "main_menu", "wait_crm"},
-		{ChoiceEvent("4"), "main_menu", "wait_crm"},
-		{ChoiceEvent("5"), "main_menu", "collect_extn"},
-		{EventFailed, "main_menu", "bad_input"},
-		{EventReady, "wait_crm", "set_cc_from_crm"},
-		{EventMissing, "wait_crm", "transfer_sales"},
-		{EventDone, "set_cc_from_crm", "bridge_cc"},
-		{EventFailed, "bridge_cc", "cc_failure"},
-		{EventDone, "bridge_cc", StateEnd},
-		{EventDone, "collect_extn", "set_cc_from_extn"},
-		{EventFailed, "collect_extn", "bad_input"},
-		{EventDone, "set_cc_from_extn", "bridge_extn"},
-		{EventFailed, "bridge_extn", "cc_failure"},
-		{EventDone, "cc_failure", "cc_menu"},
-		{ChoiceEvent("1"), "cc_menu", "transfer_playcell"},
-		{ChoiceEvent("2"), "cc_menu", "transfer_vm"},
-		{EventFailed, "cc_menu", "transfer_quit"},
-		{EventDone, "bad_input", "goodbye"},
-		{EventDone, "goodbye", StateEnd},
-		{EventDone, "transfer_hst", StateEnd},
-		{EventHangup, "welcome", StateHungUp},
-		{EventHangup, "bridge_cc", StateHungUp},
-		{EventHangup, StateEnd, StateHungUp},
+	transitions := []struct {
+		name     Outcome
+		src, dst string
+	}{
+		{OutcomeDone, "welcome", "office_hours"},
+		{RuleOutcome("Workday"), "office_hours", "main_menu"},
+		{RuleOutcome("Weekend"), "office_hours", "main_menu"},
+		{RuleOutcome("Evening"), "office_hours", "transfer_hst"},
+		{OutcomeDefault, "office_hours", "transfer_cellphone"},
+		{OutcomeOverride, "office_hours", StateEnd},
+		{GotoOutcome("main_menu"), "office_hours", "main_menu"},
+		{ChoiceOutcome("1"), "main_menu", "transfer_hst"},
+		{ChoiceOutcome("2"), "main_menu", "wait_crm"},
+		{ChoiceOutcome("3"), "main_menu", "wait_crm"},
+		{ChoiceOutcome("4"), "main_menu", "wait_crm"},
+		{ChoiceOutcome("5"), "main_menu", "collect_extn"},
+		{OutcomeFailed, "main_menu", "bad_input"},
+		{OutcomeReady, "wait_crm", "set_cc_from_crm"},
+		{OutcomeMissing, "wait_crm", "transfer_sales"},
+		{OutcomeDone, "set_cc_from_crm", "bridge_cc"},
+		{OutcomeFailed, "bridge_cc", "cc_failure"},
+		{OutcomeDone, "bridge_cc", StateEnd},
+		{OutcomeDone, "collect_extn", "set_cc_from_extn"},
+		{OutcomeFailed, "collect_extn", "bad_input"},
+		{OutcomeDone, "set_cc_from_extn", "bridge_extn"},
+		{OutcomeFailed, "bridge_extn", "cc_failure"},
+		{OutcomeDone, "cc_failure", "cc_menu"},
+		{ChoiceOutcome("1"), "cc_menu", "transfer_playcell"},
+		{ChoiceOutcome("2"), "cc_menu", "transfer_vm"},
+		{OutcomeFailed, "cc_menu", "transfer_quit"},
+		{OutcomeDone, "bad_input", "goodbye"},
+		{OutcomeDone, "goodbye", StateEnd},
+		{OutcomeDone, "transfer_hst", StateEnd},
 	}
 	for _, tr := range transitions {
-		if !hasTransition(f.Events, tr.name, tr.src, tr.dst) {
+		if !hasTransition(f.Edges(), tr.name, tr.src, tr.dst) {
 			t.Errorf("missing transition %s --%s--> %s", tr.src, tr.name, tr.dst)
 		}
 	}
-	// One EventDesc per (name, dst).
-	type key struct{ n, d string }
+	// One edge per (node, outcome).
+	type key struct {
+		from string
+		o    Outcome
+	}
 	seen := map[key]bool{}
-	for _, e := range f.Events {
-		if seen[key{e.Name, e.Dst}] {
-			t.Errorf("event %s -> %s listed twice", e.Name, e.Dst)
+	for _, e := range f.Edges() {
+		if seen[key{e.From, e.Outcome}] {
+			t.Errorf("edge %s --%s--> listed twice", e.From, e.Outcome)
 		}
-		seen[key{e.Name, e.Dst}] = true
+		seen[key{e.From, e.Outcome}] = true
 	}
 
 	// Node details the runtime relies on.
@@ -288,47 +283,25 @@ func TestSalesCompiled(t *testing.T) {
 	}
 }
 
-// TestEventsDriveLooplab checks that the compiled table is accepted by
-// looplab/fsm and walks the seed's "press 2, CRM knows the extension, the
-// bridge fails, press 1" path.
-func TestEventsDriveLooplab(t *testing.T) {
-	f, err := Load("sales.yaml", Options{SkipPromptCheck: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := fsm.NewFSM(f.Start, f.Events, nil)
-	ctx := context.Background()
-	path := []string{EventDone, RuleEvent("Workday"), ChoiceEvent("2"), EventReady, EventDone, EventFailed, EventDone, ChoiceEvent("1"), EventDone, EventHangup}
-	want := []string{"office_hours", "main_menu", "wait_crm", "set_cc_from_crm", "bridge_cc", "cc_failure", "cc_menu", "transfer_playcell", StateEnd, StateHungUp}
-	for i, ev := range path {
-		if err := m.Event(ctx, ev); err != nil {
-			t.Fatalf("event %s in %s: %v", ev, m.Current(), err)
-		}
-		if m.Current() != want[i] {
-			t.Fatalf("after %s: state %s, want %s", ev, m.Current(), want[i])
-		}
-	}
-	if err := m.Event(ctx, EventDone); err == nil {
-		t.Errorf("hungup state accepted %s", EventDone)
-	}
-}
-
 func TestNotifyCompiled(t *testing.T) {
 	f, err := Load("notify.yaml", Options{SkipPromptCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tr := range []struct{ name, src, dst string }{
-		{ChoiceEvent("1"), "message", "confirmed"},
-		{ChoiceEvent("2"), "message", "repeat"},
-		{EventDone, "repeat", "message"},
-		{EventFailed, "message", "no_response"},
-		{EventDone, "confirmed", "thanks"},
-		{EventDone, "no_response", "goodbye_prompt"},
-		{EventDone, "thanks", "hangup_call"},
-		{EventDone, "hangup_call", StateEnd},
+	for _, tr := range []struct {
+		name     Outcome
+		src, dst string
+	}{
+		{ChoiceOutcome("1"), "message", "confirmed"},
+		{ChoiceOutcome("2"), "message", "repeat"},
+		{OutcomeDone, "repeat", "message"},
+		{OutcomeFailed, "message", "no_response"},
+		{OutcomeDone, "confirmed", "thanks"},
+		{OutcomeDone, "no_response", "goodbye_prompt"},
+		{OutcomeDone, "thanks", "hangup_call"},
+		{OutcomeDone, "hangup_call", StateEnd},
 	} {
-		if !hasTransition(f.Events, tr.name, tr.src, tr.dst) {
+		if !hasTransition(f.Edges(), tr.name, tr.src, tr.dst) {
 			t.Errorf("missing transition %s --%s--> %s", tr.src, tr.name, tr.dst)
 		}
 	}

@@ -17,8 +17,8 @@ var ErrOverrideRefused = errors.New("flows: override refused")
 var overrideActions = []string{"transfer", "playback", "hangup"}
 
 // OverrideDecision is a parsed, allowed override value: either Goto names a
-// node of the flow (fire GotoEvent(Goto)), or Action (transfer, playback,
-// hangup) is executed with Args and the machine fires EventOverride.
+// node of the flow (fire GotoOutcome(Goto)), or Action (transfer, playback,
+// hangup) is executed with Args and the machine fires OutcomeOverride.
 type OverrideDecision struct {
 	Goto   string
 	Action string

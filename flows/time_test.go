@@ -92,9 +92,9 @@ func TestTimeRoute(t *testing.T) {
 	for _, tt := range tests {
 		outcome, rule := tn.Route(at(tt.date, tt.clock))
 		want := tt.rule
-		wantOutcome := EventDefault
+		wantOutcome := OutcomeDefault
 		if want != "" {
-			wantOutcome = RuleEvent(want)
+			wantOutcome = RuleOutcome(want)
 		}
 		if outcome != wantOutcome || rule != want {
 			t.Errorf("%s %s: Route = %q, %q; want %q, %q", tt.date, tt.clock, outcome, rule, wantOutcome, want)

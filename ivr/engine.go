@@ -42,6 +42,7 @@ type Engine struct {
 	logger      *slog.Logger
 	metrics     *Metrics
 	now         func() time.Time
+	machines    machines // each flow version's looplab/fsm table, built once
 }
 
 // NewEngine returns an Engine for cfg.

@@ -53,3 +53,28 @@ func TestPrefetchNamedHangupIsACRMEntry(t *testing.T) {
 		t.Fatalf("prefetch result entry %+v, want kind crm naming prefetch hangup", pf)
 	}
 }
+
+// A menu that leads back to itself replays (looplab/fsm has no
+// self-transition; the session re-enters the node) and the path shows it twice.
+func TestMenuTargetingItselfReplays(t *testing.T) {
+	f, err := flows.Parse("self.yaml", []byte(`name: self
+start: main_menu
+nodes:
+  main_menu:
+    kind: menu
+    prompt: test/ok.wav
+    choices: {"1": bye, "9": main_menu}
+    on_fail: bye
+  bye: {kind: hangup}
+`), flows.Options{SkipPromptCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startIVR(t, harnessOpts{flows: singleFlow{"self": f}})
+	c, es := h.call(t, esltest.Script{CallerIDNumber: "5551001", Vars: map[string]string{"ivr_flow": "self"}, Digits: []string{"9", "1"}}, false)
+	menu := "play_and_get_digits 1 1 3 5000 # test/ok.wav silence_stream://250 main_menu ^(1|9)$"
+	wantApps(t, c, "answer", menu, menu, "hangup NORMAL_CLEARING")
+	if p := lastHangup(t, es).Fields["path"]; p != "main_menu>main_menu>bye" {
+		t.Fatalf("path %q", p)
+	}
+}

@@ -13,11 +13,32 @@ import (
 // action either sends the node's application(s) and records the one it
 // waits for, or decides at once and queues the outcome.
 
+// runner is how the session runs one node kind: enter is the entry action,
+// complete handles the CHANNEL_EXECUTE_COMPLETE of the application the node
+// waits for (nil for kinds that wait for none).
+type runner struct {
+	enter    func(s *Session, ctx context.Context, n *flows.Node)
+	complete func(s *Session, ctx context.Context, n *flows.Node, ev *esl.Message)
+}
+
+// runners is the kind -> runner table; a test checks it covers flows.Kinds().
+var runners = map[flows.Kind]runner{
+	flows.KindPlay:     {enter: (*Session).playStep, complete: (*Session).playDone},
+	flows.KindMenu:     {enter: (*Session).startMenu, complete: (*Session).menuDone},
+	flows.KindCollect:  {enter: (*Session).startMenu, complete: (*Session).menuDone},
+	flows.KindTime:     {enter: (*Session).startTime},
+	flows.KindBridge:   {enter: (*Session).bridgeStep, complete: (*Session).bridgeComplete},
+	flows.KindTransfer: {enter: (*Session).startTransfer, complete: (*Session).transferDone},
+	flows.KindSet:      {enter: (*Session).runSet},
+	flows.KindHangup:   {enter: (*Session).runHangup},
+	flows.KindWaitFor:  {enter: (*Session).startWaitFor},
+}
+
 func (s *Session) current() *flows.Node { return s.flow.Nodes[s.m.Current()] }
 
 func (s *Session) playStep(ctx context.Context, n *flows.Node) {
 	if s.step >= len(n.Play.Prompts) {
-		s.queue(flows.EventDone)
+		s.queue(flows.OutcomeDone)
 		return
 	}
 	file, err := s.render(n.Play.Prompts[s.step])
@@ -85,7 +106,7 @@ func (s *Session) onOverride(ctx context.Context, r asyncResult) {
 	}
 	s.callLog(calllog.KindTimeRule, n.ID, "override", map[string]string{"override": r.value})
 	if d.Goto != "" {
-		s.queue(flows.GotoEvent(d.Goto))
+		s.queue(flows.GotoOutcome(d.Goto))
 		return
 	}
 	// Override.Parse has checked every word (allowed action, no control
@@ -103,13 +124,13 @@ func (s *Session) onOverride(ctx context.Context, r asyncResult) {
 		s.sendNoWait(ctx, d.Action, d.Args)
 		s.sendNoWait(ctx, "hangup", flows.DefaultHangupCause)
 	}
-	s.queue(flows.EventOverride)
+	s.queue(flows.OutcomeOverride)
 }
 
 func (s *Session) routeByTime(n *flows.Node) {
 	outcome, rule := n.Time.Route(s.eng.now())
 	if rule == "" {
-		rule = outcome
+		rule = string(outcome)
 	}
 	s.callLog(calllog.KindTimeRule, n.ID, rule, nil)
 	s.queue(outcome)
@@ -136,7 +157,7 @@ func (s *Session) bridgeStep(ctx context.Context, n *flows.Node) {
 		s.logger.Error("dial string refused", "node", n.ID, "err", err)
 		s.vars[flows.BridgeDispositionVar] = "INVALID_DIAL_STRING"
 		s.callLog(calllog.KindBridge, n.ID, "refused", map[string]string{"error": err.Error()})
-		s.queue(flows.EventFailed)
+		s.queue(flows.OutcomeFailed)
 		return
 	}
 	if b.Ringback != "" && !s.sendNoWait(ctx, "set", "ringback="+b.Ringback) {
@@ -184,7 +205,7 @@ func (s *Session) runSet(ctx context.Context, n *flows.Node) {
 			return
 		}
 	}
-	s.queue(flows.EventDone)
+	s.queue(flows.OutcomeDone)
 }
 
 func (s *Session) runHangup(ctx context.Context, n *flows.Node) {
@@ -194,10 +215,10 @@ func (s *Session) runHangup(ctx context.Context, n *flows.Node) {
 	}
 	s.outcome = "hangup"
 	s.sendNoWait(ctx, "hangup", cause)
-	s.queue(flows.EventDone)
+	s.queue(flows.OutcomeDone)
 }
 
-func (s *Session) startWaitFor(n *flows.Node) {
+func (s *Session) startWaitFor(_ context.Context, n *flows.Node) {
 	if r, ok := s.prefetched[n.WaitFor.Prefetch]; ok && r != nil {
 		s.finishWaitFor(n)
 		return
@@ -209,16 +230,16 @@ func (s *Session) startWaitFor(n *flows.Node) {
 func (s *Session) finishWaitFor(n *flows.Node) {
 	r := s.prefetched[n.WaitFor.Prefetch]
 	if r == nil || r.err != nil {
-		s.queue(flows.EventMissing)
+		s.queue(flows.OutcomeMissing)
 		return
 	}
 	for _, f := range n.WaitFor.Require {
 		if r.fields[f] == "" {
-			s.queue(flows.EventMissing)
+			s.queue(flows.OutcomeMissing)
 			return
 		}
 	}
-	s.queue(flows.EventReady)
+	s.queue(flows.OutcomeReady)
 }
 
 // onComplete handles the CHANNEL_EXECUTE_COMPLETE of the application the
@@ -228,43 +249,48 @@ func (s *Session) onComplete(ctx context.Context, ev *esl.Message) {
 	if n == nil {
 		return
 	}
-	switch n.Kind {
-	case flows.KindPlay:
-		s.step++
-		s.playStep(ctx, n)
-	case flows.KindMenu, flows.KindCollect:
-		s.menuDone(n, ev)
-	case flows.KindBridge:
-		if s.step == 0 {
-			s.step = 1
-			s.bridgeStep(ctx, n)
-			return
-		}
-		s.bridgeDone(n, ev)
-	case flows.KindTransfer:
-		s.queue(flows.EventDone)
+	if r := runners[n.Kind]; r.complete != nil {
+		r.complete(s, ctx, n, ev)
 	}
 }
 
-func (s *Session) menuDone(n *flows.Node, ev *esl.Message) {
+func (s *Session) playDone(ctx context.Context, n *flows.Node, _ *esl.Message) {
+	s.step++
+	s.playStep(ctx, n)
+}
+
+func (s *Session) bridgeComplete(ctx context.Context, n *flows.Node, ev *esl.Message) {
+	if s.step == 0 {
+		s.step = 1
+		s.bridgeStep(ctx, n)
+		return
+	}
+	s.bridgeDone(n, ev)
+}
+
+func (s *Session) transferDone(context.Context, *flows.Node, *esl.Message) {
+	s.queue(flows.OutcomeDone)
+}
+
+func (s *Session) menuDone(_ context.Context, n *flows.Node, ev *esl.Message) {
 	digits := ev.Get("variable_" + n.Menu.Var)
 	result := ev.Get("variable_read_result")
 	s.vars[n.Menu.Var] = digits
 	s.vars[flows.DigitsVar] = digits
 	s.callLog(calllog.KindMenu, n.ID, digits, map[string]string{"var": n.Menu.Var, "read_result": result})
 	if digits == "" {
-		s.queue(flows.EventFailed)
+		s.queue(flows.OutcomeFailed)
 		return
 	}
 	if n.Kind == flows.KindCollect {
-		s.queue(flows.EventDone)
+		s.queue(flows.OutcomeDone)
 		return
 	}
-	if _, ok := n.Next[flows.ChoiceEvent(digits)]; ok {
-		s.queue(flows.ChoiceEvent(digits))
+	if _, ok := n.Next[flows.ChoiceOutcome(digits)]; ok {
+		s.queue(flows.ChoiceOutcome(digits))
 		return
 	}
-	s.queue(flows.EventFailed)
+	s.queue(flows.OutcomeFailed)
 }
 
 func (s *Session) bridgeDone(n *flows.Node, ev *esl.Message) {
@@ -272,7 +298,7 @@ func (s *Session) bridgeDone(n *flows.Node, ev *esl.Message) {
 	cause := ev.Get("variable_bridge_hangup_cause")
 	if disp == "SUCCESS" || disp == "ANSWER" {
 		s.callLog(calllog.KindBridge, n.ID, "completed", map[string]string{"disposition": disp, "bridge_hangup_cause": cause})
-		s.queue(flows.EventDone)
+		s.queue(flows.OutcomeDone)
 		return
 	}
 	if disp == "" {
@@ -287,5 +313,5 @@ func (s *Session) bridgeDone(n *flows.Node, ev *esl.Message) {
 		"dialstatus":             ev.Get("variable_DIALSTATUS"),
 		"originate_failed_cause": ev.Get("variable_originate_failed_cause"),
 	})
-	s.queue(flows.EventFailed)
+	s.queue(flows.OutcomeFailed)
 }

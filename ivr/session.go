@@ -53,7 +53,7 @@ type Session struct {
 	step int
 	// queued is an outcome to fire once the current input is handled, so a
 	// node that completes at once never recurses into the next one.
-	queued string
+	queued flows.Outcome
 
 	// Async inputs: prefetch results and override reads, each from its own
 	// goroutine into this buffered channel (sized so no sender ever blocks).
@@ -104,7 +104,7 @@ func newSession(eng *Engine, ch Channel, flow *flows.Flow) *Session {
 		results: make(chan asyncResult, len(flow.Prefetch)+1),
 		outcome: "caller_hangup",
 	}
-	s.m = fsm.NewFSM(flow.Start, flow.Events, fsm.Callbacks{
+	s.m = fsm.NewFSM(flow.Start, eng.machines.eventsOf(flow), fsm.Callbacks{
 		// The callback only records the decision; the session loop does the I/O.
 		"enter_state": func(_ context.Context, e *fsm.Event) {
 			if e.Dst != flows.StateEnd && e.Dst != flows.StateHungUp {
@@ -289,26 +289,12 @@ func (s *Session) enter(ctx context.Context, id string) {
 	s.callLog(calllog.KindNode, n.ID, label, nil)
 	s.logger.Debug("enter node", "node", n.ID, "kind", n.Kind)
 
-	switch n.Kind {
-	case flows.KindPlay:
-		s.playStep(ctx, n)
-	case flows.KindMenu, flows.KindCollect:
-		s.startMenu(ctx, n)
-	case flows.KindTime:
-		s.startTime(ctx, n)
-	case flows.KindBridge:
-		s.bridgeStep(ctx, n)
-	case flows.KindTransfer:
-		s.startTransfer(ctx, n)
-	case flows.KindSet:
-		s.runSet(ctx, n)
-	case flows.KindHangup:
-		s.runHangup(ctx, n)
-	case flows.KindWaitFor:
-		s.startWaitFor(n)
-	default:
+	r, ok := runners[n.Kind]
+	if !ok {
 		s.fail(ctx, "unknown node kind "+string(n.Kind), nil)
+		return
 	}
+	r.enter(s, ctx, n)
 }
 
 // send queues one application and makes it the one the node waits for.
@@ -365,7 +351,7 @@ func (s *Session) fail(_ context.Context, msg string, err error) {
 	s.finish("error")
 }
 
-func (s *Session) queue(event string) { s.queued = event }
+func (s *Session) queue(o flows.Outcome) { s.queued = o }
 
 // fireQueued fires outcomes until the machine waits for input again.
 func (s *Session) fireQueued(ctx context.Context) {
@@ -373,16 +359,19 @@ func (s *Session) fireQueued(ctx context.Context) {
 		ev := s.queued
 		s.queued = ""
 		from := s.m.Current()
-		err := s.m.Event(context.Background(), ev)
+		err := s.m.Event(context.Background(), string(ev))
 		var noTrans fsm.NoTransitionError
 		if err != nil && !errors.As(err, &noTrans) {
-			s.fail(ctx, "no transition "+ev+" from "+from, err)
+			s.fail(ctx, "no transition "+string(ev)+" from "+from, err)
 			return
 		}
-		if errors.As(err, &noTrans) { // a node that loops to itself
+		if errors.As(err, &noTrans) {
+			// A node that leads back to itself (a menu replaying on "9"):
+			// looplab/fsm has no self-transition and enters no state, so
+			// the session records and re-enters the node itself.
 			s.path = append(s.path, from)
 		}
-		s.eng.metrics.nodeDone(s.flow.Name, from, ev)
+		s.eng.metrics.nodeDone(s.flow.Name, from, string(ev))
 		s.enter(ctx, s.m.Current())
 	}
 }
@@ -431,7 +420,7 @@ func (s *Session) onHangup(ev *esl.Message) {
 	// the wait for HANGUP_COMPLETE.
 	s.waitingFor = ""
 	s.awaitingOv = false
-	if err := s.m.Event(context.Background(), flows.EventHangup); err != nil {
+	if err := s.m.Event(context.Background(), eventHangup); err != nil {
 		s.logger.Debug("hangup transition", "err", err)
 	}
 	s.logger.Info("caller hung up or call ended", "cause", s.hangupCause, "node", s.lastNode())
@@ -496,7 +485,7 @@ func (s *Session) onTimer(ctx context.Context) {
 		name := s.waitingFor
 		s.waitingFor = ""
 		s.callLog(prefetchEntryKind(s.flow.Prefetch[name]), s.m.Current(), "late", map[string]string{"prefetch": name})
-		s.queue(flows.EventMissing)
+		s.queue(flows.OutcomeMissing)
 	case s.awaitingOv:
 		s.awaitingOv = false
 		n := s.flow.Nodes[s.m.Current()]

@@ -4,49 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/looplab/fsm"
 )
-
-// buildEvents derives the looplab/fsm transition table from the nodes' Next
-// maps: one EventDesc per (outcome, destination) with its sources in file
-// order, then hangup from every state.
-func buildEvents(f *Flow) []fsm.EventDesc {
-	type key struct{ name, dst string }
-	at := map[key]int{}
-	var evs []fsm.EventDesc
-	for _, id := range f.Order {
-		n := f.Nodes[id]
-		for _, out := range n.Outcomes {
-			k := key{out, n.Next[out]}
-			if i, ok := at[k]; ok {
-				evs[i].Src = append(evs[i].Src, id)
-				continue
-			}
-			at[k] = len(evs)
-			evs = append(evs, fsm.EventDesc{Name: out, Src: []string{id}, Dst: k.dst})
-		}
-	}
-	all := append(slices.Clone(f.Order), StateEnd)
-	return append(evs, fsm.EventDesc{Name: EventHangup, Src: all, Dst: StateHungUp})
-}
-
-// Edge is one outcome edge of the flow graph.
-type Edge struct {
-	From, Outcome, To string
-}
-
-// Edges lists every outcome edge (not hangup) in file order.
-func (f *Flow) Edges() []Edge {
-	var out []Edge
-	for _, id := range f.Order {
-		n := f.Nodes[id]
-		for _, o := range n.Outcomes {
-			out = append(out, Edge{From: id, Outcome: o, To: n.Next[o]})
-		}
-	}
-	return out
-}
 
 // Prompts lists the raw prompt templates of the flow (play prompts, menu
 // and collect prompt and invalid prompt, bridge prompt), deduplicated, in
@@ -61,16 +19,10 @@ func (f *Flow) Prompts() []string {
 	}
 	for _, id := range f.Order {
 		n := f.Nodes[id]
-		switch {
-		case n.Play != nil:
-			for _, p := range n.Play.Prompts {
+		if list := kinds[n.Kind].prompts; list != nil {
+			for _, p := range list(n) {
 				add(p)
 			}
-		case n.Menu != nil:
-			add(n.Menu.Prompt)
-			add(n.Menu.Invalid)
-		case n.Bridge != nil && n.Bridge.Prompt != nil:
-			add(*n.Bridge.Prompt)
 		}
 	}
 	return out
@@ -89,10 +41,10 @@ func (f *Flow) Mermaid() string {
 		if nid == f.Start {
 			label = "▶ " + label
 		}
-		switch n.Kind {
-		case KindMenu, KindCollect, KindTime, KindWaitFor:
+		switch kinds[n.Kind].shape {
+		case shapeDecision:
 			fmt.Fprintf(&b, "  %s{\"%s\"}\n", id(nid), label)
-		case KindTransfer, KindHangup:
+		case shapeTerminal:
 			fmt.Fprintf(&b, "  %s([\"%s\"])\n", id(nid), label)
 		default:
 			fmt.Fprintf(&b, "  %s[\"%s\"]\n", id(nid), label)
@@ -100,7 +52,7 @@ func (f *Flow) Mermaid() string {
 	}
 	fmt.Fprintf(&b, "  %s((\"%s\"))\n", id(StateEnd), StateEnd)
 	for _, e := range f.Edges() {
-		fmt.Fprintf(&b, "  %s -->|\"%s\"| %s\n", id(e.From), e.Outcome, id(e.To))
+		fmt.Fprintf(&b, "  %s -->|\"%s\"| %s\n", id(e.From), string(e.Outcome), id(e.To))
 	}
 	return b.String()
 }
@@ -113,10 +65,10 @@ func (f *Flow) DOT() string {
 	for _, nid := range f.Order {
 		n := f.Nodes[nid]
 		shape := "box"
-		switch n.Kind {
-		case KindMenu, KindCollect, KindTime, KindWaitFor:
+		switch kinds[n.Kind].shape {
+		case shapeDecision:
 			shape = "diamond"
-		case KindTransfer, KindHangup:
+		case shapeTerminal:
 			shape = "oval"
 		}
 		extra := ""
@@ -127,7 +79,7 @@ func (f *Flow) DOT() string {
 	}
 	fmt.Fprintf(&b, "  %q [shape=doublecircle];\n", StateEnd)
 	for _, e := range f.Edges() {
-		fmt.Fprintf(&b, "  %q -> %q [label=%q];\n", e.From, e.To, e.Outcome)
+		fmt.Fprintf(&b, "  %q -> %q [label=%q];\n", e.From, e.To, string(e.Outcome))
 	}
 	b.WriteString("}\n")
 	return b.String()
