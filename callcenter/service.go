@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsivr/fsivr/ami"
@@ -66,7 +67,13 @@ type Service struct {
 	model  *Model
 	client *ami.Client
 	stale  bool
+
+	amiEvents atomic.Int64
 }
+
+// AMIEvents returns how many live AMI events the service has received
+// (after Asterisk's server-side filter).
+func (s *Service) AMIEvents() int64 { return s.amiEvents.Load() }
 
 // NewService returns a service; Run connects it.
 func NewService(cfg ServiceConfig) (*Service, error) {
@@ -224,10 +231,10 @@ func (s *Service) session(ctx context.Context, attempt *int) error {
 		case <-sub.Notify():
 		case <-sub.Done():
 			s.apply(sub.Drain(buf[:0]))
-			return fmt.Errorf("ami: %w", sub.Err())
+			return fmt.Errorf("event subscription ended: %w", sub.Err())
 		case <-c.Done():
 			s.apply(sub.Drain(buf[:0]))
-			return fmt.Errorf("ami: %w", c.Err())
+			return fmt.Errorf("connection lost: %w", c.Err())
 		}
 		buf = sub.Drain(buf[:0])
 		s.apply(buf)
@@ -241,6 +248,7 @@ func (s *Service) apply(ms []*ami.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range ms {
+		s.amiEvents.Add(1)
 		s.cfg.Metrics.amiEvent()
 		s.cfg.Hub.Publish(s.model.Apply(m)...)
 	}
