@@ -155,7 +155,7 @@ func (s *Server) queueStatus(c *session, id string, hs []Header) {
 		if qname != "" && q.name != qname {
 			continue
 		}
-		if member == "" {
+		{
 			msgs = append(msgs, listItem("QueueParams", id, true, []Header{
 				{"Queue", q.name}, {"Max", "0"}, {"Strategy", q.strategy}, {"Calls", "0"}, {"Holdtime", "0"},
 				{"TalkTime", "0"}, {"Completed", "0"}, {"Abandoned", "0"}, {"ServiceLevel", "0"},
@@ -352,6 +352,10 @@ func (s *Server) queuePause(c *session, id string, hs []Header) {
 			evs = append(evs, devEvent("Queue:"+q.name+"_avail", availState(avail)))
 		}
 		evs = append(evs, newEvent("QueueMemberPause", "agent", m.block(p)))
+		if !pause {
+			// an unpause's Reason shows in its event only (61_*)
+			m.PausedReason = ""
+		}
 	}
 	p.mu.Unlock()
 	if pause {

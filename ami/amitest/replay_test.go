@@ -38,3 +38,19 @@ func TestReplayCaptures(t *testing.T) {
 		})
 	}
 }
+
+// The queue member session (61_*) against a fake configured like the
+// captured Asterisk: every reply, error text, list item and member event.
+func TestReplayQueueActions(t *testing.T) {
+	srv := NewServer(Config{
+		Queues: []Queue{
+			{Name: "agentsq"},
+			{Name: "sales", Members: []Member{{Interface: "Local/400@test/n", Name: "Static400", Static: true}}},
+		},
+		Hints:   []Hint{{Exten: "500", Context: "agents", Hint: "Custom:agent500"}},
+		// both were set in the session before (60_*), so astdb has them
+		Devices: []Device{{Name: "Custom:agent500", State: "NOT_INUSE"}, {Name: "Custom:agent501", State: "NOT_INUSE"}},
+	})
+	defer srv.Close()
+	replayOpt(t, srv, "61_queue_members_pause_add_remove", true)
+}

@@ -222,8 +222,8 @@ func (s *Server) PeakInFlightOriginates() int {
 // Channels is the number of channels that exist now (Local ;1 and ;2 count
 // as two; the OutgoingSpoolFailed pseudo-channel is not counted).
 func (s *Server) Channels() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.state.mu.Lock()
+	defer s.state.mu.Unlock()
 	return len(s.state.channels)
 }
 
