@@ -47,7 +47,7 @@ func TestReplayQueueActions(t *testing.T) {
 			{Name: "agentsq"},
 			{Name: "sales", Members: []Member{{Interface: "Local/400@test/n", Name: "Static400", Static: true}}},
 		},
-		Hints:   []Hint{{Exten: "500", Context: "agents", Hint: "Custom:agent500"}},
+		Hints: []Hint{{Exten: "500", Context: "agents", Hint: "Custom:agent500"}},
 		// both were set in the session before (60_*), so astdb has them
 		Devices: []Device{{Name: "Custom:agent500", State: "NOT_INUSE"}, {Name: "Custom:agent501", State: "NOT_INUSE"}},
 	})
