@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fsivr/fsivr/esl/esltest"
 )
 
 // testCtx bounds a test; the bound is a failure guard, not a measurement.
@@ -15,6 +18,14 @@ func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// newSwitch starts esltest's fake event socket for one test.
+func newSwitch(t *testing.T, cfg esltest.Config) *esltest.Server {
+	t.Helper()
+	fs := esltest.NewServer(cfg)
+	t.Cleanup(fs.Close)
+	return fs
 }
 
 func dialTest(t *testing.T, addr string, cfg Config) *Client {
@@ -29,8 +40,7 @@ func dialTest(t *testing.T, addr string, cfg Config) *Client {
 }
 
 func TestInboundConcurrentAPI(t *testing.T) {
-	addr := listen(t, (&inboundPeer{password: "ClueCon"}).serve)
-	c := dialTest(t, addr, Config{})
+	c := dialTest(t, newSwitch(t, esltest.Config{}).Addr, Config{})
 	ctx := testCtx(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 1000)
@@ -38,7 +48,7 @@ func TestInboundConcurrentAPI(t *testing.T) {
 		wg.Go(func() {
 			cmd := fmt.Sprintf("echo %d", i)
 			got, err := c.API(ctx, cmd)
-			if err != nil || got != cmd {
+			if err != nil || got != fmt.Sprint(i) {
 				errs <- fmt.Errorf("API(%q) = %q, %v", cmd, got, err)
 			}
 		})
@@ -50,17 +60,19 @@ func TestInboundConcurrentAPI(t *testing.T) {
 	}
 }
 
+// A thousand background jobs in flight at once: FreeSWITCH runs each on
+// its own thread, so their BACKGROUND_JOBs come in any order; each BgAPI
+// gets its own, matched by Job-UUID.
 func TestInboundConcurrentBgAPI(t *testing.T) {
-	addr := listen(t, (&inboundPeer{password: "ClueCon", jobBatch: 1000}).serve)
-	c := dialTest(t, addr, Config{})
+	c := dialTest(t, newSwitch(t, esltest.Config{}).Addr, Config{})
 	ctx := testCtx(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 1000)
 	for i := range 1000 {
 		wg.Go(func() {
-			cmd := fmt.Sprintf("originate job%d", i)
+			cmd := fmt.Sprintf("echo job%d", i)
 			got, err := c.BgAPI(ctx, cmd)
-			if err != nil || got != "+OK "+cmd+"\n" {
+			if err != nil || got != fmt.Sprintf("job%d", i) {
 				errs <- fmt.Errorf("BgAPI(%q) = %q, %v", cmd, got, err)
 			}
 		})
@@ -76,30 +88,21 @@ func TestInboundConcurrentBgAPI(t *testing.T) {
 }
 
 func TestInboundErrors(t *testing.T) {
-	addr := listen(t, (&inboundPeer{password: "ClueCon", extra: func(p *fakePeer, m *Message) bool {
-		if m.CommandLine() == "api fail" {
-			p.send(apiMsg("-ERR nosuchcommand Command not found!\n"))
-			return true
-		}
-		if m.CommandLine() == "bgapi fail" {
-			id := m.OuterHeader("Job-UUID")
-			p.send("Content-Type: command/reply\nReply-Text: +OK Job-UUID: " + id + "\n\n")
-			p.send(plainEvent("-ERR NO_ROUTE_DESTINATION\n", "Event-Name", "BACKGROUND_JOB", "Job-UUID", id))
-			return true
-		}
-		return false
-	}}).serve)
+	// As captured in in_plain_session: an unknown api, a failing originate.
+	addr := newSwitch(t, esltest.Config{Script: func(dest string) esltest.Script {
+		return esltest.Script{RejectCause: map[bool]string{true: "NO_ROUTE_DESTINATION"}[dest == "nosuchext"]}
+	}}).Addr
 	ctx := testCtx(t)
 	if _, err := Dial(ctx, addr, "wrong"); !errors.Is(err, ErrAuth) {
 		t.Errorf("bad password: %v, want ErrAuth", err)
 	}
 	c := dialTest(t, addr, Config{})
-	body, err := c.API(ctx, "fail")
+	body, err := c.API(ctx, "nosuchcommand")
 	var re *ReplyError
 	if !errors.As(err, &re) || !errors.Is(err, ErrCommand) || !strings.HasPrefix(body, "-ERR") {
 		t.Errorf("api -ERR: %q %v", body, err)
 	}
-	if _, err := c.BgAPI(ctx, "fail"); !errors.As(err, &re) || re.Reason() != "NO_ROUTE_DESTINATION" {
+	if _, err := c.BgAPI(ctx, "originate loopback/nosuchext/default &park"); !errors.As(err, &re) || re.Reason() != "NO_ROUTE_DESTINATION" {
 		t.Errorf("bgapi -ERR: %v", err)
 	}
 	if _, err := c.Command(ctx, "nosuchcommand"); !errors.Is(err, ErrCommand) {
@@ -108,14 +111,13 @@ func TestInboundErrors(t *testing.T) {
 }
 
 func TestInvalidValuesWriteNothing(t *testing.T) {
-	peers := make(chan *fakePeer, 1)
-	addr := listen(t, (&inboundPeer{password: "ClueCon", peers: peers}).serve)
+	fs := newSwitch(t, esltest.Config{})
+	addr := fs.Addr
 	ctx := testCtx(t)
 	if _, err := Dial(ctx, addr, "Clue\nCon"); !errors.Is(err, ErrInvalidValue) {
 		t.Errorf("password: %v", err)
 	}
 	c := dialTest(t, addr, Config{})
-	p := <-peers
 	for _, bad := range []string{"status\napi x", "a\rb", "x\n\nexit"} {
 		if _, err := c.API(ctx, bad); !errors.Is(err, ErrInvalidValue) {
 			t.Errorf("API(%q): %v", bad, err)
@@ -130,38 +132,40 @@ func TestInvalidValuesWriteNothing(t *testing.T) {
 			t.Errorf("Command header %q: %v", bad, err)
 		}
 	}
-	if _, err := c.API(ctx, "after"); err != nil {
+	if _, err := c.API(ctx, "echo after"); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"auth ClueCon", "event plain BACKGROUND_JOB", "api after"}
-	if got := p.commands(); strings.Join(got, "|") != strings.Join(want, "|") {
+	want := []string{"auth ClueCon", "event plain BACKGROUND_JOB", "api echo after"}
+	var got []string
+	for _, r := range fs.Commands() {
+		got = append(got, strings.TrimSuffix(strings.SplitN(r.Raw, "\n", 2)[0], "\r"))
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("peer received %q, want %q", got, want)
 	}
 }
 
+// api is blocking per socket in FreeSWITCH: `api msleep` holds the reply
+// and every later command queues behind it.
 func TestCanceledWaitKeepsRepliesInOrder(t *testing.T) {
-	release := make(chan struct{})
-	addr := listen(t, (&inboundPeer{password: "ClueCon", extra: func(p *fakePeer, m *Message) bool {
-		if m.CommandLine() == "api slow" {
-			<-release // hold the reply; later commands queue behind it
-			p.send(apiMsg("slow"))
-			return true
-		}
-		return false
-	}}).serve)
-	c := dialTest(t, addr, Config{})
+	fs := newSwitch(t, esltest.Config{})
+	c := dialTest(t, fs.Addr, Config{})
 	ctx, cancel := context.WithCancel(testCtx(t))
 	done := make(chan error)
 	go func() {
-		_, err := c.API(ctx, "slow")
+		_, err := c.API(ctx, "msleep 300")
 		done <- err
 	}()
+	// Cancel only once the command is on the wire, so its reply is still to
+	// come when the next command is sent.
+	for !slices.ContainsFunc(fs.Commands(), func(r esltest.Record) bool { return strings.HasPrefix(r.Raw, "api msleep") }) {
+		time.Sleep(time.Millisecond)
+	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled API: %v", err)
 	}
-	close(release)
-	got, err := c.API(testCtx(t), "fast")
+	got, err := c.API(testCtx(t), "echo fast")
 	if err != nil || got != "fast" {
 		t.Errorf("next API got %q, %v (the canceled reply must be discarded)", got, err)
 	}
@@ -169,7 +173,7 @@ func TestCanceledWaitKeepsRepliesInOrder(t *testing.T) {
 
 func TestSlowConsumerAndOverflow(t *testing.T) {
 	const n = 10000
-	addr := listen(t, (&inboundPeer{password: "ClueCon", extra: func(p *fakePeer, m *Message) bool {
+	addr := listen(t, hostileInbound(func(p *fakePeer, m *Message) bool {
 		if strings.HasPrefix(m.CommandLine(), "api flood") {
 			var b strings.Builder
 			for i := range n {
@@ -180,7 +184,7 @@ func TestSlowConsumerAndOverflow(t *testing.T) {
 			return true
 		}
 		return false
-	}}).serve)
+	}))
 	c := dialTest(t, addr, Config{})
 	ctx := testCtx(t)
 	// The api reply comes after the 10,000 events: getting it proves the
@@ -234,14 +238,14 @@ func TestBrokenPeersEndOnlyTheirConnection(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := listen(t, (&inboundPeer{password: "ClueCon", extra: func(p *fakePeer, m *Message) bool {
+			addr := listen(t, hostileInbound(func(p *fakePeer, m *Message) bool {
 				if m.CommandLine() == "api break" {
 					p.send(tc.reply)
 					_ = p.nc.Close()
 					return true
 				}
 				return false
-			}}).serve)
+			}))
 			good := dialTest(t, addr, Config{})
 			bad := dialTest(t, addr, Config{MaxFrame: 1 << 20})
 			ctx := testCtx(t)
@@ -263,7 +267,7 @@ func TestBrokenPeersEndOnlyTheirConnection(t *testing.T) {
 }
 
 func TestDisconnectNoticeEndsCleanly(t *testing.T) {
-	addr := listen(t, (&inboundPeer{password: "ClueCon"}).serve)
+	addr := newSwitch(t, esltest.Config{}).Addr
 	c := dialTest(t, addr, Config{})
 	if m, err := c.Command(testCtx(t), "exit"); err != nil || m.ReplyText() != "+OK bye" {
 		t.Fatalf("exit: %v", err)
@@ -275,26 +279,28 @@ func TestDisconnectNoticeEndsCleanly(t *testing.T) {
 }
 
 func TestSubscribeDeliversEventsInOrder(t *testing.T) {
-	addr := listen(t, (&inboundPeer{password: "ClueCon", extra: func(p *fakePeer, m *Message) bool {
-		if strings.HasPrefix(m.CommandLine(), "event plain CHANNEL_ANSWER") {
-			p.send(replyMsg("+OK event listener enabled plain"))
-			p.send(plainEvent("", "Event-Name", "CHANNEL_ANSWER", "Unique-ID", "a"))
-			p.send(plainEvent("x\n", "Event-Name", "BACKGROUND_JOB", "Job-UUID", "someone-elses"))
-			p.send(plainEvent("", "Event-Name", "CHANNEL_ANSWER", "Unique-ID", "b"))
-			return true
-		}
-		return false
-	}}).serve)
+	addr := newSwitch(t, esltest.Config{}).Addr
 	c := dialTest(t, addr, Config{})
 	if err := c.Subscribe(testCtx(t), "plain", "CHANNEL_ANSWER"); err != nil {
 		t.Fatal(err)
+	}
+	// Another client's job reaches every listener (FreeSWITCH broadcasts
+	// BACKGROUND_JOB), then two calls are answered, in this order.
+	other := dialTest(t, addr, Config{})
+	if _, err := other.BgAPI(testCtx(t), "echo someone else's"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"6f1c1d4e-0000-4000-8000-00000000000a", "6f1c1d4e-0000-4000-8000-00000000000b"} {
+		if _, err := other.API(testCtx(t), "originate {origination_uuid="+id+"}loopback/ivr/default &park"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var got []*Message
 	for len(got) < 2 {
 		<-c.Notify()
 		got = c.Drain(got)
 	}
-	if got[0].Get("Unique-ID") != "a" || got[1].Get("Unique-ID") != "b" {
+	if got[0].Get("Unique-ID") != "6f1c1d4e-0000-4000-8000-00000000000a" || got[1].Get("Unique-ID") != "6f1c1d4e-0000-4000-8000-00000000000b" {
 		t.Errorf("events %v %v", got[0], got[1])
 	}
 	// A job nobody waits for is dropped: the user did not subscribe BACKGROUND_JOB.
@@ -306,7 +312,7 @@ func TestSubscribeDeliversEventsInOrder(t *testing.T) {
 func TestReconnector(t *testing.T) {
 	var mu sync.Mutex
 	attempts := 0
-	ip := &inboundPeer{password: "ClueCon"}
+	serve := hostileInbound(nil)
 	addr := listen(t, func(p *fakePeer) {
 		mu.Lock()
 		attempts++
@@ -315,7 +321,7 @@ func TestReconnector(t *testing.T) {
 		if n <= 2 {
 			return // refuse: close before auth/request
 		}
-		ip.serve(p)
+		serve(p)
 	})
 	r := &Reconnector{Addr: addr, Password: "ClueCon", Events: []string{"CHANNEL_ANSWER"}, MinDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
 	c, err := r.Connect(testCtx(t))

@@ -1,6 +1,13 @@
 package esltest
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxSleep bounds `api msleep` so a test cannot hang the fake.
+const maxSleep = 10 * time.Second
 
 // localAPI answers the api commands that depend on where they are sent
 // (the outbound session knows its channel, the inbound server all of
@@ -23,6 +30,15 @@ func (si *switchInfo) runAPI(line string, sessions int, local localAPI) (body st
 		return versionBody, nil
 	case "status":
 		return si.statusBody(sessions), nil
+	case "echo": // mod_commands: the argument, as is
+		return arg, nil
+	case "msleep": // mod_commands: sleep, then +OK (blocks this socket like FS does)
+		ms, err := strconv.Atoi(arg)
+		if err != nil || ms < 0 {
+			return "-USAGE: <milliseconds>\n", nil
+		}
+		time.Sleep(min(time.Duration(ms)*time.Millisecond, maxSleep))
+		return "+OK", nil
 	}
 	if local != nil {
 		if body, then, ok := local(name, arg); ok {

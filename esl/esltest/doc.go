@@ -7,6 +7,8 @@
 // It is an independent implementation of the FreeSWITCH side of the Event
 // Socket: it has its own reader for client commands and its own encoder, and
 // does not import package esl, so a framing bug there is not mirrored here.
+// (Its tests frame what it sends with esl's Reader, the one ESL reader the
+// tests share, and compare it with the captures framed the same way.)
 //
 // # Outbound: one call
 //

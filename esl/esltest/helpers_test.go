@@ -1,19 +1,17 @@
 package esltest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fsivr/fsivr/esl"
 	"github.com/fsivr/fsivr/internal/capture"
 	"go.uber.org/goleak"
 )
@@ -57,53 +55,39 @@ func names(hs []header) []string {
 	return out
 }
 
-// readMsg is the test's own independent parser of FreeSWITCH messages.
-func readMsg(r *bufio.Reader) (*msg, error) {
-	m := &msg{}
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return nil, err
-		}
-		line = strings.TrimSuffix(line, "\n")
-		if line == "" {
-			if len(m.headers) == 0 {
-				continue
-			}
-			break
-		}
+// toMsg views a message framed by package esl's Reader (the one ESL
+// reader the tests share) as the header lists these tests compare: the
+// outer header lines in wire order, verbatim, and for a plain event its
+// decoded event headers. The fake itself never uses package esl.
+func toMsg(em *esl.Message) *msg {
+	raw := string(em.Raw())
+	hdr, _, _ := strings.Cut(raw, "\n\n")
+	m := &msg{body: string(em.OuterBody())}
+	for _, line := range strings.Split(hdr, "\n") {
 		k, v, _ := strings.Cut(line, ": ")
 		m.headers = append(m.headers, header{k, v})
 	}
-	if cl := m.get("Content-Length"); cl != "" {
-		n, err := strconv.Atoi(cl)
-		if err != nil {
-			return nil, err
+	if em.Format() == esl.FormatPlain {
+		for k, v := range em.EventHeaders() {
+			m.event = append(m.event, header{k, v})
 		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r, b); err != nil {
-			return nil, err
-		}
-		m.body = string(b)
+		m.eventBody = string(em.Body())
 	}
-	if m.get("Content-Type") == "text/event-plain" {
-		head, rest, _ := strings.Cut(m.body, "\n\n")
-		for _, line := range strings.Split(head, "\n") {
-			k, v, _ := strings.Cut(line, ": ")
-			dv, err := url.QueryUnescape(strings.ReplaceAll(v, "+", "%2B"))
-			if err != nil {
-				dv = v
-			}
-			m.event = append(m.event, header{k, dv})
-		}
-		m.eventBody = rest
+	return m
+}
+
+// readMsg reads the next message; io.EOF at a clean end.
+func readMsg(r *esl.Reader) (*msg, error) {
+	em, err := r.ReadMessage()
+	if err != nil {
+		return nil, err
 	}
-	return m, nil
+	return toMsg(em), nil
 }
 
 func parseAll(t *testing.T, b []byte) []*msg {
 	t.Helper()
-	r := bufio.NewReader(bytes.NewReader(b))
+	r := esl.NewReader(bytes.NewReader(b), 0)
 	var out []*msg
 	for {
 		m, err := readMsg(r)
@@ -117,8 +101,6 @@ func parseAll(t *testing.T, b []byte) []*msg {
 	}
 }
 
-// fixture returns a FreeSWITCH capture from esl's testdata (copied from
-// shared/fixtures/freeswitch); a missing one fails the test.
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
 	return capture.Load(t, filepath.Join("..", "testdata", "freeswitch", name))
@@ -128,12 +110,12 @@ func fixture(t *testing.T, name string) []byte {
 type rawClient struct {
 	t    *testing.T
 	conn net.Conn
-	r    *bufio.Reader
+	r    *esl.Reader
 	seen []*msg
 }
 
 func newRawClient(t *testing.T, conn net.Conn) *rawClient {
-	return &rawClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+	return &rawClient{t: t, conn: conn, r: esl.NewReader(conn, 0)}
 }
 
 func (c *rawClient) send(s string) {

@@ -48,7 +48,7 @@ func TestInboundAuth(t *testing.T) {
 	if d := diffNames(names(real[2].headers), names(notice.headers)); d != "" || notice.body != real[2].body {
 		t.Errorf("bad auth notice differs:\n%s body %q", d, notice.body)
 	}
-	if _, err := bad.r.ReadByte(); err == nil {
+	if _, err := bad.r.ReadMessage(); err == nil {
 		t.Error("connection should be closed after bad auth")
 	}
 }

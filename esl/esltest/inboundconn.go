@@ -96,6 +96,7 @@ func (c *inboundConn) serve() {
 
 // handle runs one command; false ends the connection.
 func (c *inboundConn) handle(cmd *command) bool {
+	c.srv.record(cmd)
 	verb := cmd.verb()
 	if !c.authed {
 		if verb != "auth" {

@@ -105,7 +105,7 @@ func TestOutboundMatchesCaptureStructure(t *testing.T) {
 	if bye.get("Content-Disposition") != "disconnect" || bye.body != goodbye {
 		t.Errorf("exit notice %+v", bye)
 	}
-	if _, err := c.r.ReadByte(); err != io.EOF {
+	if _, err := c.r.ReadMessage(); err != io.EOF {
 		t.Errorf("after exit: want EOF, got %v", err)
 	}
 	<-call.Done()

@@ -39,10 +39,12 @@ type Server struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	bmu      sync.Mutex // serializes broadcasts
 	mu       sync.Mutex
 	conns    map[*inboundConn]struct{}
 	channels map[string]*serverChannel
 	sessions int
+	records  []Record
 }
 
 // serverChannel is a channel the server originated.
@@ -90,6 +92,21 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
+// Commands returns every command the server received so far on any
+// connection, in arrival order (auth included).
+func (s *Server) Commands() []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Record(nil), s.records...)
+}
+
+func (s *Server) record(cmd *command) {
+	rec := newRecord(cmd)
+	s.mu.Lock()
+	s.records = append(s.records, rec)
+	s.mu.Unlock()
+}
+
 func (s *Server) accept() {
 	defer s.wg.Done()
 	for {
@@ -112,7 +129,12 @@ func (s *Server) accept() {
 	}
 }
 
+// broadcast hands ev to every connection. Like FreeSWITCH's event
+// dispatch, one event reaches every listener's queue before the next one
+// does, so two listeners never see two events in different orders.
 func (s *Server) broadcast(ev *eventMsg) {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
 	s.mu.Lock()
 	conns := make([]*inboundConn, 0, len(s.conns))
 	for c := range s.conns {

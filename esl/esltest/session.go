@@ -278,15 +278,7 @@ func (s *session) reply(text string) { s.write(encodeReply(text)) }
 
 // record stores the command and tells the observer.
 func (s *session) record(cmd *command) {
-	rec := Record{At: time.Now(), Verb: cmd.verb(), Raw: cmd.raw, Headers: make(map[string]string, len(cmd.headers))}
-	for _, h := range cmd.headers {
-		rec.Headers[strings.ToLower(h.name)] = h.value
-	}
-	if rec.Verb == "sendmsg" && strings.EqualFold(cmd.get("call-command"), "execute") {
-		rec.App = cmd.get("execute-app-name")
-		rec.Arg = execArg(cmd)
-		rec.EventUUID = cmd.get("Event-UUID")
-	}
+	rec := newRecord(cmd)
 	if !s.lastComplete.IsZero() {
 		rec.SinceLastComplete = rec.At.Sub(s.lastComplete)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -110,6 +111,21 @@ func readCommand(r *bufio.Reader) (*command, error) {
 	}
 	cmd.raw = raw.String()
 	return cmd, nil
+}
+
+// newRecord is what a test sees of a command (Call.Commands,
+// Server.Commands).
+func newRecord(cmd *command) Record {
+	rec := Record{At: time.Now(), Verb: cmd.verb(), Raw: cmd.raw, Headers: make(map[string]string, len(cmd.headers))}
+	for _, h := range cmd.headers {
+		rec.Headers[strings.ToLower(h.name)] = h.value
+	}
+	if rec.Verb == "sendmsg" && strings.EqualFold(cmd.get("call-command"), "execute") {
+		rec.App = cmd.get("execute-app-name")
+		rec.Arg = execArg(cmd)
+		rec.EventUUID = cmd.get("Event-UUID")
+	}
+	return rec
 }
 
 func readLine(r *bufio.Reader) (string, error) {
