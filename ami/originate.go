@@ -324,14 +324,21 @@ func (t *Tracker) lose(c *trackedCall) {
 }
 
 // Resync takes the live channels after a reconnect (CoreShowChannels or
-// Status items: their Uniqueid headers) and settles every lost call: one
-// whose channel is still up resumes tracking; one that is gone ends, with
-// the disposition already known (an OriginateResponse came before the
-// drop) or Unknown.
+// Status items: their Uniqueid and ChannelState headers) and settles every
+// lost call: one whose channel is still up resumes tracking (as answered
+// if its channel is Up and its OriginateResponse was missed); one that is
+// gone ends, with the disposition already known (an OriginateResponse came
+// before the drop) or Unknown. Feed the events queued on the new
+// connection before calling it: they are older than the channel list (an
+// OriginateResponse sent during the reconnect is among them).
 func (t *Tracker) Resync(channels []*Message, now time.Time) []Outcome {
 	up := map[string]bool{}
+	answered := map[string]bool{}
 	for _, m := range channels {
 		up[m.Get("Uniqueid")] = true
+		if m.Get("ChannelState") == "6" {
+			answered[m.Get("Uniqueid")] = true
+		}
 	}
 	var outs []Outcome
 	for _, c := range t.calls {
@@ -341,8 +348,18 @@ func (t *Tracker) Resync(channels []*Message, now time.Time) []Outcome {
 		alive := up[c.out.ChannelID] || up[c.otherID]
 		if alive {
 			c.state = c.prior
-			if c.state == statePlaced {
+			switch {
+			case c.state == statePlaced || c.state == stateQueued:
+				// The OriginateResponse may have been sent while we were
+				// away: an Up channel was answered; a ringing one still
+				// gets its OriginateResponse (it goes to every session).
 				c.state = stateQueued
+				if answered[c.out.ChannelID] {
+					c.state = stateAnswered
+					c.out.Answered = now
+					c.out.Reason = 4
+					c.out.Incomplete = true
+				}
 			}
 			for uid := range c.live {
 				if !up[uid] {
