@@ -84,3 +84,25 @@ func (s *Server) handlerFor(lname string) actionHandler {
 }
 
 var handlers = map[string]actionHandler{}
+
+func init() {
+	handlers["userevent"] = (*Server).userEvent
+}
+
+// userEvent is the UserEvent action: an event of class user carrying the
+// action's headers but Action and UserEvent, ActionID included (69_*).
+func (s *Server) userEvent(c *session, id string, hs []Header) {
+	name := getHeader(hs, "UserEvent")
+	if name == "" {
+		c.send(failure(id, "UserEvent not specified"))
+		return
+	}
+	rest := []Header{{"UserEvent", name}}
+	for _, h := range hs {
+		if !strings.EqualFold(h.Name, "Action") && !strings.EqualFold(h.Name, "UserEvent") {
+			rest = append(rest, h)
+		}
+	}
+	c.send(success(id, "Event Sent"))
+	s.broadcast(newEvent("UserEvent", "user", rest))
+}
