@@ -42,11 +42,15 @@ type HandlerConfig struct {
 	Metrics      *Metrics
 }
 
-type handler struct {
+// Handler is the call-centre HTTP API (see NewHandler). Close ends the
+// event streams it serves.
+type Handler struct {
 	cfg    HandlerConfig
 	tokens map[string]*Token // by hash
 	mux    *http.ServeMux
 	log    *slog.Logger
+
+	streams streamSet
 }
 
 // NewHandler returns the call-centre HTTP API, to mount at the server's
@@ -61,7 +65,11 @@ type handler struct {
 // Every request needs `Authorization: Bearer <token>`; a subscription or
 // command outside the token's agents and queues is refused with 403 and a
 // log line.
-func NewHandler(cfg HandlerConfig) (http.Handler, error) {
+//
+// An HTTP/1.1 event stream is hijacked from net/http once its headers are
+// known good, so an idle subscriber costs one small goroutine and its
+// socket, not net/http's per-connection buffers and reader.
+func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if cfg.Hub == nil {
 		return nil, errors.New("callcenter: NewHandler needs a Hub")
 	}
@@ -74,7 +82,7 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &handler{cfg: cfg, tokens: map[string]*Token{}, mux: http.NewServeMux(), log: cfg.Logger.With("component", "callcenter")}
+	h := &Handler{cfg: cfg, tokens: map[string]*Token{}, mux: http.NewServeMux(), log: cfg.Logger.With("component", "callcenter")}
 	for i := range cfg.Tokens {
 		t := &cfg.Tokens[i]
 		sum := strings.ToLower(t.SHA256)
@@ -91,9 +99,9 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 	return h, nil
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-func (h *handler) auth(w http.ResponseWriter, r *http.Request) *Token {
+func (h *Handler) auth(w http.ResponseWriter, r *http.Request) *Token {
 	v := r.Header.Get("Authorization")
 	secret, ok := strings.CutPrefix(v, "Bearer ")
 	if ok {
@@ -108,7 +116,7 @@ func (h *handler) auth(w http.ResponseWriter, r *http.Request) *Token {
 	return nil
 }
 
-func (h *handler) allowed(w http.ResponseWriter, r *http.Request, t *Token, want Scope) bool {
+func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, t *Token, want Scope) bool {
 	if ok, what := want.Within(t.Scope); !ok {
 		h.cfg.Metrics.refusal()
 		h.log.Warn("refused: outside the token's scope", "token", t.Name, "path", r.URL.Path, "outside", what, "asked", want.String())
@@ -125,97 +133,6 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-var heartbeatFrame = []byte(": heartbeat\n\n")
-
-func (h *handler) events(w http.ResponseWriter, r *http.Request) {
-	t := h.auth(w, r)
-	if t == nil {
-		return
-	}
-	q := r.URL.Query()
-	scope, err := ParseScope(q.Get("agents"), q.Get("queues"))
-	if err != nil {
-		httpError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if !h.allowed(w, r, t, scope) {
-		return
-	}
-	last := r.Header.Get("Last-Event-ID")
-	if last == "" {
-		last = q.Get("lastEventId")
-	}
-	rc := http.NewResponseController(w)
-	sub, op := h.cfg.Hub.Subscribe(scope, t.Name, last)
-	defer h.cfg.Hub.Cancel(sub)
-	log := h.log.With("token", t.Name, "remote", r.RemoteAddr)
-	log.Info("subscribed", "scope", scope.String(), "resumed", op.Resumed, "reason", op.Reason)
-
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	write := func(frames ...[]byte) error {
-		if err := rc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		for _, f := range frames {
-			if _, err := w.Write(f); err != nil {
-				return err
-			}
-		}
-		return rc.Flush()
-	}
-	if err := write(append([][]byte{[]byte("retry: 2000\n\n")}, op.Frames...)...); err != nil {
-		log.Info("subscriber gone", "err", err)
-		return
-	}
-	beat := time.NewTimer(h.cfg.Heartbeat)
-	defer beat.Stop()
-	ctx := r.Context()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-beat.C:
-			if err := write(heartbeatFrame); err != nil {
-				log.Info("subscriber gone", "err", err)
-				return
-			}
-			beat.Reset(h.cfg.Heartbeat)
-		case f, ok := <-sub.ch:
-			if !ok {
-				log.Warn("slow subscriber dropped: its buffer was full; it may resume with Last-Event-ID")
-				return
-			}
-			if err := h.writeBatch(write, f, sub.ch); err != nil {
-				log.Info("subscriber gone", "err", err)
-				return
-			}
-			beat.Reset(h.cfg.Heartbeat)
-		}
-	}
-}
-
-// writeBatch writes f and whatever else is already queued, then flushes
-// once: under load a client gets few large writes, not one per event.
-func (h *handler) writeBatch(write func(...[]byte) error, f *frame, ch <-chan *frame) error {
-	batch := [][]byte{f.data}
-	for len(batch) < 64 {
-		select {
-		case g, ok := <-ch:
-			if !ok {
-				return write(batch...)
-			}
-			batch = append(batch, g.data)
-			continue
-		default:
-		}
-		break
-	}
-	return write(batch...)
-}
-
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
 	dec.DisallowUnknownFields()
@@ -226,7 +143,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-func (h *handler) commandError(w http.ResponseWriter, log *slog.Logger, err error) {
+func (h *Handler) commandError(w http.ResponseWriter, log *slog.Logger, err error) {
 	var refused *RefusedError
 	switch {
 	case errors.As(err, &refused):
@@ -251,7 +168,7 @@ type request interface {
 	scope() Scope
 }
 
-func (h *handler) command(w http.ResponseWriter, r *http.Request, req request, run func(ctx context.Context, t *Token) (any, error)) {
+func (h *Handler) command(w http.ResponseWriter, r *http.Request, req request, run func(ctx context.Context, t *Token) (any, error)) {
 	t := h.auth(w, r)
 	if t == nil || !decode(w, r, req) {
 		return
@@ -299,7 +216,7 @@ func (r *QueueActionRequest) scope() Scope {
 	return Scope{Agents: []string{r.Agent}, Queues: []string{r.Queue}}
 }
 
-func (h *handler) originate(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) originate(w http.ResponseWriter, r *http.Request) {
 	var req OriginateRequest
 	h.command(w, r, &req, func(ctx context.Context, t *Token) (any, error) {
 		id, err := h.cfg.Commands.OriginateCall(ctx, t.Name, req)
@@ -307,21 +224,21 @@ func (h *handler) originate(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (h *handler) redirect(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) redirect(w http.ResponseWriter, r *http.Request) {
 	var req RedirectRequest
 	h.command(w, r, &req, func(ctx context.Context, _ *Token) (any, error) {
 		return okResult{true}, h.cfg.Commands.RedirectCall(ctx, req)
 	})
 }
 
-func (h *handler) park(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) park(w http.ResponseWriter, r *http.Request) {
 	var req ParkRequest
 	h.command(w, r, &req, func(ctx context.Context, _ *Token) (any, error) {
 		return okResult{true}, h.cfg.Commands.ParkAndAnnounce(ctx, req)
 	})
 }
 
-func (h *handler) queue(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) queue(w http.ResponseWriter, r *http.Request) {
 	var req QueueActionRequest
 	h.command(w, r, &req, func(ctx context.Context, _ *Token) (any, error) {
 		return okResult{true}, h.cfg.Commands.QueueAction(ctx, req)

@@ -44,6 +44,7 @@ func newTestServer(t *testing.T, cfg HandlerConfig) *httptest.Server {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
+	t.Cleanup(h.Close)
 	return srv
 }
 
@@ -302,6 +303,7 @@ func TestSlowClientDroppedOthersUndelayed(t *testing.T) {
 	srv.Listener = smallBufListener{srv.Listener}
 	srv.Start()
 	t.Cleanup(srv.Close)
+	t.Cleanup(h.Close)
 
 	slowClient := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)

@@ -15,7 +15,7 @@ type HubConfig struct {
 	// MaxRetained bounds the events kept whatever their age (default 200,000).
 	MaxRetained int
 	// Buffer is how many frames a subscriber may have unwritten before it
-	// is dropped (default 512). A dropped client resumes with Last-Event-ID.
+	// is dropped (default 256). A dropped client resumes with Last-Event-ID.
 	Buffer int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
@@ -77,7 +77,7 @@ func NewHub(cfg HubConfig) *Hub {
 		cfg.MaxRetained = 200000
 	}
 	if cfg.Buffer <= 0 {
-		cfg.Buffer = 512
+		cfg.Buffer = 256
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

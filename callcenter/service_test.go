@@ -103,6 +103,7 @@ func TestRestartMidStream(t *testing.T) {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close) // after the clients' cleanups (LIFO)
+	t.Cleanup(h.Close)
 
 	wall, _ := subscribe(t, nil, srv.URL+"/v1/events?agents=*&queues=*", "wall-secret", "")
 	first := summary(wall.until("resynced"))
