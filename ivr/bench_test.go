@@ -119,7 +119,7 @@ func BenchmarkMenuStep(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.m.SetState("main_menu")
-		s.pending = ch.appID
+		s.phase, s.wait = phaseFlow, wait{kind: waitApp, appUUID: ch.appID, app: "play_and_get_digits"}
 		s.path = s.path[:0]
 		s.onEvent(ctx, ev)
 		s.fireQueued(ctx)

@@ -127,7 +127,7 @@ func startIVR(t *testing.T, o harnessOpts) *harness {
 		Flows:       fl,
 		DefaultFlow: "sales",
 		CallLog:     h.log,
-		Prefetchers: map[string]ivr.Prefetcher{"crm": ivr.CRMPrefetcher(client)},
+		Prefetchers: map[string]ivr.Prefetcher{"crm": client},
 		Overrides:   o.overrides,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:         func() time.Time { return now },

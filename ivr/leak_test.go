@@ -41,7 +41,7 @@ func TestNoGoroutineLeakAfterManyCalls(t *testing.T) {
 	log := &memLog{}
 	eng := ivr.NewEngine(ivr.Config{
 		Flows: loadFlows(t), DefaultFlow: "sales", CallLog: log,
-		Prefetchers: map[string]ivr.Prefetcher{"crm": ivr.CRMPrefetcher(client)},
+		Prefetchers: map[string]ivr.Prefetcher{"crm": client},
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:         func() time.Time { return now },
 	})

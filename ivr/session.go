@@ -16,7 +16,8 @@ import (
 )
 
 // Channel is what a session needs from the outbound ESL connection of its
-// call; *esl.OutboundConn satisfies it.
+// call; *esl.OutboundConn satisfies it, and ivrtest.Channel is one in memory
+// for tests of event orderings.
 type Channel interface {
 	UUID() string
 	ChannelData() *esl.Message
@@ -32,13 +33,16 @@ type Channel interface {
 // after CHANNEL_HANGUP before it writes the hangup entry from what it has.
 const hangupGrace = 5 * time.Second
 
-// Session is one call: it owns the call's looplab/fsm machine, its variables
-// and its pending application, and only its own goroutine (Run) touches them.
+// Session is one call: it owns the call's looplab/fsm machine, its variables,
+// its phase and what it waits for, and only its own goroutine (Run) touches
+// them.
 type Session struct {
-	eng    *Engine
-	ch     Channel
-	flow   *flows.Flow
-	uuid   string
+	eng  *Engine
+	ch   Channel
+	flow *flows.Flow
+	uuid string
+	// logger is the diagnostic log (slog, ivrd's JSON lines); the call log
+	// (Redis) is written by callLog only.
 	logger *slog.Logger
 	m      *fsm.FSM
 
@@ -46,9 +50,12 @@ type Session struct {
 	path  []string          // node ids in the order entered
 	start time.Time
 
-	// The application the current node waits for, by our Event-UUID.
-	pending     string
-	pendingSent time.Time
+	phase phase
+	wait  wait
+	// timer runs while a bounded wait (prefetch, override, hangup
+	// complete) is set; timerC is its channel then, nil otherwise.
+	timer  *time.Timer
+	timerC <-chan time.Time
 	// step counts the sendmsg of a multi-step node (play prompts, bridge prompt).
 	step int
 	// queued is an outcome to fire once the current input is handled, so a
@@ -59,17 +66,10 @@ type Session struct {
 	// goroutine into this buffered channel (sized so no sender ever blocks).
 	results    chan asyncResult
 	prefetched map[string]*asyncResult
-	waitingFor string // prefetch a wait_for node is waiting on
-	awaitingOv bool   // a time node is waiting for its override read
-	ovSeq      uint32 // number of the override read awaited
+	ovSeq      uint32 // number of the latest override read
 
-	timer   *time.Timer
-	timerOn bool
-
-	hungUp      bool
-	closed      bool // the connection is gone: nothing can be sent
+	connGone    bool // the connection is closed: nothing can be sent
 	hangupCause string
-	finished    bool
 	outcome     string
 	cancel      context.CancelFunc
 	evbuf       []*esl.Message
@@ -123,36 +123,25 @@ func (s *Session) Run(ctx context.Context) {
 	ctx, s.cancel = context.WithCancel(ctx)
 	defer s.cancel()
 	s.begin(ctx)
-	for !s.finished {
+	for s.phase != phaseDone {
 		s.fireQueued(ctx)
-		if s.finished {
+		if s.phase == phaseDone {
 			break
-		}
-		var timerC <-chan time.Time
-		if s.timerOn {
-			timerC = s.timer.C
 		}
 		select {
 		case <-s.ch.Notify():
-			s.evbuf = s.ch.Drain(s.evbuf[:0])
-			for i, ev := range s.evbuf {
-				s.onEvent(ctx, ev)
-				s.evbuf[i] = nil
-			}
+			s.handleEvents(ctx)
 		case r := <-s.results:
 			s.onResult(ctx, r)
-		case <-timerC:
-			s.timerOn = false
-			s.onTimer(ctx)
+		case <-s.timerC:
+			s.timerC = nil
+			s.onTimeout()
 		case <-s.ch.Done():
-			// Drain what the reader queued before the close.
-			s.closed = true
-			s.evbuf = s.ch.Drain(s.evbuf[:0])
-			for _, ev := range s.evbuf {
-				s.onEvent(ctx, ev)
-			}
-			if !s.finished {
-				if !s.hungUp && s.outcome == "caller_hangup" {
+			// Handle what the reader queued before the close.
+			s.connGone = true
+			s.handleEvents(ctx)
+			if s.phase != phaseDone {
+				if s.phase < phaseHangingUp && s.outcome == "caller_hangup" {
 					// FreeSWITCH went away (restart, network) with the call
 					// state unknown: say so rather than "caller_hangup".
 					s.outcome = "disconnected"
@@ -160,13 +149,21 @@ func (s *Session) Run(ctx context.Context) {
 				s.finish("connection closed")
 			}
 		case <-ctx.Done():
-			s.logger.Warn("session released to the dialplan", "reason", ctx.Err(), "node", s.m.Current())
-			s.outcome = "released"
+			s.logger.Warn("session released to the dialplan", "reason", ctx.Err(), "node", s.m.Current(), "phase", s.phase)
+			if s.phase == phaseFlow {
+				s.outcome = "released"
+			}
 			s.finish("released")
 		}
 	}
-	if s.timer != nil {
-		s.timer.Stop()
+	s.stopTimer()
+}
+
+func (s *Session) handleEvents(ctx context.Context) {
+	s.evbuf = s.ch.Drain(s.evbuf[:0])
+	for i, ev := range s.evbuf {
+		s.onEvent(ctx, ev)
+		s.evbuf[i] = nil
 	}
 }
 
@@ -251,7 +248,8 @@ func (s *Session) lookup(name string) (string, bool) {
 	return v, ok
 }
 
-// lookupSafe resolves ${name} for values that reach a command argument.
+// render resolves a template whose result reaches a command argument: every
+// substituted value is checked (checkArgValue).
 func (s *Session) render(t flows.Template) (string, error) {
 	var bad error
 	out, err := t.Render(func(name string) (string, bool) {
@@ -270,16 +268,17 @@ func (s *Session) render(t flows.Template) (string, error) {
 // enter runs the entry action of node id: the decision was the machine's,
 // the I/O is the session's.
 func (s *Session) enter(ctx context.Context, id string) {
-	if s.hungUp || s.finished || s.closed {
+	if s.phase != phaseFlow || s.connGone {
 		return
 	}
-	s.pending, s.step = "", 0
+	s.wait, s.step = wait{}, 0
 	if id == flows.StateEnd {
+		s.phase = phaseHandedOff
 		return
 	}
 	n, ok := s.flow.Nodes[id]
 	if !ok {
-		s.fail(ctx, "unknown node "+id, nil)
+		s.fail("unknown node "+id, nil)
 		return
 	}
 	label := n.Log
@@ -288,18 +287,20 @@ func (s *Session) enter(ctx context.Context, id string) {
 	}
 	s.callLog(calllog.KindNode, n.ID, label, nil)
 	s.logger.Debug("enter node", "node", n.ID, "kind", n.Kind)
-
 	r, ok := runners[n.Kind]
 	if !ok {
-		s.fail(ctx, "unknown node kind "+string(n.Kind), nil)
+		s.fail("unknown node kind "+string(n.Kind), nil)
 		return
 	}
 	r.enter(s, ctx, n)
 }
 
-// send queues one application and makes it the one the node waits for.
+// current is the node the machine is in; nil after the flow.
+func (s *Session) current() *flows.Node { return s.flow.Nodes[s.m.Current()] }
+
+// send queues one application and makes it what the node waits for.
 func (s *Session) send(ctx context.Context, app, arg string) bool {
-	if s.hungUp || s.closed {
+	if !s.canSend() {
 		return false
 	}
 	id, err := s.ch.Send(ctx, app, arg)
@@ -307,7 +308,7 @@ func (s *Session) send(ctx context.Context, app, arg string) bool {
 		s.sendFailed(app, err)
 		return false
 	}
-	s.pending, s.pendingSent = id, s.eng.now()
+	s.wait = wait{kind: waitApp, appUUID: id, app: app, sent: s.eng.now()}
 	return true
 }
 
@@ -315,7 +316,7 @@ func (s *Session) send(ctx context.Context, app, arg string) bool {
 // (FreeSWITCH runs a channel's apps in order, so a set before a bridge is
 // done before the bridge starts).
 func (s *Session) sendNoWait(ctx context.Context, app, arg string) bool {
-	if s.hungUp || s.closed {
+	if !s.canSend() {
 		return false
 	}
 	if _, err := s.ch.Send(ctx, app, arg); err != nil {
@@ -325,10 +326,16 @@ func (s *Session) sendNoWait(ctx context.Context, app, arg string) bool {
 	return true
 }
 
+// canSend: only the flow sends, and never after the caller or the
+// connection is gone.
+func (s *Session) canSend() bool { return s.phase == phaseFlow && !s.connGone }
+
 func (s *Session) sendFailed(app string, err error) {
 	if errors.Is(err, esl.ErrHangup) {
-		// The CHANNEL_HANGUP event is (or will be) in the mailbox.
-		s.hungUp = true
+		// The CHANNEL_HANGUP event is (or will be) in the mailbox; until it
+		// is handled nothing more is sent.
+		s.phase = phaseHangingUp
+		s.wait = wait{}
 		return
 	}
 	s.eng.metrics.eslError()
@@ -340,7 +347,7 @@ func (s *Session) sendFailed(app string, err error) {
 
 // fail ends the flow on an internal error: the socket is released so the
 // dialplan's fallback after the socket action takes the caller somewhere.
-func (s *Session) fail(_ context.Context, msg string, err error) {
+func (s *Session) fail(msg string, err error) {
 	fields := map[string]string{}
 	if err != nil {
 		fields["error"] = err.Error()
@@ -355,14 +362,14 @@ func (s *Session) queue(o flows.Outcome) { s.queued = o }
 
 // fireQueued fires outcomes until the machine waits for input again.
 func (s *Session) fireQueued(ctx context.Context) {
-	for s.queued != "" && !s.finished && !s.hungUp {
+	for s.queued != "" && s.phase == phaseFlow {
 		ev := s.queued
 		s.queued = ""
 		from := s.m.Current()
 		err := s.m.Event(context.Background(), string(ev))
 		var noTrans fsm.NoTransitionError
 		if err != nil && !errors.As(err, &noTrans) {
-			s.fail(ctx, "no transition "+string(ev)+" from "+from, err)
+			s.fail("no transition "+string(ev)+" from "+from, err)
 			return
 		}
 		if errors.As(err, &noTrans) {
@@ -379,9 +386,10 @@ func (s *Session) fireQueued(ctx context.Context) {
 func (s *Session) onEvent(ctx context.Context, ev *esl.Message) {
 	switch ev.Name() {
 	case "CHANNEL_EXECUTE_COMPLETE":
-		if id := ev.Get("Application-UUID"); id != "" && id == s.pending {
-			s.pending = ""
-			s.eng.metrics.appLatency(ev.Get("Application"), s.eng.now().Sub(s.pendingSent))
+		if s.wait.kind == waitApp && ev.Get("Application-UUID") == s.wait.appUUID {
+			w := s.wait
+			s.wait = wait{}
+			s.eng.metrics.appLatency(w.app, s.eng.now().Sub(w.sent))
 			s.onComplete(ctx, ev)
 		}
 	case "DTMF":
@@ -406,26 +414,34 @@ func (s *Session) onEvent(ctx context.Context, ev *esl.Message) {
 	}
 }
 
+// onComplete handles the CHANNEL_EXECUTE_COMPLETE of the application the
+// current node waits for.
+func (s *Session) onComplete(ctx context.Context, ev *esl.Message) {
+	n := s.current()
+	if n == nil {
+		return
+	}
+	if r := runners[n.Kind]; r.complete != nil {
+		r.complete(s, ctx, n, ev)
+	}
+}
+
 func (s *Session) onHangup(ev *esl.Message) {
 	if cause := ev.Get("Hangup-Cause"); cause != "" {
 		s.hangupCause = cause
 	}
-	if s.hungUp && s.m.Current() == flows.StateHungUp {
+	if s.m.Current() == flows.StateHungUp || s.phase == phaseDone {
 		return
 	}
-	s.hungUp = true
-	s.pending = ""
+	s.phase = phaseHangingUp
 	s.queued = ""
-	// Nothing waits for a node's input any more; the timer now only bounds
-	// the wait for HANGUP_COMPLETE.
-	s.waitingFor = ""
-	s.awaitingOv = false
 	if err := s.m.Event(context.Background(), eventHangup); err != nil {
 		s.logger.Debug("hangup transition", "err", err)
 	}
 	s.logger.Info("caller hung up or call ended", "cause", s.hangupCause, "node", s.lastNode())
-	// Wait a bounded time for HANGUP_COMPLETE, then finish with what we have.
-	s.setTimer(hangupGrace)
+	// Nothing waits for a node's input any more: wait a bounded time for
+	// HANGUP_COMPLETE, then finish with what we have.
+	s.await(wait{kind: waitHangupComplete}, hangupGrace)
 }
 
 func (s *Session) lastNode() string {
@@ -438,101 +454,107 @@ func (s *Session) lastNode() string {
 func (s *Session) onResult(ctx context.Context, r asyncResult) {
 	switch r.kind {
 	case resultPrefetch:
-		s.eng.metrics.prefetch(r.name, r.err, r.took)
-		fields := map[string]string{"took_ms": strconv.FormatInt(r.took.Milliseconds(), 10)}
-		outcome := "ok"
-		if r.err != nil {
-			outcome = "error"
-			fields["error"] = r.err.Error()
-		} else {
-			for k, v := range r.fields {
-				s.vars[r.name+"."+k] = v
-				fields[k] = v
-			}
-		}
-		fields["outcome"] = outcome
-		rr := r
-		if s.prefetched == nil {
-			s.prefetched = make(map[string]*asyncResult, len(s.flow.Prefetch))
-		}
-		s.prefetched[r.name] = &rr
-		// The entry's kind is the prefetch's kind, never its name: a name
-		// comes from the flow file and must not be taken for a core kind.
-		fields["prefetch"] = r.name
-		s.callLog(prefetchEntryKind(s.flow.Prefetch[r.name]), s.lastNode(), outcome, fields)
-		if s.waitingFor == r.name && !s.hungUp {
-			s.waitingFor = ""
-			s.stopTimer()
-			s.finishWaitFor(s.flow.Nodes[s.m.Current()])
-		}
+		s.onPrefetch(r)
 	case resultOverride:
 		// A late answer to an earlier read (its node already routed by
 		// time) must not be taken for the current node's override.
-		if !s.awaitingOv || r.seq != s.ovSeq || s.hungUp {
+		if s.wait.kind != waitOverride || r.seq != s.wait.seq {
 			return
 		}
-		s.awaitingOv = false
+		s.wait = wait{}
 		s.stopTimer()
 		s.onOverride(ctx, r)
 	}
 }
 
-func (s *Session) onTimer(ctx context.Context) {
-	switch {
-	case s.hungUp:
+func (s *Session) onPrefetch(r asyncResult) {
+	s.eng.metrics.prefetch(r.name, r.err, r.took)
+	fields := map[string]string{"took_ms": strconv.FormatInt(r.took.Milliseconds(), 10)}
+	outcome := "ok"
+	if r.err != nil {
+		outcome = "error"
+		fields["error"] = r.err.Error()
+	} else {
+		for k, v := range r.fields {
+			s.vars[r.name+"."+k] = v
+			fields[k] = v
+		}
+	}
+	fields["outcome"] = outcome
+	if s.prefetched == nil {
+		s.prefetched = make(map[string]*asyncResult, len(s.flow.Prefetch))
+	}
+	s.prefetched[r.name] = &r
+	// The entry's kind is the prefetch's kind, never its name: a name
+	// comes from the flow file and must not be taken for a core kind.
+	fields["prefetch"] = r.name
+	s.callLog(prefetchEntryKind(s.flow.Prefetch[r.name]), s.lastNode(), outcome, fields)
+	if s.wait.kind == waitPrefetch && s.wait.prefetch == r.name {
+		s.wait = wait{}
+		s.stopTimer()
+		s.finishWaitFor(s.current())
+	}
+}
+
+// onTimeout: the bound of the current wait ran out.
+func (s *Session) onTimeout() {
+	w := s.wait
+	s.wait = wait{}
+	switch w.kind {
+	case waitHangupComplete:
 		s.finish("hangup (no HANGUP_COMPLETE)")
-	case s.waitingFor != "":
-		name := s.waitingFor
-		s.waitingFor = ""
-		s.callLog(prefetchEntryKind(s.flow.Prefetch[name]), s.m.Current(), "late", map[string]string{"prefetch": name})
+	case waitPrefetch:
+		s.callLog(prefetchEntryKind(s.flow.Prefetch[w.prefetch]), s.m.Current(), "late", map[string]string{"prefetch": w.prefetch})
 		s.queue(flows.OutcomeMissing)
-	case s.awaitingOv:
-		s.awaitingOv = false
-		n := s.flow.Nodes[s.m.Current()]
+	case waitOverride:
+		n := s.current()
 		s.logger.Warn("override read timed out; routing by time", "node", n.ID)
 		s.routeByTime(n)
 	}
-	_ = ctx
 }
 
-func (s *Session) setTimer(d time.Duration) {
+// await sets a bounded wait and (re)arms the timer for it.
+func (s *Session) await(w wait, bound time.Duration) {
+	s.wait = w
 	if s.timer == nil {
-		s.timer = time.NewTimer(d)
+		s.timer = time.NewTimer(bound)
 	} else {
-		s.timer.Reset(d)
+		s.timer.Reset(bound)
 	}
-	s.timerOn = true
+	s.timerC = s.timer.C
 }
 
 func (s *Session) stopTimer() {
-	if s.timerOn {
+	if s.timerC != nil {
 		s.timer.Stop()
-		s.timerOn = false
+		s.timerC = nil
 	}
 }
 
 // finish writes the hangup entry (once) and ends the loop.
 func (s *Session) finish(reason string) {
-	if s.finished {
+	if s.phase == phaseDone {
 		return
 	}
-	s.finished = true
+	s.phase = phaseDone
+	s.wait = wait{}
 	s.cancel() // stops prefetches still running
 	cause := s.hangupCause
 	end := s.eng.now()
+	path := strings.Join(s.path, calllog.PathSeparator)
 	s.callLog(calllog.KindHangup, s.lastNode(), cause, map[string]string{
 		"cause":    cause,
-		"path":     strings.Join(s.path, ">"),
+		"path":     path,
 		"outcome":  s.outcome,
 		"reason":   reason,
 		"duration": strconv.FormatInt(end.Sub(s.start).Milliseconds(), 10),
 	})
 	s.eng.metrics.callEnded(s.flow.Name, s.outcome)
-	s.logger.Info("call end", "cause", cause, "outcome", s.outcome, "path", strings.Join(s.path, ">"), "reason", reason)
+	s.logger.Info("call end", "cause", cause, "outcome", s.outcome, "path", path, "reason", reason)
 }
 
-// prefetchEntryKind is the call-log kind of a prefetch's result. crm is the
-// only prefetch kind flows accepts.
+// prefetchEntryKind is the call-log kind of a prefetch's result: crm, the
+// only prefetch kind (flows.PrefetchKindCRM) flows accepts.
 func prefetchEntryKind(*flows.Prefetch) calllog.Kind { return calllog.KindCRM }
 
 // callLog hands one entry to the call log (Redis, not slog); it never blocks.

@@ -153,7 +153,7 @@ func (sim simulation) run(ctx context.Context, w io.Writer) ([]calllog.Entry, er
 		Flows:       flowMap(all),
 		DefaultFlow: sim.Flow,
 		CallLog:     writer,
-		Prefetchers: map[string]ivr.Prefetcher{"crm": ivr.CRMPrefetcher(crmClient)},
+		Prefetchers: map[string]ivr.Prefetcher{"crm": crmClient},
 		Overrides:   overrides,
 		Logger:      logger,
 		Now:         func() time.Time { return at.Add(time.Since(tr.start)) },

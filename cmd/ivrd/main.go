@@ -104,11 +104,11 @@ func run(configPath string) error {
 		if err != nil {
 			return fmt.Errorf("crm: %w", err)
 		}
-		prefetchers["crm"] = ivr.CRMPrefetcher(c)
+		prefetchers["crm"] = c
 	}
 	var overrides ivr.OverrideStore
 	if rdb != nil {
-		overrides = ivr.RedisOverrides{Client: rdb}
+		overrides = redisOverrides{client: rdb}
 	}
 	engine := ivr.NewEngine(ivr.Config{
 		Flows: registry, DefaultFlow: cfg.DefaultFlow, CallLog: writer,

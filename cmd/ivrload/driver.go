@@ -64,7 +64,7 @@ func startInProcess(ctx context.Context, crmLatency time.Duration) (*inProcess, 
 	}
 	eng := ivr.NewEngine(ivr.Config{
 		Flows: flowMap(fl), DefaultFlow: "sales",
-		Prefetchers: map[string]ivr.Prefetcher{"crm": ivr.CRMPrefetcher(client)},
+		Prefetchers: map[string]ivr.Prefetcher{"crm": client},
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)), Now: now,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -2,14 +2,9 @@ package ivr
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/fsivr/fsivr/calllog"
-	"github.com/fsivr/fsivr/crm"
 	"github.com/fsivr/fsivr/flows"
 )
 
@@ -28,6 +23,7 @@ type CallLog interface {
 
 // Prefetcher looks something up for a call (by caller id for the CRM) and
 // returns the fields later nodes may use as ${<prefetch>.<field>}.
+// *crm.Client satisfies it.
 type Prefetcher interface {
 	Prefetch(ctx context.Context, key string) (map[string]string, error)
 }
@@ -40,38 +36,10 @@ func (f PrefetchFunc) Prefetch(ctx context.Context, key string) (map[string]stri
 	return f(ctx, key)
 }
 
-// CRMPrefetcher adapts a CRM client to a Prefetcher.
-func CRMPrefetcher(c *crm.Client) Prefetcher {
-	return PrefetchFunc(func(ctx context.Context, key string) (map[string]string, error) {
-		r, err := c.Lookup(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		return r.Fields(), nil
-	})
-}
-
 // OverrideStore reads the ops override of a time node. An empty value and a
 // nil error mean "no override".
 type OverrideStore interface {
 	Override(ctx context.Context, key string) (string, error)
-}
-
-// RedisOverrides reads overrides with GET from Redis.
-type RedisOverrides struct {
-	Client redis.UniversalClient
-}
-
-// Override returns the value under key, "" when it is not set.
-func (r RedisOverrides) Override(ctx context.Context, key string) (string, error) {
-	v, err := r.Client.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("ivr: read override %s: %w", key, err)
-	}
-	return v, nil
 }
 
 // MapOverrides is an in-memory OverrideStore for tests, simulate and the demo.
