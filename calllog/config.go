@@ -23,6 +23,17 @@ const (
 	DefaultWriteTimeout  = 2 * time.Second
 	DefaultRetryInterval = time.Second
 	DefaultSegmentBytes  = 8 << 20
+
+	DefaultMaxEntriesPerCall = 2000
+	DefaultMaxValueBytes     = 1024
+	DefaultMaxFields         = 32
+)
+
+// Hard ceilings of the entry limits: with them one spool record stays far
+// below the spool's line limit.
+const (
+	maxMaxValueBytes = 16 << 10
+	maxMaxFields     = 64
 )
 
 // ErrConfig is wrapped by every configuration error of NewWriter.
@@ -70,6 +81,22 @@ type Config struct {
 	SpoolDir string
 	// SegmentBytes rotates the spool file after this many bytes. Default 8 MiB.
 	SegmentBytes int64
+	// MaxEntriesPerCall caps the entries one call may write (a peer flooding
+	// DTMF or CUSTOM events must not fill the log and the spool for everyone).
+	// call_start and hangup always pass, so every call keeps its summary's
+	// start and end. Entries over the cap are dropped, counted
+	// (fsivr_calllog_entries_capped_total) and logged once per call. Default
+	// 2000; negative = no cap.
+	MaxEntriesPerCall int
+	// MaxValueBytes caps every value (Value, each Fields value, and the Call,
+	// Flow, FlowVersion, Node strings) and every field name; longer ones are
+	// cut at a UTF-8 boundary, counted (fsivr_calllog_values_truncated_total)
+	// and logged once per call. Default 1024, at most 16 KiB.
+	MaxValueBytes int
+	// MaxFields caps the extra Fields of one entry (kept in name order; the
+	// rest are dropped and counted like truncated values). Default 32, at
+	// most 64.
+	MaxFields int
 	// Tee, if set, receives a copy of every entry, synchronously in Append
 	// (keep it fast); the demo prints entries with it.
 	Tee func(Entry)
@@ -118,6 +145,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SegmentBytes == 0 {
 		c.SegmentBytes = DefaultSegmentBytes
 	}
+	if c.MaxEntriesPerCall == 0 {
+		c.MaxEntriesPerCall = DefaultMaxEntriesPerCall
+	}
+	if c.MaxValueBytes == 0 {
+		c.MaxValueBytes = DefaultMaxValueBytes
+	}
+	if c.MaxFields == 0 {
+		c.MaxFields = DefaultMaxFields
+	}
 	if c.SpoolDir == "" {
 		c.SpoolDir = filepath.Join(os.TempDir(), "fsivr-spool", c.Namespace+"-"+c.Stream)
 	}
@@ -130,6 +166,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: QueueSize and BatchSize must be >= 1", ErrConfig)
 	case c.SummaryTTL < time.Second || c.DedupeTTL < time.Second:
 		return c, fmt.Errorf("%w: SummaryTTL and DedupeTTL must be >= 1s", ErrConfig)
+	case c.MaxValueBytes < 16 || c.MaxValueBytes > maxMaxValueBytes:
+		return c, fmt.Errorf("%w: MaxValueBytes %d not in [16, %d]", ErrConfig, c.MaxValueBytes, maxMaxValueBytes)
+	case c.MaxFields < 1 || c.MaxFields > maxMaxFields:
+		return c, fmt.Errorf("%w: MaxFields %d not in [1, %d]", ErrConfig, c.MaxFields, maxMaxFields)
 	case c.WriteTimeout < 0 || c.RetryInterval < 0 || c.SegmentBytes < 0:
 		return c, fmt.Errorf("%w: negative duration or size", ErrConfig)
 	}

@@ -63,26 +63,29 @@
 //
 // # Writer guarantees
 //
-// Append never does network I/O and never waits for Redis or for the writer
-// goroutine: it takes a mutex held only for O(1) queue work. When QueueSize
-// entries already wait (Redis slow or down), it hands the whole queue to a
-// spiller goroutine that writes it to the spool; only when that goroutine is
-// more than 16*QueueSize entries behind (the disk cannot keep up) does Append
-// write to the spool itself (write(2) into the page cache, no fsync): bounded
-// memory through back-pressure from the disk, never from Redis. The tests
-// assert that no Append took longer than AppendBound while Redis was
+// Append never does network I/O and never waits for Redis or for a writer
+// goroutine: it takes its shard's mutex for O(1) queue work. While its shard
+// spools (Redis down or slow, or the queue full), Append writes the entry to
+// the spool itself before it returns (write(2) into the page cache; the writer
+// fsyncs): back-pressure from the disk, never from Redis, and an entry
+// appended while Redis is known to be down survives a crash of the process.
+// The tests assert that no Append took longer than AppendBound while Redis was
 // SIGKILLed and restarted under load.
 //
-// One goroutine sends the queue to Redis: one EVALSHA per shard per batch of
-// up to BatchSize entries, pipelined. A batch script is atomic (Redis rejects
-// a script as a whole before it writes, e.g. LOADING or OOM, and runs it
-// without interleaving), so a batch is applied entirely or not at all. If a
-// batch fails or exceeds WriteTimeout, it and everything after it go to the
-// spool (append-only JSON-lines segment files, fsynced by the writer), and
-// the writer probes Redis every RetryInterval; when Redis answers it replays
-// the segments in order and returns to direct writes only once the spool is
-// empty. So entries reach Redis in Append order (per call, and globally per
-// writer).
+// Each shard (Config.Shards) has its own queue, spool segments, probe and
+// goroutine: one EVALSHA per batch of up to BatchSize entries, routed by the
+// shard's hash tag, so in a Redis Cluster a dead master spools only the
+// entries of its own shards while the others keep writing. A batch script is
+// atomic (Redis rejects a script as a whole before it writes, e.g. LOADING or
+// OOM, and runs it without interleaving), so a batch is applied entirely or
+// not at all. If a batch fails or exceeds WriteTimeout, it and everything
+// after it in that shard go to the spool, and the shard probes its node every
+// RetryInterval (an empty EVALSHA, EVAL when the node's script cache is
+// empty); when it answers the shard replays its segments in order and returns
+// to direct writes once none of them is left on disk. So entries reach Redis
+// in Append order per call and per shard. WriteTimeout is enforced through the
+// client (NewRedisClient sets ContextTimeoutEnabled; otherwise the client's
+// ReadTimeout bounds a hanging Redis).
 //
 // Exactly once: every entry carries a stable identity (writer id, sequence
 // number) that is spooled with it. The script keeps, per call and writer, the
@@ -91,12 +94,57 @@
 // sequence order, that high-water mark is exact, costs one small hash per
 // call (not a key per entry), and works with any number of writers: stream
 // ids stay Redis-generated ("*"), since explicit XADD ids must increase per
-// stream and several writers would collide.
+// stream and several writers would collide. Counters are exact too: after a
+// NOSCRIPT only the refused script call is sent again.
 //
-// Losses are possible only if Redis is unavailable and the spool cannot be
-// written at the same time (disk full, I/O error): then entries are counted
-// in fsivr_calllog_entries_lost_total and logged at error level, never
-// silently dropped. Entries appended after Close are counted the same way.
+// # The spool
+//
+// One Writer per spool directory: NewWriter takes an exclusive flock on
+// SpoolDir/.lock and fails with ErrSpoolLocked if another writer (another
+// process, e.g. a new ivrd while the old one drains) holds it; the kernel
+// drops the lock when the process dies. Segments are append-only files, one
+// record per line with a CRC-32C: a line that fails its checksum (a flipped
+// bit, a torn write) is skipped and counted (Stats.Corrupt), never decoded, so
+// damage cannot pass for a duplicate. Replay is driven by what is on disk:
+// segments removed behind the writer end its spooling (their entries are
+// counted lost when the writer knows how many there were) instead of making it
+// spin. A segment that cannot be read (permissions, a line over 1 MiB, an I/O
+// error) is moved to SpoolDir/quarantine/, counted (Stats.Quarantined) and
+// logged, and replay goes on; move a repaired segment back to replay it
+// (replay is idempotent). Close is bounded: it returns about when its ctx
+// ends, at most one WriteTimeout later, leaving in the spool what Redis did
+// not take.
+//
+// # What can be lost, and what is counted
+//
+//   - Redis unavailable and the spool unwritable at once (disk full, I/O
+//     error): counted in fsivr_calllog_entries_lost_total and logged at error
+//     level, never silently. Appends after Close and spool files removed
+//     under the writer count the same way.
+//   - The window before the writer knows Redis is down: entries in a batch in
+//     flight, and the queue behind it (at most QueueSize + BatchSize entries
+//     per shard, for at most WriteTimeout), are only in memory. A SIGKILL of
+//     the process in that window loses them; the next writer on the spool
+//     counts them as sequence gaps (fsivr_calllog_entries_missing_total, per
+//     writer id, from its "<writer id>.mark" file and its segments) when later
+//     entries of the dead writer were spooled. Entries at the very end of a
+//     dead writer's life cannot be told from entries never appended.
+//   - Redis's own acknowledgement: a write is acknowledged by the master that
+//     ran the script. Replication is asynchronous, and the writer does not
+//     send WAIT, so in a failover (Redis Cluster or Sentinel) the writes the
+//     old master acknowledged but had not yet sent to the promoted replica are
+//     lost by Redis, and the writer cannot know (its high-water marks are lost
+//     with them, so nothing is counted). The window is the replication lag,
+//     usually milliseconds. Run with appendonly and "min-replicas-to-write 1"
+//     / "min-replicas-max-lag" to bound it on the Redis side; a WAIT after
+//     each batch would shrink it further at the cost of one replica round trip
+//     per batch, and still not make it zero (WAIT does not make a write
+//     durable, it only reports how many replicas had it).
+//   - Limits: entries of a call beyond MaxEntriesPerCall are dropped and
+//     values beyond MaxValueBytes cut (call_start and hangup always pass),
+//     counted in fsivr_calllog_entries_capped_total and
+//     fsivr_calllog_values_truncated_total and logged once per call, so one
+//     flooding peer cannot fill the log and the spool for every other call.
 //
 // Without a Redis client (nil) the writer still works: entries go to the
 // spool (and to Config.Tee), and a later Writer with Redis replays them.

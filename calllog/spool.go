@@ -3,70 +3,93 @@ package calllog
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 )
 
-// The spool is a directory of append-only segment files, one JSON record per
-// line. A segment is named "<writer id>-<seq of its first record>.spool"
-// with fixed-width fields, so sorting names sorts segments by the order in
-// which their records were appended — across process restarts too, because
-// the writer id starts with the writer's start time in hex.
+// The spool is a directory of append-only segment files (see spoolfile.go
+// for the line format), shared by the shards of one Writer and locked against
+// other writers (lock.go). Each shard writer owns the segments named with its
+// writer id, plus the leftovers of earlier processes assigned to it
+// (Writer.ownerOf), so an unreachable shard spools and replays only its own
+// entries.
 //
-// Exactly one segment is "active" (being appended to); every other segment is
-// closed and ready for replay. Segments never hold overlapping sequence
-// ranges, so replaying closed segments in name order replays records in
-// sequence order.
-const spoolExt = ".spool"
+// Exactly one segment per shard writer is "active" (being appended to);
+// every other segment is closed and ready for replay. A shard writer's
+// segments never hold overlapping sequence ranges, so replaying them in name
+// order replays its records in sequence order.
+//
+// What replay does is driven by what is on disk: it lists the directory each
+// round and goes back to direct writes when no owned segment is left, so
+// files removed behind the writer's back end the spooling instead of making it
+// spin. A segment that cannot be read (permissions, an over-long line, an I/O
+// error) is moved to quarantine/ with a log line and counted; the writer goes
+// on with the next one. An operator can move a repaired segment back: replay
+// is idempotent.
+//
+// "<writer id>.mark" files hold the highest sequence number of that writer
+// known to be in Redis; a restart uses them to count sequence gaps (entries a
+// crashed writer held in memory only).
+const (
+	spoolExt      = ".spool"
+	markExt       = ".mark"
+	quarantineDir = "quarantine"
+)
 
-// maxSpoolLine bounds one record line when reading a segment back.
-const maxSpoolLine = 64 << 20
+// errSegmentGone is wrapped when a segment vanished before it was read.
+var errSegmentGone = errors.New("spool segment removed")
 
 type spool struct {
 	dir          string
+	owner        string            // this shard writer's id
+	owns         func(string) bool // does this shard replay that writer id's segments?
 	segmentBytes int64
 	logger       *slog.Logger
 	stats        *counters
 
-	mu         sync.Mutex // guards the fields below and every append
-	active     *os.File
-	activeName string
-	activeSize int64
-	needSync   bool
-	buf        bytes.Buffer
+	segments atomic.Int64 // owned segment files, as last listed plus created since
+
+	mu            sync.Mutex // guards the fields below and every append
+	active        *os.File
+	activeName    string
+	activeSize    int64
+	activeRecords int
+	needSync      bool
+	buf           bytes.Buffer
+	counts        map[string]int  // records in the segments this writer wrote
+	skip          map[string]bool // unreadable segments that could not be moved aside
+	mark          *os.File        // owner's mark file, opened on first setMark
 }
 
-func openSpool(dir string, segmentBytes int64, logger *slog.Logger, stats *counters) (*spool, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("calllog: create spool dir %s: %w", dir, err)
+func openSpool(dir, owner string, owns func(string) bool, segmentBytes int64, logger *slog.Logger, stats *counters) (*spool, error) {
+	s := &spool{
+		dir: dir, owner: owner, owns: owns, segmentBytes: segmentBytes, logger: logger, stats: stats,
+		counts: map[string]int{}, skip: map[string]bool{},
 	}
-	s := &spool{dir: dir, segmentBytes: segmentBytes, logger: logger, stats: stats}
-	names, err := s.segments("")
+	names, err := s.closedSegments()
 	if err != nil {
 		return nil, err
 	}
-	stats.segments.Store(int64(len(names)))
+	s.segments.Store(int64(len(names)))
 	return s, nil
 }
 
-func segmentName(r *record) string {
-	return fmt.Sprintf("%s-%020d%s", r.Writer, r.Seq, spoolExt)
-}
-
-func (s *spool) encode(recs []record) error {
-	s.buf.Reset()
-	enc := json.NewEncoder(&s.buf) // Encode ends each record with '\n'
+func (s *spool) encode(buf *bytes.Buffer, recs []record) error {
+	buf.Reset()
 	for i := range recs {
-		if err := enc.Encode(&recs[i]); err != nil {
-			return fmt.Errorf("calllog: encode spool record: %w", err)
+		if err := appendLine(buf, &recs[i]); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -79,7 +102,7 @@ func (s *spool) appendLocked(recs []record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if err := s.encode(recs); err != nil {
+	if err := s.encode(&s.buf, recs); err != nil {
 		return err
 	}
 	if s.active == nil {
@@ -88,8 +111,8 @@ func (s *spool) appendLocked(recs []record) error {
 		if err != nil {
 			return fmt.Errorf("calllog: create spool segment: %w", err)
 		}
-		s.active, s.activeName, s.activeSize = f, name, 0
-		s.stats.segments.Add(1)
+		s.active, s.activeName, s.activeSize, s.activeRecords = f, name, 0, 0
+		s.segments.Add(1)
 	}
 	n, err := s.active.Write(s.buf.Bytes())
 	if err != nil {
@@ -101,35 +124,40 @@ func (s *spool) appendLocked(recs []record) error {
 		return fmt.Errorf("calllog: write spool segment %s: %w", s.activeName, err)
 	}
 	s.activeSize += int64(n)
+	s.activeRecords += len(recs)
 	s.needSync = true
 	return nil
 }
 
-// writeClosed writes recs as a new closed segment (used for a batch that was
-// in flight when Redis failed: its records are older than anything appended
-// to the active segment meanwhile, and its name sorts before it).
+// writeClosed writes recs as a new closed segment, fsynced. The writer
+// goroutine uses it for a batch that was in flight when Redis failed: its
+// records are older than anything appended to the active segment meanwhile,
+// and its name sorts before it.
 func (s *spool) writeClosed(recs []record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.encode(recs); err != nil {
+	var buf bytes.Buffer
+	if err := s.encode(&buf, recs); err != nil {
 		return err
 	}
-	path := filepath.Join(s.dir, segmentName(&recs[0]))
+	name := segmentName(&recs[0])
+	path := filepath.Join(s.dir, name)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("calllog: create spool segment: %w", err)
 	}
-	_, werr := f.Write(s.buf.Bytes())
+	_, werr := f.Write(buf.Bytes())
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
 		_ = os.Remove(path) // a partial segment would replay garbage; the caller reports the loss
 		return fmt.Errorf("calllog: write spool segment %s: %w", path, err)
 	}
-	s.stats.segments.Add(1)
+	s.mu.Lock()
+	s.counts[name] = len(recs)
+	s.mu.Unlock()
+	s.segments.Add(1)
 	return nil
 }
 
@@ -143,7 +171,7 @@ func (s *spool) sync() error {
 	if f == nil || !need {
 		return nil
 	}
-	// Sync outside the lock: Append may spill meanwhile; only this goroutine
+	// Sync outside the lock: Append may write meanwhile; only this goroutine
 	// closes files, so f stays open.
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("calllog: sync spool segment: %w", err)
@@ -158,14 +186,26 @@ func (s *spool) sync() error {
 }
 
 // rotate closes the active segment so it can be replayed; the next append
-// starts a new one. Only the writer goroutine calls it.
+// starts a new one. If the file was removed while open (its records went into
+// an unlinked file), its records are counted lost. Only the writer goroutine
+// calls it.
 func (s *spool) rotate() error {
 	s.mu.Lock()
-	f := s.active
-	s.active, s.activeName, s.activeSize, s.needSync = nil, "", 0, false
+	f, name, n := s.active, s.activeName, s.activeRecords
+	s.active, s.activeName, s.activeSize, s.activeRecords, s.needSync = nil, "", 0, 0, false
+	if f != nil {
+		s.counts[name] = n
+	}
 	s.mu.Unlock()
 	if f == nil {
 		return nil
+	}
+	if fi, err := f.Stat(); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink == 0 {
+			s.stats.lost.Add(uint64(n))
+			s.logger.Error("calllog: active spool segment was removed by someone else; its entries are LOST",
+				"segment", name, "entries", n, "dir", s.dir)
+		}
 	}
 	serr := f.Sync()
 	cerr := f.Close()
@@ -175,75 +215,218 @@ func (s *spool) rotate() error {
 	return nil
 }
 
-// hasActive reports whether the active segment exists; the caller holds s.mu.
+// hasActiveLocked reports whether the active segment exists; the caller
+// holds s.mu.
 func (s *spool) hasActiveLocked() bool { return s.active != nil }
 
-// segments lists segment names in replay order, without the active one
-// (unless exclude is "", at open time).
-func (s *spool) segments(exclude string) ([]string, error) {
+// closedSegments lists the owned segments ready for replay, in replay order.
+func (s *spool) closedSegments() ([]string, error) {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("calllog: list spool dir: %w", err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var names []string
 	for _, e := range ents {
 		n := e.Name()
-		if e.Type().IsRegular() && strings.HasSuffix(n, spoolExt) && n != exclude {
+		if !e.Type().IsRegular() || !strings.HasSuffix(n, spoolExt) || n == s.activeName || s.skip[n] {
+			continue
+		}
+		if id := segmentWriter(n); id == s.owner || s.owns(id) {
 			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
+	active := 0
+	if s.active != nil {
+		active = 1
+	}
+	s.segments.Store(int64(len(names) + active))
 	return names, nil
 }
 
-// closedSegments lists the segments ready for replay.
-func (s *spool) closedSegments() ([]string, error) {
+// vanished returns this writer's own closed segments that are no longer on
+// disk (listed is what closedSegments just returned), with their record
+// counts, and forgets them.
+func (s *spool) vanished(listed []string) map[string]int {
+	on := make(map[string]bool, len(listed))
+	for _, n := range listed {
+		on[n] = true
+	}
 	s.mu.Lock()
-	active := s.activeName
-	s.mu.Unlock()
-	return s.segments(active)
+	defer s.mu.Unlock()
+	var gone map[string]int
+	for name, n := range s.counts {
+		if !on[name] && name != s.activeName {
+			if gone == nil {
+				gone = map[string]int{}
+			}
+			gone[name] = n
+			delete(s.counts, name)
+		}
+	}
+	return gone
 }
 
-// read decodes a closed segment. Corrupt lines (a torn record after a crash)
-// are reported and skipped.
+// read decodes a closed segment. Corrupt lines (checksum mismatch, a torn
+// record after a crash) are counted, logged and skipped. An error wrapping
+// errSegmentGone means the file vanished; any other error means it cannot be
+// read and should be quarantined.
 func (s *spool) read(name string) ([]record, error) {
 	f, err := os.Open(filepath.Join(s.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", errSegmentGone, name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("calllog: open spool segment: %w", err)
 	}
 	defer f.Close()
 	var recs []record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), maxSpoolLine)
-	line := 0
-	for sc.Scan() {
-		line++
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+	br := bufio.NewReaderSize(f, 64<<10)
+	var line []byte
+	for n := 1; ; n++ {
+		line = line[:0]
+		for {
+			chunk, err := br.ReadSlice('\n')
+			line = append(line, chunk...)
+			if len(line) > maxSpoolLine {
+				return nil, fmt.Errorf("calllog: spool segment %s line %d longer than %d bytes", name, n, maxSpoolLine)
+			}
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("calllog: read spool segment %s: %w", name, err)
+			}
+			break
+		}
+		if len(line) == 0 {
+			return recs, nil
+		}
+		body := bytes.TrimRight(line, "\r\n")
+		if len(bytes.TrimSpace(body)) == 0 {
 			continue
 		}
-		var r record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.Writer == "" {
-			s.stats.spoolErrors.Add(1)
-			s.stats.lost.Add(1)
-			s.logger.Error("calllog: corrupt spool record skipped", "segment", name, "line", line, "err", err)
+		r, err := decodeLine(body)
+		if err != nil {
+			s.stats.corrupt.Add(1)
+			s.logger.Error("calllog: corrupt spool record skipped", "segment", name, "line", n, "err", err)
 			continue
 		}
 		recs = append(recs, r)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("calllog: read spool segment %s: %w", name, err)
-	}
-	return recs, nil
 }
 
+// quarantine moves an unreadable segment to quarantine/ so it stops blocking
+// replay. If even that fails, the segment is skipped for this process's life.
+func (s *spool) quarantine(name string, cause error) {
+	s.stats.quarantined.Add(1)
+	qdir := filepath.Join(s.dir, quarantineDir)
+	err := os.MkdirAll(qdir, 0o755)
+	if err == nil {
+		err = os.Rename(filepath.Join(s.dir, name), filepath.Join(qdir, name))
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.skip[name] = true
+		s.mu.Unlock()
+		s.logger.Error("calllog: unreadable spool segment skipped (could not move it aside)",
+			"segment", name, "cause", cause, "err", err)
+	} else {
+		s.logger.Error("calllog: unreadable spool segment quarantined; writing continues",
+			"segment", name, "moved_to", qdir, "cause", cause)
+	}
+	s.segments.Add(-1)
+}
+
+// remove deletes a replayed segment.
 func (s *spool) remove(name string) error {
 	err := os.Remove(filepath.Join(s.dir, name))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("calllog: remove replayed spool segment: %w", err)
 	}
-	s.stats.segments.Add(-1)
+	s.mu.Lock()
+	delete(s.counts, name)
+	s.mu.Unlock()
+	s.segments.Add(-1)
 	return nil
 }
 
-// close syncs and closes the active segment.
-func (s *spool) close() error { return s.rotate() }
+// ownCount is the number of records this writer put in segment name, if it
+// wrote it.
+func (s *spool) ownCount(name string) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.counts[name]
+	return n, ok
+}
+
+// setMark records that every entry of writer id up to seq is in Redis. The
+// owner's mark file stays open (one pwrite per batch, no fsync: it must
+// survive a process crash, not a power loss).
+func (s *spool) setMark(id string, seq uint64) error {
+	line := fmt.Sprintf("%020d\n", seq)
+	if id != s.owner {
+		return os.WriteFile(filepath.Join(s.dir, id+markExt), []byte(line), 0o644)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mark == nil {
+		f, err := os.OpenFile(filepath.Join(s.dir, id+markExt), os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("calllog: open mark file: %w", err)
+		}
+		s.mark = f
+	}
+	if _, err := s.mark.WriteAt([]byte(line), 0); err != nil {
+		return fmt.Errorf("calllog: write mark file: %w", err)
+	}
+	return nil
+}
+
+// readMark returns writer id's mark (0 if it has none).
+func (s *spool) readMark(id string) uint64 {
+	b, err := os.ReadFile(filepath.Join(s.dir, id+markExt))
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// dropForeignMarks removes the mark files of earlier writers this shard owns
+// (called once none of their segments is left).
+func (s *spool) dropForeignMarks() {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		n := e.Name()
+		id := strings.TrimSuffix(n, markExt)
+		if strings.HasSuffix(n, markExt) && id != s.owner && s.owns(id) {
+			_ = os.Remove(filepath.Join(s.dir, n))
+		}
+	}
+}
+
+// close syncs and closes the active segment; if no owned segment is left, the
+// owner's mark file goes too (nothing to check at the next start).
+func (s *spool) close() error {
+	err := s.rotate()
+	names, lerr := s.closedSegments()
+	s.mu.Lock()
+	if s.mark != nil {
+		err = errors.Join(err, s.mark.Close())
+		s.mark = nil
+	}
+	s.mu.Unlock()
+	if lerr == nil && len(names) == 0 {
+		_ = os.Remove(filepath.Join(s.dir, s.owner+markExt))
+	}
+	return err
+}

@@ -1,0 +1,456 @@
+package calllog
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// shardWriter writes the entries of one shard (Config.Shards) to Redis, with
+// its own queue, spool segments, probe and goroutine: in a Redis Cluster a
+// dead master spools only the entries of the shards it serves, and the other
+// shards keep writing.
+//
+// Order invariant: entries get their sequence number under mu, the queue is
+// in sequence order, and the goroutine sends entries to Redis only in
+// sequence order: either straight from the queue (when nothing is spooled) or
+// by replaying closed segments in name (= sequence) order, then switching back
+// to the queue only when no owned segment is left on disk. A batch in flight
+// when Redis fails is spooled as its own closed segment, which sorts before
+// anything spooled meanwhile.
+type shardWriter struct {
+	w      *Writer
+	index  int
+	id     string // writer id of this shard's records
+	spool  *spool
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	queue    []record
+	seq      uint64
+	spooling bool // entries go to the spool, behind what is already there
+	closed   bool
+	marked   uint64 // highest own sequence known to be in Redis (goroutine only)
+
+	expect map[string]uint64 // next sequence expected per earlier writer, for gap counts (goroutine only)
+
+	wake     chan struct{}   // cap 1: "something to do"
+	stopping chan struct{}   // closed by Close: the run loop's replay yields
+	runCtx   context.Context // bounds the run loop's writes; cancelled when Close's ctx ends
+	stopRun  context.CancelFunc
+	closing  chan context.Context
+	done     chan struct{}
+	result   chan error
+}
+
+func (s *shardWriter) start() {
+	s.stopping = make(chan struct{})
+	s.runCtx, s.stopRun = context.WithCancel(context.Background())
+	s.wake = make(chan struct{}, 1)
+	s.closing = make(chan context.Context)
+	s.done = make(chan struct{})
+	s.result = make(chan error, 1)
+	s.expect = map[string]uint64{}
+	go s.run()
+}
+
+func (s *shardWriter) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *shardWriter) newQueue() []record {
+	return make([]record, 0, min(s.w.cfg.QueueSize, 1024))
+}
+
+// append queues e, or, while this shard spools, writes it to the spool before
+// returning (write(2) into the page cache: it survives a crash of this
+// process; the goroutine fsyncs). Everything queued before it is written
+// first, so the spool stays in sequence order.
+func (s *shardWriter) append(e *Entry) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.w.lostAfterClose(e)
+		return
+	}
+	if !s.spooling {
+		s.seq++
+		s.queue = append(s.queue, newRecord(s.id, s.seq, *e))
+		if len(s.queue) <= s.w.cfg.QueueSize {
+			s.mu.Unlock()
+			s.signal()
+			return
+		}
+		// Queue full: the goroutine is behind (Redis slow or down). From
+		// here on this shard's entries go behind the spool.
+		s.spooling = true
+		s.mu.Unlock()
+		s.flushQueueToSpool()
+		s.signal()
+		return
+	}
+	s.mu.Unlock()
+
+	s.spool.mu.Lock() // lock order everywhere: spool.mu, then mu
+	s.mu.Lock()
+	if s.closed || !s.spooling {
+		// Closed or back to live meanwhile: take the ordinary path.
+		s.mu.Unlock()
+		s.spool.mu.Unlock()
+		s.append(e)
+		return
+	}
+	s.seq++
+	batch := append(s.queue, newRecord(s.id, s.seq, *e))
+	s.queue = s.newQueue()
+	s.mu.Unlock()
+	err := s.spool.appendLocked(batch)
+	s.spool.mu.Unlock()
+	s.spooled(batch, err)
+	s.signal()
+}
+
+// flushQueueToSpool moves the queue to the active segment.
+func (s *shardWriter) flushQueueToSpool() {
+	s.spool.mu.Lock()
+	defer s.spool.mu.Unlock()
+	s.mu.Lock()
+	batch := s.queue
+	s.queue = s.newQueue()
+	s.mu.Unlock()
+	if len(batch) > 0 {
+		s.spooled(batch, s.spool.appendLocked(batch))
+	}
+}
+
+// spooled accounts for a spool write and reports its failure loudly.
+func (s *shardWriter) spooled(batch []record, err error) {
+	st := &s.w.stats
+	if err == nil {
+		st.spooled.Add(uint64(len(batch)))
+		return
+	}
+	st.spoolErrors.Add(1)
+	st.lost.Add(uint64(len(batch)))
+	s.logger.Error("calllog: spool write failed; entries LOST (Redis unavailable and spool unwritable)",
+		"entries", len(batch), "first_id", batch[0].id(), "last_id", batch[len(batch)-1].id(), "err", err)
+}
+
+func (s *shardWriter) isSpooling() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.spooling
+}
+
+// run is the shard's goroutine: it owns the order in which entries reach
+// Redis.
+func (s *shardWriter) run() {
+	defer close(s.done)
+	var nextProbe time.Time // zero: probe at once when spooling
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		var wait <-chan time.Time
+		if s.isSpooling() && s.w.client != nil {
+			timer.Reset(max(time.Until(nextProbe), 0))
+			wait = timer.C
+		}
+		select {
+		case <-s.wake:
+		case <-wait:
+		case ctx := <-s.closing:
+			s.result <- s.finish(ctx)
+			return
+		}
+		timer.Stop()
+		nextProbe = s.cycle(nextProbe)
+	}
+}
+
+// cycle does one round of work and returns when to probe Redis next.
+func (s *shardWriter) cycle(nextProbe time.Time) time.Time {
+	// Each write is bounded by WriteTimeout, and by Close's ctx once Close
+	// began: a write cut short leaves its entries spooled (replay dedupes
+	// whatever reached Redis).
+	ctx := s.runCtx
+	s.mu.Lock()
+	if !s.spooling {
+		batch := s.queue
+		s.queue = s.newQueue()
+		s.mu.Unlock()
+		if err := s.writeLive(ctx, batch); err != nil {
+			return time.Now().Add(s.w.cfg.RetryInterval)
+		}
+		return nextProbe
+	}
+	s.mu.Unlock()
+	s.drainToSpool()
+	if s.w.client == nil || time.Now().Before(nextProbe) {
+		return nextProbe
+	}
+	if err := s.replay(ctx, s.stopRequested); err != nil {
+		return time.Now().Add(s.w.cfg.RetryInterval)
+	}
+	return time.Time{}
+}
+
+// stopRequested reports whether Close has begun: the run loop's replay then
+// yields to finish, which replays under Close's ctx.
+func (s *shardWriter) stopRequested() bool {
+	select {
+	case <-s.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// drainToSpool moves the queue to the active segment and fsyncs it.
+func (s *shardWriter) drainToSpool() {
+	s.flushQueueToSpool()
+	if err := s.spool.sync(); err != nil {
+		s.w.stats.spoolErrors.Add(1)
+		s.logger.Error("calllog: spool sync failed", "err", err)
+	}
+}
+
+// setMark records progress for the gap count of the next start.
+func (s *shardWriter) setMark(seq uint64) {
+	if seq <= s.marked {
+		return
+	}
+	s.marked = seq
+	if err := s.spool.setMark(s.id, seq); err != nil {
+		s.w.stats.spoolErrors.Add(1)
+		s.logger.Warn("calllog: mark file not written (a restart may count a false gap)", "err", err)
+	}
+}
+
+// writeLive sends queued entries to Redis. On failure the unsent rest (from
+// the failed chunk on) becomes a closed spool segment and the shard switches
+// to spooling.
+func (s *shardWriter) writeLive(ctx context.Context, batch []record) error {
+	for start := 0; start < len(batch); start += s.w.cfg.BatchSize {
+		chunk := batch[start:min(start+s.w.cfg.BatchSize, len(batch))]
+		written, dup, err := s.w.write(ctx, chunk)
+		s.w.stats.written.Add(uint64(written))
+		s.w.stats.duplicates.Add(uint64(dup))
+		if err == nil {
+			s.setMark(chunk[len(chunk)-1].Seq)
+			continue
+		}
+		rest := batch[start:]
+		s.w.stats.redisErrors.Add(1)
+		s.w.noteRedisError(err)
+		s.logger.Warn("calllog: Redis write failed; spooling this shard", "entries", len(rest), "err", err)
+		s.mu.Lock()
+		s.spooling = true
+		s.mu.Unlock()
+		s.spooled(rest, s.spool.writeClosed(rest))
+		return err
+	}
+	return nil
+}
+
+// replay writes the owned closed segments to Redis in order, then switches
+// back to live writing once none is left on disk. Every round lists the
+// directory again, so segments removed behind its back simply end the
+// spooling; abort (Close began, or Close's ctx ended) stops it between
+// segments, and each write is bounded by ctx and WriteTimeout.
+func (s *shardWriter) replay(ctx context.Context, abort func() bool) error {
+	if err := s.probe(ctx); err != nil {
+		s.w.stats.redisErrors.Add(1)
+		s.logger.Debug("calllog: Redis still unavailable for this shard", "err", err)
+		return err
+	}
+	for {
+		if abort() {
+			return errReplayAborted
+		}
+		if err := s.spool.rotate(); err != nil {
+			s.w.stats.spoolErrors.Add(1)
+			s.logger.Error("calllog: spool rotate failed", "err", err)
+			return err
+		}
+		names, err := s.spool.closedSegments()
+		if err != nil {
+			s.w.stats.spoolErrors.Add(1)
+			s.logger.Error("calllog: spool list failed", "err", err)
+			return err
+		}
+		for name, n := range s.spool.vanished(names) {
+			s.w.stats.lost.Add(uint64(n))
+			s.logger.Error("calllog: spool segment removed by someone else before replay; its entries are LOST",
+				"segment", name, "entries", n)
+		}
+		if len(names) == 0 {
+			// Back to live only if nothing was spooled since the rotation:
+			// then Redis has every older entry and the queue holds only
+			// newer ones.
+			s.spool.mu.Lock()
+			s.mu.Lock()
+			if !s.spool.hasActiveLocked() {
+				s.spooling = false
+			}
+			live := !s.spooling
+			s.mu.Unlock()
+			s.spool.mu.Unlock()
+			if live {
+				s.spool.dropForeignMarks()
+				s.logger.Info("calllog: spool replayed; writing to Redis directly again")
+				s.signal()
+				return nil
+			}
+			continue
+		}
+		for _, name := range names {
+			if abort() {
+				return errReplayAborted
+			}
+			if err := s.replaySegment(ctx, name); err != nil {
+				return err
+			}
+			s.drainToSpool()
+		}
+	}
+}
+
+func (s *shardWriter) replaySegment(ctx context.Context, name string) error {
+	recs, err := s.spool.read(name)
+	if errors.Is(err, errSegmentGone) {
+		if n, own := s.spool.ownCount(name); own {
+			s.w.stats.lost.Add(uint64(n))
+			s.logger.Error("calllog: spool segment removed by someone else before replay; its entries are LOST",
+				"segment", name, "entries", n)
+		} else {
+			s.logger.Error("calllog: spool segment removed by someone else before replay", "segment", name)
+		}
+		_ = s.spool.remove(name) // only the bookkeeping: the file is gone
+		return nil
+	}
+	if err != nil {
+		s.w.stats.spoolErrors.Add(1)
+		s.spool.quarantine(name, err)
+		return nil
+	}
+	s.countGaps(name, recs)
+	for start := 0; start < len(recs); start += s.w.cfg.BatchSize {
+		chunk := recs[start:min(start+s.w.cfg.BatchSize, len(recs))]
+		written, dup, err := s.w.write(ctx, chunk)
+		s.w.stats.written.Add(uint64(written))
+		s.w.stats.duplicates.Add(uint64(dup))
+		if err != nil {
+			// The segment stays; the next replay starts it over and dedupe
+			// skips what this one wrote.
+			s.w.stats.redisErrors.Add(1)
+			s.w.noteRedisError(err)
+			s.logger.Warn("calllog: replay interrupted", "segment", name, "err", err)
+			return err
+		}
+		s.w.stats.replayed.Add(uint64(len(chunk)))
+	}
+	if len(recs) > 0 {
+		last := recs[len(recs)-1]
+		if last.Writer == s.id {
+			s.setMark(last.Seq)
+		} else if err := s.spool.setMark(last.Writer, last.Seq); err != nil {
+			s.logger.Warn("calllog: mark file of an earlier writer not updated", "writer", last.Writer, "err", err)
+		}
+	}
+	if err := s.spool.remove(name); err != nil {
+		s.w.stats.spoolErrors.Add(1)
+		s.logger.Error("calllog: spool segment not removed (will be replayed again, dedupe skips it)", "err", err)
+		return err
+	}
+	return nil
+}
+
+// countGaps counts, for segments of earlier writers, the sequence numbers
+// that are neither in Redis (up to the writer's mark) nor in its segments:
+// entries that crashed process held only in memory.
+func (s *shardWriter) countGaps(name string, recs []record) {
+	id := segmentWriter(name)
+	if id == s.id || len(recs) == 0 {
+		return
+	}
+	next, ok := s.expect[id]
+	if !ok {
+		next = s.spool.readMark(id) + 1
+	}
+	var missing uint64
+	for i := range recs {
+		r := &recs[i]
+		if r.Writer != id {
+			continue
+		}
+		if r.Seq > next {
+			missing += r.Seq - next
+		}
+		next = max(next, r.Seq+1)
+	}
+	s.expect[id] = next
+	if missing > 0 {
+		s.w.stats.missing.Add(missing)
+		s.logger.Error("calllog: an earlier writer's entries are missing (held in memory when it died, or in a damaged or removed segment)",
+			"writer", id, "missing", missing, "segment", name)
+	}
+}
+
+// probe checks that this shard's Redis node answers, with the script loaded
+// on that node: an EVALSHA of the write script with no entries, routed by the
+// shard's stream key (so a dead master of another shard does not block it),
+// falling back to EVAL when the node's script cache is empty.
+func (s *shardWriter) probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.w.cfg.WriteTimeout)
+	defer cancel()
+	_, _, err := s.w.eval(ctx, s.index, nil)
+	return err
+}
+
+var errReplayAborted = errors.New("calllog: replay stopped for Close")
+
+// closeAttempts bounds the replay attempts of Close.
+const closeAttempts = 3
+
+// finish is the last cycle, under Close's ctx: flush the queue, replay what
+// Redis takes before ctx ends, and leave the rest in the spool. Every step is
+// bounded by ctx or WriteTimeout, so Close returns.
+func (s *shardWriter) finish(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	spooling := s.spooling
+	batch := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	if !spooling {
+		if err := s.writeLive(ctx, batch); err != nil {
+			spooling = true
+		}
+	}
+	if spooling {
+		s.drainToSpool()
+		// A few attempts: after a Redis restart the first commands may hit
+		// dead pooled connections. Failures are counted and logged; the
+		// entries stay spooled for the next Writer.
+		for attempt := 0; s.w.client != nil && attempt < closeAttempts && ctx.Err() == nil; attempt++ {
+			if s.replay(ctx, func() bool { return ctx.Err() != nil }) == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(s.w.cfg.RetryInterval):
+			}
+		}
+	}
+	if err := s.spool.close(); err != nil {
+		s.w.stats.spoolErrors.Add(1)
+		s.logger.Error("calllog: spool close failed", "err", err)
+		return err
+	}
+	return nil
+}
