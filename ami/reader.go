@@ -191,6 +191,8 @@ func (r *Reader) skipBlank() {
 func (r *Reader) scanLines() (*Message, error) {
 	buf := r.buf[:r.end]
 	pos := r.start + r.scan
+	// The hot loop keeps its state in locals (an event is 15-30 lines).
+	idx, n, flags := r.idx, r.nLines, r.flags
 	for pos < r.end {
 		nl := bytes.IndexByte(buf[pos:], '\n')
 		if nl < 0 {
@@ -206,19 +208,51 @@ func (r *Reader) scanLines() (*Message, error) {
 			if r.follows != followsNo && !r.endSeen {
 				continue // a blank line inside old-style Command output
 			}
-			if r.nLines == 0 {
+			if n == 0 {
 				continue // never happens after skipBlank, but an empty message is no message
 			}
 			if next-r.start > r.maxFrame {
 				return nil, fmt.Errorf("%w: %d-byte message, limit %d", ErrFrameTooLarge, next-r.start, r.maxFrame)
 			}
+			r.idx, r.nLines, r.flags = idx, n, flags
 			return r.finish(next), nil
 		}
-		if err := r.line(buf, ls, le); err != nil {
-			return nil, err
+		if r.follows != followsNo || n == 0 {
+			r.idx, r.nLines, r.flags = idx, n, flags
+			if err := r.line(buf, ls, le); err != nil {
+				return nil, err
+			}
+			idx, n, flags = r.idx, r.nLines, r.flags
+			continue
 		}
+		line := buf[ls:le]
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return nil, fmt.Errorf("%w: header line without a name: %.60q", ErrMalformed, line)
+		}
+		switch colon {
+		case 5, 6, 8:
+			flags |= kindFlag(line[:colon])
+		}
+		idx = binary.LittleEndian.AppendUint32(idx, uint32(ls-r.start))
+		idx = binary.LittleEndian.AppendUint32(idx, uint32(le-r.start))
+		n++
 	}
+	r.idx, r.nLines, r.flags = idx, n, flags
 	return nil, nil
+}
+
+// kindFlag tells the Event, Response and Action header names apart.
+func kindFlag(name []byte) uint8 {
+	switch {
+	case len(name) == 5 && equalFold(name, "event"):
+		return hasEvent
+	case len(name) == 8 && equalFold(name, "response"):
+		return hasResponse
+	case len(name) == 6 && equalFold(name, "action"):
+		return hasAction
+	}
+	return 0
 }
 
 // line records one non-empty line [ls, le) of the current message.
@@ -240,22 +274,10 @@ func (r *Reader) line(buf []byte, ls, le int) error {
 	if colon <= 0 {
 		return fmt.Errorf("%w: header line without a name: %.60q", ErrMalformed, line)
 	}
-	switch lowerASCII(line[0]) {
-	case 'e':
-		if colon == 5 && equalFold(line[:5], "event") {
-			r.flags |= hasEvent
-		}
-	case 'r':
-		if colon == 8 && equalFold(line[:8], "response") {
-			r.flags |= hasResponse
-			if r.nLines == 0 && equalFold(bytes.TrimSpace(line[9:]), "follows") {
-				r.follows = followsHeaders
-			}
-		}
-	case 'a':
-		if colon == 6 && equalFold(line[:6], "action") {
-			r.flags |= hasAction
-		}
+	f := kindFlag(line[:colon])
+	r.flags |= f
+	if f == hasResponse && r.nLines == 0 && equalFold(bytes.TrimSpace(line[colon+1:]), "follows") {
+		r.follows = followsHeaders
 	}
 	r.idx = binary.LittleEndian.AppendUint32(r.idx, uint32(ls-r.start))
 	r.idx = binary.LittleEndian.AppendUint32(r.idx, uint32(le-r.start))
