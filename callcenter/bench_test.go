@@ -177,3 +177,48 @@ func BenchmarkFanOutSSE(b *testing.B) {
 	b.ReportMetric(float64(got)/float64(b.N), "deliveries/event")
 	b.ReportMetric(rate, "events/s")
 }
+
+// BenchmarkModelApply replays the live events of 62 (three recorded queue
+// calls) through the model: the cost of digesting one AMI event.
+func BenchmarkModelApply(b *testing.B) {
+	evs := liveEvents(loadCapture(b, "62_queue_call_answered_recorded"))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		m := NewModel(ModelConfig{})
+		for _, e := range evs {
+			m.Apply(e)
+			i++
+		}
+	}
+}
+
+// BenchmarkHubPublish is the in-process fan-out alone: 10,000 subscribers
+// following 10 of 1,000 agents each (100 deliveries per event); the
+// buffers are emptied outside the timer.
+func BenchmarkHubPublish(b *testing.B) {
+	hub := NewHub(HubConfig{Buffer: 64})
+	var subs []*Subscriber
+	for i := 0; i < 10000; i++ {
+		s, _ := hub.Subscribe(Scope{Agents: strings.Split(benchScope(i), ",")}, "", "")
+		subs = append(subs, s)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		hub.Publish(Event{Type: TypeAgentName, Agent: "a" + strconv.Itoa(i%benchAgents), Name: "x"})
+		if i%1000 == 999 { // each subscriber got 10
+			b.StopTimer()
+			for _, s := range subs {
+				for len(s.ch) > 0 {
+					<-s.ch
+				}
+			}
+			b.StartTimer()
+		}
+	}
+	b.StopTimer()
+	if n := hub.Subscribers(); n != len(subs) {
+		b.Fatalf("%d subscribers dropped", len(subs)-n)
+	}
+}
