@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,35 +16,10 @@ import (
 	"github.com/fsivr/fsivr/esl/esltest"
 	"github.com/fsivr/fsivr/flows"
 	"github.com/fsivr/fsivr/ivr"
+	"github.com/fsivr/fsivr/ivr/ivrtest"
 )
 
-// memLog is a CallLog that keeps entries for assertions.
-type memLog struct {
-	mu      sync.Mutex
-	entries []calllog.Entry
-}
-
-func (m *memLog) Append(e calllog.Entry) {
-	m.mu.Lock()
-	m.entries = append(m.entries, e)
-	m.mu.Unlock()
-}
-
-func (m *memLog) byCall(uuid string) []calllog.Entry {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []calllog.Entry
-	for _, e := range m.entries {
-		if e.Call == uuid {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-type singleFlow map[string]*flows.Flow
-
-func (s singleFlow) Get(name string) (*flows.Flow, bool) { f, ok := s[name]; return f, ok }
+type singleFlow = ivrtest.Flows
 
 func loadFlows(t testing.TB) singleFlow {
 	t.Helper()
@@ -74,7 +48,7 @@ func newYork(t testing.TB, weekday time.Weekday, hour, min int) time.Time {
 
 type harness struct {
 	addr string
-	log  *memLog
+	log  *ivrtest.CallLog
 	crm  *crmtest.Server
 }
 
@@ -88,15 +62,11 @@ type harnessOpts struct {
 
 func startIVR(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
-	h := &harness{log: &memLog{}}
+	h := &harness{log: &ivrtest.CallLog{}}
 	// Every entry any call of the test wrote must be of a declared kind.
 	t.Cleanup(func() {
-		h.log.mu.Lock()
-		defer h.log.mu.Unlock()
-		for _, e := range h.log.entries {
-			if !e.Kind.Declared() {
-				t.Errorf("entry of undeclared kind %q written: %+v", e.Kind, e)
-			}
+		for _, e := range h.log.Undeclared() {
+			t.Errorf("entry of undeclared kind %q written: %+v", e.Kind, e)
 		}
 	})
 	h.crm = crmtest.NewServer(map[string]crmtest.Answer{
@@ -132,20 +102,13 @@ func startIVR(t *testing.T, o harnessOpts) *harness {
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:         func() time.Time { return now },
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- eng.Serve(ctx, ln, ivr.ServeOptions{DrainTimeout: 5 * time.Second}) }()
+	srv := ivrtest.NewServer(eng, ivr.ServeOptions{DrainTimeout: 5 * time.Second})
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := srv.Close(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	h.addr = ln.Addr().String()
+	h.addr = srv.Addr
 	return h
 }
 
@@ -182,17 +145,13 @@ func (h *harness) call(t *testing.T, s esltest.Script, hangupOnTransfer bool) (*
 	}
 	// The session writes its hangup entry before the socket closes, but the
 	// handler may still be finishing: wait for it (bounded).
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		es := h.log.byCall(c.UUID())
-		if len(es) > 0 && es[len(es)-1].Kind == calllog.KindHangup {
-			return c, es
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no hangup entry for %s; entries: %+v", c.UUID(), es)
-		}
-		time.Sleep(5 * time.Millisecond)
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	es, err := h.log.WaitHangup(wctx, c.UUID())
+	if err != nil {
+		t.Fatal(err)
 	}
+	return c, es
 }
 
 // apps returns "app arg" for every sendmsg execute the IVR sent.
@@ -215,12 +174,7 @@ func wantApps(t *testing.T, c *esltest.Call, want ...string) {
 }
 
 func entry(es []calllog.Entry, kind calllog.Kind) (calllog.Entry, bool) {
-	for _, e := range es {
-		if e.Kind == kind {
-			return e, true
-		}
-	}
-	return calllog.Entry{}, false
+	return ivrtest.Find(es, kind)
 }
 
 func lastHangup(t *testing.T, es []calllog.Entry) calllog.Entry {

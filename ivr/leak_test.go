@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/fsivr/fsivr/crm/crmtest"
 	"github.com/fsivr/fsivr/esl/esltest"
 	"github.com/fsivr/fsivr/ivr"
+	"github.com/fsivr/fsivr/ivr/ivrtest"
 )
 
 // TestNoGoroutineLeakAfterManyCalls runs 1,000 calls of every shape the
@@ -38,20 +38,14 @@ func TestNoGoroutineLeakAfterManyCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := newYork(t, time.Wednesday, 10, 0)
-	log := &memLog{}
+	log := &ivrtest.CallLog{}
 	eng := ivr.NewEngine(ivr.Config{
 		Flows: loadFlows(t), DefaultFlow: "sales", CallLog: log,
 		Prefetchers: map[string]ivr.Prefetcher{"crm": client},
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:         func() time.Time { return now },
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- eng.Serve(ctx, ln, ivr.ServeOptions{DrainTimeout: 5 * time.Second}) }()
+	srv := ivrtest.NewServer(eng, ivr.ServeOptions{DrainTimeout: 5 * time.Second})
 
 	scripts := []func(i int) (esltest.Script, bool){
 		func(int) (esltest.Script, bool) {
@@ -94,7 +88,7 @@ func TestNoGoroutineLeakAfterManyCalls(t *testing.T) {
 					once.Do(func() { close(transferred) })
 				}
 			}
-			c, err := esltest.StartOutbound(cctx, ln.Addr().String(), s)
+			c, err := esltest.StartOutbound(cctx, srv.Addr, s)
 			if err != nil {
 				errs <- err
 				return
@@ -115,20 +109,17 @@ func TestNoGoroutineLeakAfterManyCalls(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	cancel()
-	if err := <-served; err != nil {
+	if err := srv.Close(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 	// Every call wrote its hangup entry before its handler returned, and
 	// Serve returned only after every handler did.
 	hangups := 0
-	log.mu.Lock()
-	for _, e := range log.entries {
+	for _, e := range log.Entries() {
 		if e.Kind == calllog.KindHangup {
 			hangups++
 		}
 	}
-	log.mu.Unlock()
 	if hangups != calls {
 		t.Fatalf("%d hangup entries, want %d", hangups, calls)
 	}

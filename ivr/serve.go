@@ -16,6 +16,9 @@ type ServeOptions struct {
 	Allow        []netip.Prefix // peers allowed to connect; empty = anyone
 	DrainTimeout time.Duration  // on ctx done: how long running calls may go on
 	Logger       *slog.Logger
+	// ConnDone, if set, receives each call's connection statistics when
+	// its session has ended (the load tool reports the deepest mailbox).
+	ConnDone func(esl.Stats)
 }
 
 // Serve accepts FreeSWITCH's outbound socket connections on ln and runs a
@@ -28,7 +31,12 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener, opts ServeOptions) 
 	if logger == nil {
 		logger = e.logger
 	}
-	srv := esl.NewServer(func(hctx context.Context, c *esl.OutboundConn) { e.Handle(hctx, c) })
+	srv := esl.NewServer(func(hctx context.Context, c *esl.OutboundConn) {
+		e.Handle(hctx, c)
+		if opts.ConnDone != nil {
+			opts.ConnDone(c.Stats())
+		}
+	})
 	srv.Allow = opts.Allow
 	srv.Logger = logger
 	errc := make(chan error, 1)

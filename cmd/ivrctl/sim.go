@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"sort"
@@ -20,6 +19,7 @@ import (
 	"github.com/fsivr/fsivr/esl/esltest"
 	"github.com/fsivr/fsivr/flows"
 	"github.com/fsivr/fsivr/ivr"
+	"github.com/fsivr/fsivr/ivr/ivrtest"
 )
 
 // simulation is one simulated call: the real ivr engine serving a real ESL
@@ -79,10 +79,6 @@ func (sim simulation) loadFlows() (map[string]*flows.Flow, error) {
 	}
 	return flows.LoadFiles(paths, flows.Options{SoundsDir: sim.SoundsDir})
 }
-
-type flowMap map[string]*flows.Flow
-
-func (m flowMap) Get(name string) (*flows.Flow, bool) { f, ok := m[name]; return f, ok }
 
 // run places the call and writes the transcript to w. It returns the call
 // log entries of the call.
@@ -150,7 +146,7 @@ func (sim simulation) run(ctx context.Context, w io.Writer) ([]calllog.Entry, er
 	}
 	at := sim.At
 	eng := ivr.NewEngine(ivr.Config{
-		Flows:       flowMap(all),
+		Flows:       ivrtest.Flows(all),
 		DefaultFlow: sim.Flow,
 		CallLog:     writer,
 		Prefetchers: map[string]ivr.Prefetcher{"crm": crmClient},
@@ -159,21 +155,12 @@ func (sim simulation) run(ctx context.Context, w io.Writer) ([]calllog.Entry, er
 		Now:         func() time.Time { return at.Add(time.Since(tr.start)) },
 	})
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	srvCtx, stopSrv := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() {
-		served <- eng.Serve(srvCtx, ln, ivr.ServeOptions{DrainTimeout: 2 * time.Second, Logger: logger})
-	}()
-	tr.printf("ivrd     listening on %s (ivr engine, esl outbound server)", ln.Addr())
+	srv := ivrtest.NewServer(eng, ivr.ServeOptions{DrainTimeout: 2 * time.Second, Logger: logger})
+	defer srv.Close()
+	tr.printf("ivrd     listening on %s (ivr engine, esl outbound server)", srv.Addr)
 
 	script, err := sim.script()
 	if err != nil {
-		stopSrv()
-		<-served
 		return nil, err
 	}
 	seen := make(chan esltest.Record, 64)
@@ -192,10 +179,8 @@ func (sim simulation) run(ctx context.Context, w io.Writer) ([]calllog.Entry, er
 	tr.printf("FS→ivr   call %s from %s to %s (ivr_flow=%s, %s)", script.UUID, sim.Caller, script.DestinationNumber, sim.Flow, sim.At.Format("Mon 15:04 MST"))
 	callCtx, cancelCall := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelCall()
-	call, err := esltest.StartOutbound(callCtx, ln.Addr().String(), script)
+	call, err := esltest.StartOutbound(callCtx, srv.Addr, script)
 	if err != nil {
-		stopSrv()
-		<-served
 		return nil, err
 	}
 	for waiting := true; waiting; {
@@ -210,8 +195,7 @@ func (sim simulation) run(ctx context.Context, w io.Writer) ([]calllog.Entry, er
 			waiting = false
 		}
 	}
-	stopSrv()
-	if err := <-served; err != nil {
+	if err := srv.Close(); err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

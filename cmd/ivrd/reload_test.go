@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fsivr/fsivr/calllog"
 	"github.com/fsivr/fsivr/esl/esltest"
 	"github.com/fsivr/fsivr/flows"
 	"github.com/fsivr/fsivr/ivr"
+	"github.com/fsivr/fsivr/ivr/ivrtest"
 )
 
 // Version 1 hangs up when the menu gets nothing; version 2 says goodbye first.
@@ -42,21 +41,11 @@ nodes:
   hello: {kind: play, prompt: a.wav, next: nowhere}
 `
 
-type entries struct {
-	mu sync.Mutex
-	es []calllog.Entry
-}
-
-func (e *entries) Append(x calllog.Entry) { e.mu.Lock(); e.es = append(e.es, x); e.mu.Unlock() }
-
-func (e *entries) versions(call string) map[string]bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// versions lists the flow versions a call's entries name.
+func versions(log *ivrtest.CallLog, call string) map[string]bool {
 	v := map[string]bool{}
-	for _, x := range e.es {
-		if x.Call == call {
-			v[x.FlowVersion] = true
-		}
+	for _, x := range log.ByCall(call) {
+		v[x.FlowVersion] = true
 	}
 	return v
 }
@@ -90,26 +79,20 @@ func TestReloadKeepsRunningCallsOnTheirVersion(t *testing.T) {
 	}
 	v1, _ := registry.Get("t")
 
-	log := &entries{}
-	eng := ivr.NewEngine(ivr.Config{Flows: registry, DefaultFlow: "t", CallLog: log})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- eng.Serve(ctx, ln, ivr.ServeOptions{DrainTimeout: 5 * time.Second}) }()
+	log := &ivrtest.CallLog{}
+	srv := ivrtest.NewServer(ivr.NewEngine(ivr.Config{Flows: registry, DefaultFlow: "t", CallLog: log}),
+		ivr.ServeOptions{DrainTimeout: 5 * time.Second})
 	defer func() {
-		cancel()
-		if err := <-served; err != nil {
+		if err := srv.Close(); err != nil {
 			t.Error(err)
 		}
 	}()
+	ctx := context.Background()
 
 	// Call 1 waits in the menu (no digits) while the flow is reloaded.
 	inMenu := make(chan struct{})
 	var once sync.Once
-	call1, err := esltest.StartOutbound(ctx, ln.Addr().String(), esltest.Script{
+	call1, err := esltest.StartOutbound(ctx, srv.Addr, esltest.Script{
 		PlaybackDuration: 300 * time.Millisecond,
 		Observer: func(r esltest.Record) {
 			if r.App == "play_and_get_digits" {
@@ -136,7 +119,7 @@ func TestReloadKeepsRunningCallsOnTheirVersion(t *testing.T) {
 	}
 
 	// Call 2 starts after the reload and runs version 2.
-	call2, err := esltest.DialOutbound(ctx, ln.Addr().String(), esltest.Script{})
+	call2, err := esltest.DialOutbound(ctx, srv.Addr, esltest.Script{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +132,11 @@ func TestReloadKeepsRunningCallsOnTheirVersion(t *testing.T) {
 	if got := playbacks(call2); strings.Join(got, ",") != "a.wav,b.wav" {
 		t.Errorf("call 2 (version 2) played %q, want a.wav,b.wav", got)
 	}
-	waitFor(t, func() bool { return len(log.versions(call1.UUID())) > 0 && len(log.versions(call2.UUID())) > 0 })
-	if v := log.versions(call1.UUID()); len(v) != 1 || !v[v1.Version] {
+	waitFor(t, func() bool { return len(versions(log, call1.UUID())) > 0 && len(versions(log, call2.UUID())) > 0 })
+	if v := versions(log, call1.UUID()); len(v) != 1 || !v[v1.Version] {
 		t.Errorf("call 1 log versions %v, want only %s", v, v1.Version)
 	}
-	if v := log.versions(call2.UUID()); len(v) != 1 || !v[v2.Version] {
+	if v := versions(log, call2.UUID()); len(v) != 1 || !v[v2.Version] {
 		t.Errorf("call 2 log versions %v, want only %s", v, v2.Version)
 	}
 

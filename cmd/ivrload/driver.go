@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -23,6 +22,7 @@ import (
 	"github.com/fsivr/fsivr/esl/esltest"
 	"github.com/fsivr/fsivr/flows"
 	"github.com/fsivr/fsivr/ivr"
+	"github.com/fsivr/fsivr/ivr/ivrtest"
 )
 
 // target is the ivrd under load.
@@ -37,8 +37,7 @@ type target struct {
 // inProcess is the ivr engine running inside ivrload.
 type inProcess struct {
 	target
-	cancel   context.CancelFunc
-	done     chan struct{}
+	server   *ivrtest.Server
 	crm      interface{ Close() }
 	maxDepth atomic.Int64 // deepest event mailbox of any finished call
 }
@@ -63,45 +62,26 @@ func startInProcess(ctx context.Context, crmLatency time.Duration) (*inProcess, 
 		return base.Add(time.Duration(t.Second())*time.Second + time.Duration(t.Nanosecond()))
 	}
 	eng := ivr.NewEngine(ivr.Config{
-		Flows: flowMap(fl), DefaultFlow: "sales",
+		Flows: ivrtest.Flows(fl), DefaultFlow: "sales",
 		Prefetchers: map[string]ivr.Prefetcher{"crm": client},
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)), Now: now,
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		srv.Close()
-		return nil, err
-	}
-	ip := &inProcess{crm: srv, done: make(chan struct{})}
-	ip.target = target{addr: ln.Addr().String(), pid: os.Getpid(), inproc: ip}
-	es := esl.NewServer(func(hctx context.Context, c *esl.OutboundConn) {
-		eng.Handle(hctx, c)
-		if d := int64(c.Stats().MaxQueueDepth); d > ip.maxDepth.Load() {
-			ip.maxDepth.Store(d) // racy max is fine for a report
-		}
-	})
-	es.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	ip.cancel = cancel
-	go func() {
-		defer close(ip.done)
-		_ = es.Serve(sctx, ln)
-		dctx, c2 := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c2()
-		_ = es.Shutdown(dctx)
-	}()
+	ip := &inProcess{crm: srv}
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ip.server = ivrtest.NewServer(eng, ivr.ServeOptions{DrainTimeout: 5 * time.Second, Logger: discard,
+		ConnDone: func(st esl.Stats) {
+			if d := int64(st.MaxQueueDepth); d > ip.maxDepth.Load() {
+				ip.maxDepth.Store(d) // racy max is fine for a report
+			}
+		}})
+	ip.target = target{addr: ip.server.Addr, pid: os.Getpid(), inproc: ip}
 	return ip, nil
 }
 
 func (ip *inProcess) stop() {
-	ip.cancel()
-	<-ip.done
+	_ = ip.server.Close()
 	ip.crm.Close()
 }
-
-type flowMap map[string]*flows.Flow
-
-func (m flowMap) Get(name string) (*flows.Flow, bool) { f, ok := m[name]; return f, ok }
 
 // callState is one fake call as the driver sees it. Its fields other than
 // call and ready are touched only by the fake call's goroutine (Observer).
