@@ -16,9 +16,9 @@ import (
 // Token is a bearer token's stored form: its SHA-256 (hex), never the
 // token itself, and what it may see and command.
 type Token struct {
-	Name   string // for logs and metrics; never the secret
-	SHA256 string // hex SHA-256 of the bearer token (HashToken)
-	Scope  Scope
+	Name   string `yaml:"name" json:"name"`     // for logs and metrics; never the secret
+	SHA256 string `yaml:"sha256" json:"sha256"` // hex SHA-256 of the bearer token (HashToken)
+	Scope  `yaml:",inline" json:"scope"`
 }
 
 // HashToken returns the stored form of a bearer token.
@@ -26,6 +26,10 @@ func HashToken(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
 }
+
+// Paths are the URL paths the Handler serves, for a server that mounts it
+// beside its own routes: for _, p := range callcenter.Paths { mux.Handle(p, h) }.
+var Paths = []string{"/v1/events", "/v1/originate-call", "/v1/redirect-call", "/v1/park-and-announce", "/v1/queue-action"}
 
 // HandlerConfig configures the HTTP API.
 type HandlerConfig struct {
@@ -57,10 +61,12 @@ type Handler struct {
 // root (its paths start with /v1/):
 //
 //	GET  /v1/events?agents=500,510&queues=support   Server-Sent Events
-//	POST /v1/originate {"agent","number","callerId"} → 202 {"actionId"}
-//	POST /v1/redirect  {"agent","exten","context"}
-//	POST /v1/park      {"agent"}
-//	POST /v1/queue     {"action":"add|remove|pause|unpause","agent","queue","name","reason"}
+//	POST /v1/originate-call    {"agent","number","callerId"} → 202 {"actionId"}
+//	POST /v1/redirect-call     {"agent","exten","context"}
+//	POST /v1/park-and-announce {"agent"}
+//	POST /v1/queue-action      {"action":"add|remove|pause|unpause","agent","queue","name","reason"}
+//
+// (the command names are pbxis's). Mount it on each of Paths.
 //
 // Every request needs `Authorization: Bearer <token>`; a subscription or
 // command outside the token's agents and queues is refused with 403 and a
@@ -91,11 +97,11 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		}
 		h.tokens[sum] = t
 	}
-	h.mux.HandleFunc("GET /v1/events", h.events)
-	h.mux.HandleFunc("POST /v1/originate", h.originate)
-	h.mux.HandleFunc("POST /v1/redirect", h.redirect)
-	h.mux.HandleFunc("POST /v1/park", h.park)
-	h.mux.HandleFunc("POST /v1/queue", h.queue)
+	h.mux.HandleFunc("GET "+Paths[0], h.events)
+	h.mux.HandleFunc("POST "+Paths[1], h.originate)
+	h.mux.HandleFunc("POST "+Paths[2], h.redirect)
+	h.mux.HandleFunc("POST "+Paths[3], h.park)
+	h.mux.HandleFunc("POST "+Paths[4], h.queue)
 	return h, nil
 }
 

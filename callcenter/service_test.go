@@ -114,7 +114,7 @@ func TestRestartMidStream(t *testing.T) {
 		}
 	}
 	// the agent pauses (a command through the API), a caller joins
-	if code, body := post(t, srv.URL+"/v1/queue", "sup-secret", `{"action":"pause","agent":"500","queue":"support","reason":"lunch"}`); code != 200 {
+	if code, body := post(t, srv.URL+"/v1/queue-action", "sup-secret", `{"action":"pause","agent":"500","queue":"support","reason":"lunch"}`); code != 200 {
 		t.Fatalf("pause: %d %s", code, body)
 	}
 	if e := wall.next(); e.event != "queueMemberStatus" || e.data["status"] != "paused" || e.data["pausedReason"] != "lunch" {

@@ -1,0 +1,163 @@
+package callcenter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fsivr/fsivr/ami/amitest"
+	"github.com/fsivr/fsivr/internal/backoff"
+)
+
+// recorder is a Commander that records what reached it.
+type recorder struct {
+	calls []string
+	err   error
+}
+
+func (r *recorder) OriginateCall(_ context.Context, owner string, req OriginateRequest) (string, error) {
+	r.calls = append(r.calls, fmt.Sprintf("originate %s %s %s", owner, req.Agent, req.Number))
+	return "cc-1", r.err
+}
+func (r *recorder) RedirectCall(_ context.Context, req RedirectRequest) error {
+	r.calls = append(r.calls, "redirect "+req.Agent+" "+req.Exten)
+	return r.err
+}
+func (r *recorder) ParkAndAnnounce(_ context.Context, req ParkRequest) error {
+	r.calls = append(r.calls, "park "+req.Agent)
+	return r.err
+}
+func (r *recorder) QueueAction(_ context.Context, req QueueActionRequest) error {
+	r.calls = append(r.calls, "queue "+req.Action+" "+req.Agent+" "+req.Queue+" "+req.Reason)
+	return r.err
+}
+
+func TestCommandEndpoints(t *testing.T) {
+	rec := &recorder{}
+	srv := newTestServer(t, HandlerConfig{Hub: NewHub(HubConfig{}), Tokens: testTokens, Commands: rec})
+	cases := []struct {
+		path, token, body string
+		code              int
+		want              string // recorded call, "" for none
+	}{
+		{"/v1/originate-call", "sales-secret", `{"agent":"510","number":"5551234"}`, 202, "originate sales 510 5551234"},
+		{"/v1/originate-call", "sales-secret", `{"agent":"500","number":"5551234"}`, 403, ""},
+		{"/v1/originate-call", "sales-secret", `{"agent":"510","number":"555,1234"}`, 400, ""},
+		{"/v1/originate-call", "sales-secret", `{"agent":"510","number":"1","extra":1}`, 400, ""},
+		{"/v1/originate-call", "nobody", `{"agent":"510","number":"1"}`, 401, ""},
+		{"/v1/redirect-call", "sup-secret", `{"agent":"500","exten":"600"}`, 200, "redirect 500 600"},
+		{"/v1/redirect-call", "sup-secret", `{"agent":"500","exten":"600\r\nAction: Logoff"}`, 400, ""},
+		{"/v1/park-and-announce", "sup-secret", `{"agent":"501"}`, 200, "park 501"},
+		{"/v1/queue-action", "sup-secret", `{"action":"pause","agent":"500","queue":"support","reason":"lunch"}`, 200, "queue pause 500 support lunch"},
+		{"/v1/queue-action", "sup-secret", `{"action":"pause","agent":"500","queue":"sales"}`, 403, ""},
+		{"/v1/queue-action", "sup-secret", `{"action":"pause","agent":"500","queue":"support","reason":"a\nb"}`, 400, ""},
+		{"/v1/queue-action", "sup-secret", `{"action":"sleep","agent":"500","queue":"support"}`, 400, ""},
+	}
+	for _, c := range cases {
+		rec.calls = nil
+		code, body := post(t, srv.URL+c.path, c.token, c.body)
+		if code != c.code {
+			t.Errorf("%s %s: %d %s, want %d", c.path, c.body, code, body, c.code)
+		}
+		if got := strings.Join(rec.calls, ";"); got != c.want {
+			t.Errorf("%s %s: commander got %q, want %q", c.path, c.body, got, c.want)
+		}
+	}
+	// Asterisk's refusal comes back in its words; no connection is 503
+	rec.err = &RefusedError{Action: "QueueAdd", Message: "Unable to add interface: Already there"}
+	code, body := post(t, srv.URL+"/v1/queue-action", "sup-secret", `{"action":"add","agent":"500","queue":"support"}`)
+	var e struct{ Error string }
+	_ = json.Unmarshal([]byte(body), &e)
+	if code != 409 || e.Error != "Unable to add interface: Already there" {
+		t.Errorf("refused: %d %s", code, body)
+	}
+	rec.err = ErrNotConnected
+	if code, _ := post(t, srv.URL+"/v1/park-and-announce", "sup-secret", `{"agent":"500"}`); code != 503 {
+		t.Errorf("not connected: %d", code)
+	}
+	rec.err = fmt.Errorf("%w: agent 500", ErrNoCall)
+	if code, _ := post(t, srv.URL+"/v1/redirect-call", "sup-secret", `{"agent":"500","exten":"1"}`); code != 409 {
+		t.Errorf("no call: %d", code)
+	}
+}
+
+// The commands against the fake Asterisk: queue actions with Asterisk's
+// wording for the refusals, redirect of an agent on no call, and an
+// originate-call whose agent phone does not answer, reported as
+// originateFailed to the token that asked and to no one else.
+func TestServiceCommandsAgainstFake(t *testing.T) {
+	cfg := fakeCallCentre()
+	cfg.Outcome = func(o amitest.Originate) amitest.Outcome {
+		return amitest.Outcome{Kind: amitest.NoAnswer, Ring: 100 * time.Millisecond}
+	}
+	fake := amitest.NewServer(cfg)
+	t.Cleanup(fake.Close)
+	hub := NewHub(HubConfig{})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := NewService(ServiceConfig{Addr: fake.Addr, Username: "dialer", Secret: "secret", Hub: hub, Logger: log,
+		Backoff: backoff.Policy{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	mine, _ := hub.Subscribe(Scope{Agents: []string{"500"}, Queues: []string{"support"}}, "sup", "")
+	other, _ := hub.Subscribe(Scope{Agents: []string{"500"}}, "wall", "")
+	waitType(t, mine, TypeResynced)
+
+	var refused *RefusedError
+	err = svc.QueueAction(ctx, QueueActionRequest{Action: QueueAdd, Agent: "500", Queue: "support", Name: "Alice"})
+	if !errors.As(err, &refused) || refused.Message != "Unable to add interface: Already there" {
+		t.Errorf("add of a member: %v", err)
+	}
+	err = svc.QueueAction(ctx, QueueActionRequest{Action: QueueAdd, Agent: "500", Queue: "nosuchqueue"})
+	if !errors.As(err, &refused) || refused.Message != "Unable to add interface to queue: No such queue" {
+		t.Errorf("add to a missing queue: %v", err)
+	}
+	if err := svc.QueueAction(ctx, QueueActionRequest{Action: QueuePause, Agent: "500", Queue: "support", Reason: "lunch"}); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitType(t, mine, TypeQueueMemberStatus); e.Status != StatusPaused || e.PausedReason != "lunch" {
+		t.Errorf("after pause: %+v", e)
+	}
+	if err := svc.QueueAction(ctx, QueueActionRequest{Action: QueueRemove, Agent: "500", Queue: "support"}); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitType(t, mine, TypeQueueMemberStatus); e.Status != StatusLoggedOff {
+		t.Errorf("after remove: %+v", e)
+	}
+	err = svc.QueueAction(ctx, QueueActionRequest{Action: QueueRemove, Agent: "500", Queue: "support"})
+	if !errors.As(err, &refused) || refused.Message != "Unable to remove interface: Not there" {
+		t.Errorf("second remove: %v", err)
+	}
+	if err := svc.RedirectCall(ctx, RedirectRequest{Agent: "500", Exten: "600"}); !errors.Is(err, ErrNoCall) {
+		t.Errorf("redirect without a call: %v", err)
+	}
+	id, err := svc.OriginateCall(ctx, "sup", OriginateRequest{Agent: "500", Number: "5551234"})
+	if err != nil || !strings.HasPrefix(id, "cc-") {
+		t.Fatalf("originate: %q %v", id, err)
+	}
+	e := waitType(t, mine, TypeOriginateFailed)
+	if e.ActionID != id || e.Reason != "noanswer" {
+		t.Errorf("originateFailed = %+v, want actionId %s reason noanswer", e, id)
+	}
+	sent := fake.ActionsNamed("Originate")
+	if len(sent) != 1 || sent[0].Get("Channel") != "Local/500@agent" || sent[0].Get("Exten") != "5551234" || sent[0].Get("ChannelId") != id {
+		t.Errorf("Originate sent: %+v", sent)
+	}
+	select {
+	case f := <-other.ch:
+		if f.ev.Type == TypeOriginateFailed {
+			t.Errorf("another token's subscription got %+v", f.ev)
+		}
+	default:
+	}
+}
