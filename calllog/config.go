@@ -43,65 +43,65 @@ var ErrConfig = errors.New("calllog: invalid config")
 // its default.
 type Config struct {
 	// Namespace is the hash tag of every key ("{fsivr}:calls"). Default "fsivr".
-	Namespace string
+	Namespace string `yaml:"namespace"`
 	// Stream is the stream name after the tag. Default "calls"; the dialer
 	// uses e.g. "attempts".
-	Stream string
+	Stream string `yaml:"stream"`
 	// Summary is the name of the per-call summary hashes
 	// ("{fsivr}:call:<uuid>"). Default "call". NoSummary turns them off.
-	Summary   string
-	NoSummary bool
+	Summary   string `yaml:"summary"`
+	NoSummary bool   `yaml:"no_summary"`
 	// Shards splits the stream into N streams by hash of the call uuid
 	// ("{fsivr:0}:calls" ... "{fsivr:N-1}:calls") so a Redis Cluster spreads
 	// the load. Default 1 (one stream, "{fsivr}:calls").
-	Shards int
+	Shards int `yaml:"shards"`
 	// MaxLen caps each stream with XADD MAXLEN ~ MaxLen. Default 1,000,000.
-	MaxLen int64
+	MaxLen int64 `yaml:"maxlen"`
 	// SummaryTTL is the TTL of a summary hash, renewed by every entry of the
 	// call. Default 7 days.
-	SummaryTTL time.Duration
+	SummaryTTL time.Duration `yaml:"summary_ttl"`
 	// DedupeTTL is how long the replay high-water mark of a call is kept. An
 	// entry replayed from the spool later than this after its call's last
 	// successful write may be written twice (consumers can dedupe by "id").
 	// Default 7 days.
-	DedupeTTL time.Duration
+	DedupeTTL time.Duration `yaml:"dedupe_ttl"`
 	// QueueSize bounds the in-memory queue (entries). When it is full, Append
 	// moves the queue to the spool file itself. Default 8192.
-	QueueSize int
+	QueueSize int `yaml:"queue_size"`
 	// BatchSize is the most entries sent in one script call. Default 256.
-	BatchSize int
+	BatchSize int `yaml:"batch_size"`
 	// WriteTimeout bounds one batch round trip; slower counts as Redis down.
 	// Default 2s.
-	WriteTimeout time.Duration
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// RetryInterval is how often Redis is probed while entries wait in the
 	// spool. Default 1s.
-	RetryInterval time.Duration
+	RetryInterval time.Duration `yaml:"retry_interval"`
 	// SpoolDir holds the spool segments. One Writer per directory. Default
 	// os.TempDir()/fsivr-spool/<namespace>-<stream>.
-	SpoolDir string
+	SpoolDir string `yaml:"spool_dir"`
 	// SegmentBytes rotates the spool file after this many bytes. Default 8 MiB.
-	SegmentBytes int64
+	SegmentBytes int64 `yaml:"segment_bytes"`
 	// MaxEntriesPerCall caps the entries one call may write (a peer flooding
 	// DTMF or CUSTOM events must not fill the log and the spool for everyone).
 	// call_start and hangup always pass, so every call keeps its summary's
 	// start and end. Entries over the cap are dropped, counted
 	// (fsivr_calllog_entries_capped_total) and logged once per call. Default
 	// 2000; negative = no cap.
-	MaxEntriesPerCall int
+	MaxEntriesPerCall int `yaml:"max_entries_per_call"`
 	// MaxValueBytes caps every value (Value, each Fields value, and the Call,
 	// Flow, FlowVersion, Node strings) and every field name; longer ones are
 	// cut at a UTF-8 boundary, counted (fsivr_calllog_values_truncated_total)
 	// and logged once per call. Default 1024, at most 16 KiB.
-	MaxValueBytes int
+	MaxValueBytes int `yaml:"max_value_bytes"`
 	// MaxFields caps the extra Fields of one entry (kept in name order; the
 	// rest are dropped and counted like truncated values). Default 32, at
 	// most 64.
-	MaxFields int
+	MaxFields int `yaml:"max_fields"`
 	// Tee, if set, receives a copy of every entry, synchronously in Append
 	// (keep it fast); the demo prints entries with it.
-	Tee func(Entry)
+	Tee func(Entry) `yaml:"-"`
 	// Registerer receives the Prometheus metrics; nil = not registered.
-	Registerer prometheus.Registerer
+	Registerer prometheus.Registerer `yaml:"-"`
 }
 
 // withDefaults fills zero fields and validates.

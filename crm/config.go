@@ -33,32 +33,32 @@ const (
 // Config configures a Client. Zero values take the defaults above.
 type Config struct {
 	// BaseURL is substituted for {base} in URLTemplate, e.g. "https://crm.example.com".
-	BaseURL string
+	BaseURL string `yaml:"base_url"`
 	// URLTemplate builds the request URL: {base} is BaseURL without a trailing
 	// slash, {caller} the query-escaped caller id. It must contain {caller}.
-	URLTemplate string
+	URLTemplate string `yaml:"url_template"`
 	// Timeout bounds one HTTP lookup (connect, headers and body).
-	Timeout time.Duration
+	Timeout time.Duration `yaml:"timeout"`
 	// CacheSize is the number of answers kept (least recently used evicted);
 	// negative disables the cache.
-	CacheSize int
+	CacheSize int `yaml:"cache_size"`
 	// CacheTTL is how long a successful answer is reused.
-	CacheTTL time.Duration
+	CacheTTL time.Duration `yaml:"cache_ttl"`
 	// BreakerFailures is the number of consecutive failures (connection errors,
 	// timeouts, 5xx) that opens the circuit; negative disables the breaker.
-	BreakerFailures int
+	BreakerFailures int `yaml:"breaker_failures"`
 	// BreakerOpen is how long the circuit stays open before one probe is let through.
-	BreakerOpen time.Duration
+	BreakerOpen time.Duration `yaml:"breaker_open"`
 	// ExtensionPattern is a regexp an extension must match as a whole (it is
 	// anchored even if written without ^ and $).
-	ExtensionPattern string
+	ExtensionPattern string `yaml:"extension_pattern"`
 	// MaxBody is the largest answer body accepted, in bytes; larger is ErrInvalid.
-	MaxBody int64
+	MaxBody int64 `yaml:"max_body"`
 	// Registerer, if set, receives the client's prometheus metrics.
-	Registerer prometheus.Registerer
+	Registerer prometheus.Registerer `yaml:"-"`
 	// Now is the clock for cache expiry and the breaker; nil means time.Now.
 	// Tests set it to step time without sleeping.
-	Now func() time.Time
+	Now func() time.Time `yaml:"-"`
 }
 
 // settings is a Config with defaults applied and everything parsed.
