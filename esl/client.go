@@ -60,7 +60,7 @@ func (d *Dialer) NewClient(ctx context.Context, nc net.Conn) (*Client, error) {
 		return nil, err
 	}
 	cfg := d.Config.withDefaults()
-	rd := NewReader(nc, cfg.MaxFrame)
+	rd := newConnReader(nc, cfg)
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	err := func() error {
 		m, err := rd.ReadMessage()
@@ -120,7 +120,7 @@ func (c *Client) claimEvent(m *Message) bool {
 	want := c.wantJobs
 	c.jmu.Unlock()
 	if ok {
-		w <- m
+		c.handOff(w, m)
 		return true
 	}
 	if !want {

@@ -343,3 +343,32 @@ func TestReconnector(t *testing.T) {
 		t.Errorf("bad password: %v, want ErrAuth without retrying forever", err)
 	}
 }
+
+// Issue 16 item 12: a peer that stops in the middle of a frame held its
+// session forever. Once a message's first bytes are in, the rest must come
+// within Config.StallTimeout; an idle connection is never cut.
+func TestStalledMessageClosesConnection(t *testing.T) {
+	addr := listen(t, hostileInbound(func(p *fakePeer, m *Message) bool {
+		if m.CommandLine() == "api half" {
+			p.send("Content-Type: api/response\nContent-Length: 50\n\nshort") // and then nothing
+			return true
+		}
+		return false
+	}))
+	cfg := Config{StallTimeout: 50 * time.Millisecond}
+	stalled := dialTest(t, addr, cfg)
+	idle := dialTest(t, addr, cfg)
+	guard, cancel := context.WithTimeout(testCtx(t), 5*time.Second) // failure guard only
+	defer cancel()
+	if _, err := stalled.API(guard, "half"); !errors.Is(err, ErrStalled) {
+		t.Fatalf("API on a peer stalled mid-frame: %v, want ErrStalled", err)
+	}
+	<-stalled.Done()
+	if !errors.Is(stalled.Err(), ErrStalled) {
+		t.Errorf("Err = %v, want ErrStalled", stalled.Err())
+	}
+	time.Sleep(3 * cfg.StallTimeout) // idle well past the bound
+	if got, err := idle.API(testCtx(t), "still here"); err != nil || got != "still here" {
+		t.Errorf("idle connection: %q, %v (only a stalled message may end a connection)", got, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,8 +55,9 @@ type Conn struct {
 	done    chan struct{}
 
 	// claim, set before the reader starts, may take an event away from the
-	// mailbox (Execute and BgAPI waiters). It runs on the reader goroutine
-	// and must not block.
+	// mailbox (Execute and BgAPI waiters, counted with handOff; events it
+	// drops, counted with dropEvent). It runs on the reader goroutine and
+	// must not block.
 	claim func(*Message) bool
 	// onNotice, set before the reader starts, sees disconnect notices.
 	onNotice func(*Message)
@@ -76,8 +78,52 @@ func newConn(nc net.Conn, rd *Reader, cfg Config) *Conn {
 }
 
 func (c *Conn) start() {
+	if g, ok := c.rd.src.(*stallGuard); ok {
+		g.timeout = c.cfg.StallTimeout // after the handshake, which has its own bound
+	}
 	c.readerWG.Add(1)
 	go c.readLoop()
+}
+
+// newConnReader returns the Reader of a connection, reading through a
+// stallGuard that Conn.start arms.
+func newConnReader(nc net.Conn, cfg Config) *Reader {
+	g := &stallGuard{nc: nc}
+	r := NewReader(g, cfg.MaxFrame)
+	g.rd = r
+	return r
+}
+
+// stallGuard bounds how long a message may take once its first bytes have
+// arrived: a peer that stops in the middle of a frame would otherwise hold
+// the connection (and its call) forever. The Reader only reads while the
+// message it is framing is incomplete, so bytes already buffered when it
+// calls Read mean a message is under way; the deadline is set when one
+// starts and cleared when none is, so an idle connection (a long prompt,
+// a quiet inbound socket) is never cut.
+type stallGuard struct {
+	nc      net.Conn
+	rd      *Reader
+	timeout time.Duration // <= 0: off (during the handshake, or disabled)
+	armed   bool
+}
+
+func (g *stallGuard) Read(p []byte) (int, error) {
+	if g.timeout > 0 {
+		switch partial := g.rd.Buffered() > 0; {
+		case partial && !g.armed:
+			_ = g.nc.SetReadDeadline(time.Now().Add(g.timeout))
+			g.armed = true
+		case !partial && g.armed:
+			_ = g.nc.SetReadDeadline(time.Time{})
+			g.armed = false
+		}
+	}
+	n, err := g.nc.Read(p)
+	if err != nil && g.armed && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w: message incomplete %v after its first bytes (%d buffered)", ErrStalled, g.timeout, g.rd.Buffered())
+	}
+	return n, err
 }
 
 // readLoop frames messages and dispatches them. It never waits on the
@@ -119,8 +165,7 @@ func (c *Conn) dispatch(m *Message) error {
 		slot <- reply{msg: m} // buffered: never blocks, even if the caller gave up
 	case KindEvent:
 		if c.claim != nil && c.claim(m) {
-			c.claimed.Add(1)
-			return nil
+			return nil // counted by the claimer, before the waiter can look
 		}
 		return c.enqueue(m)
 	case KindDisconnectNotice:
@@ -146,6 +191,13 @@ func (c *Conn) enqueue(m *Message) error {
 		return fmt.Errorf("%w: %w", ErrQueueOverflow, err)
 	}
 	return nil
+}
+
+// handOff gives m to a waiter's buffered slot, counting it first so that
+// a waiter reading Stats after it got m sees it counted.
+func (c *Conn) handOff(w chan<- *Message, m *Message) {
+	c.claimed.Add(1)
+	w <- m
 }
 
 // dropEvent counts an event nobody asked for.

@@ -33,7 +33,18 @@
 // checked for CR/LF first (ErrInvalidValue, nothing written). A read error,
 // a malformed or oversized frame, an unknown Content-Type or a reply nobody
 // waits for ends that connection (Done, Err) with one log line; other
-// connections are unaffected.
+// connections are unaffected. So does a message whose rest does not arrive
+// within Config.StallTimeout of its first bytes (ErrStalled); an idle
+// connection is never cut. The read buffer grows with the bytes received,
+// never to an announced Content-Length up front.
+//
+// A hostile or broken peer ends only its own connection: an outbound
+// connect reply without Unique-ID is refused (logged, closed, counted in
+// ServerStats.Refused); events naming another channel's Unique-ID are
+// dropped (FreeSWITCH never sends them after myevents), so they cannot end
+// or steer a call; a failed Accept (EMFILE under a flood) is logged,
+// counted (ServerStats.AcceptErrors) and retried, and only a closed
+// listener ends Serve.
 //
 // API: Server (server.go) and OutboundConn (outboundconn.go) for calls;
 // Client, Dial and Dialer (client.go) and Reconnector (reconnector.go) for

@@ -29,6 +29,9 @@ var (
 	ErrAuth = errors.New("esl: authentication failed")
 	// ErrCommand is matched (errors.Is) by every *ReplyError.
 	ErrCommand = errors.New("esl: command failed")
+	// ErrStalled reports a peer that stopped in the middle of a message for
+	// longer than Config.StallTimeout; the connection is closed.
+	ErrStalled = errors.New("esl: peer stalled mid-message")
 	// ErrQueueOverflow reports that the owner left more events undrained than
 	// the hard cap allows; the connection is closed.
 	ErrQueueOverflow = errors.New("esl: event queue overflow")

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,8 @@ type OutboundConn struct {
 	channelData *Message
 	linger      bool
 
+	foreignSeen atomic.Bool // an event about another channel was logged
+
 	hmu         sync.Mutex
 	hungUp      bool
 	hangupCause string
@@ -42,7 +45,7 @@ func newOutboundConn(ctx context.Context, nc net.Conn, cfg Config, linger bool, 
 			return nil, err
 		}
 	}
-	rd := NewReader(nc, cfg.MaxFrame)
+	rd := newConnReader(nc, cfg)
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	cd, err := func() (*Message, error) {
 		if _, err := nc.Write([]byte("connect\n\n")); err != nil {
@@ -68,9 +71,16 @@ func newOutboundConn(ctx context.Context, nc net.Conn, cfg Config, linger bool, 
 		return nil, fmt.Errorf("esl: connect: %w", err)
 	}
 	cd.format = FormatChannelData
+	// Every call is keyed by its Unique-ID (call log, metrics, the
+	// mailbox's filter below); a reply without one would merge calls.
+	uuid := cd.Get("Unique-ID")
+	if err := validateUUID(uuid); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("esl: connect: %w", err)
+	}
 	oc := &OutboundConn{
 		Conn:        newConn(nc, rd, cfg),
-		uuid:        cd.Get("Unique-ID"),
+		uuid:        uuid,
 		channelData: cd,
 		linger:      linger,
 		hungUpCh:    make(chan struct{}),
@@ -96,7 +106,20 @@ func newOutboundConn(ctx context.Context, nc net.Conn, cfg Config, linger bool, 
 
 // claimEvent runs on the reader goroutine: it hands a completion to its
 // Execute waiter and notes hangups. Everything else goes to the mailbox.
+//
+// Events about another channel are dropped: after myevents FreeSWITCH
+// sends only events whose Unique-ID is the controlled channel's (and jobs
+// whose Job-Owner-UUID is; they carry no Unique-ID), so one naming another
+// channel comes from a broken or hostile peer and must not end, or steer,
+// this call.
 func (oc *OutboundConn) claimEvent(m *Message) bool {
+	if id := m.Get("Unique-ID"); id != "" && id != oc.uuid {
+		oc.dropEvent()
+		if oc.foreignSeen.CompareAndSwap(false, true) {
+			oc.log.Warn("esl: ignoring events about another channel", "event", m.Name(), "other_uuid", truncate(id, 64))
+		}
+		return true
+	}
 	switch m.Name() {
 	case "CHANNEL_EXECUTE_COMPLETE":
 		id := m.Get("Application-UUID")
@@ -110,11 +133,11 @@ func (oc *OutboundConn) claimEvent(m *Message) bool {
 		}
 		oc.hmu.Unlock()
 		if ok {
-			w <- m // buffered, one completion per waiter
+			oc.handOff(w, m) // buffered, one completion per waiter
 			return true
 		}
 	case "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE":
-		if id := m.Get("Unique-ID"); id == "" || id == oc.uuid {
+		if m.Get("Unique-ID") == oc.uuid { // a hangup names its channel
 			oc.markHangup(m.Get("Hangup-Cause"))
 		}
 	}
@@ -270,4 +293,30 @@ func (oc *OutboundConn) finish() {
 		cancel()
 	}
 	_ = oc.Close()
+}
+
+// maxUUIDLen bounds the Unique-ID we accept: FreeSWITCH's are 36 bytes, an
+// origination_uuid chosen by a dialer is rarely longer.
+const maxUUIDLen = 255
+
+// validateUUID checks the Unique-ID of a connect reply.
+func validateUUID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: connect reply without Unique-ID", ErrUnexpectedMessage)
+	case len(id) > maxUUIDLen:
+		return fmt.Errorf("%w: Unique-ID of %d bytes", ErrUnexpectedMessage, len(id))
+	}
+	if err := ValidateValue(id); err != nil {
+		return fmt.Errorf("%w: Unique-ID: %w", ErrUnexpectedMessage, err)
+	}
+	return nil
+}
+
+// truncate shortens a peer's value for a log line.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }

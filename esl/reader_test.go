@@ -234,3 +234,34 @@ func TestParseMessageConsumed(t *testing.T) {
 		t.Errorf("second message %q", m2.Raw())
 	}
 }
+
+// Issue 16 item 8: 250 connections announcing a 4 MB body and sending 80
+// bytes cost +1 GB of heap, because the Reader allocated the announced
+// Content-Length before the bytes arrived. The buffer must follow what was
+// received.
+func TestReaderGrowsWithBytesReceived(t *testing.T) {
+	in := "Content-Type: api/response\nContent-Length: 4000000\n\n" + strings.Repeat("x", 80)
+	r := NewReader(strings.NewReader(in), 0)
+	if _, err := r.ReadMessage(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("truncated body: %v, want io.ErrUnexpectedEOF", err)
+	}
+	if got := cap(r.buf); got > 64<<10 {
+		t.Errorf("buffer of %d bytes for %d received; it must grow with what arrives", got, len(in))
+	}
+
+	// A body that does arrive whole still reads, however it is cut.
+	body := strings.Repeat("0123456789", 100_000)
+	msg := "Content-Type: api/response\nContent-Length: " + itoa(len(body)) + "\n\n" + body
+	capture.ForEachChunking(t, []byte(msg+msg), func(t *testing.T, src io.Reader) {
+		r := NewReader(src, 0)
+		for i := range 2 {
+			m, err := r.ReadMessage()
+			if err != nil || string(m.OuterBody()) != body {
+				t.Fatalf("message %d: %v", i, err)
+			}
+		}
+		if _, err := r.ReadMessage(); !errors.Is(err, io.EOF) {
+			t.Fatalf("after two messages: %v", err)
+		}
+	})
+}

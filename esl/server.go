@@ -2,11 +2,15 @@ package esl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/fsivr/fsivr/internal/backoff"
 )
 
 // DefaultEvents returns the subscription an outbound Server uses after
@@ -44,6 +48,8 @@ type Server struct {
 	// limits, stall timeout).
 	Config
 
+	accepted, acceptErrors, refused atomic.Uint64
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*OutboundConn]struct{}
@@ -51,6 +57,22 @@ type Server struct {
 	handlers  sync.WaitGroup
 	cancel    context.CancelFunc // cancels handler contexts
 	baseCtx   context.Context
+}
+
+// acceptBackoff spaces retries after failed Accepts: 5 ms doubling to 1 s,
+// net/http's schedule, jittered.
+var acceptBackoff = backoff.Policy{Min: 5 * time.Millisecond, Max: time.Second}
+
+// ServerStats are a Server's counters (for metrics).
+type ServerStats struct {
+	Accepted     uint64 // connections accepted
+	AcceptErrors uint64 // failed Accepts, each retried after a backoff
+	Refused      uint64 // connections closed at once: peer outside Allow, or handshake failed
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() ServerStats {
+	return ServerStats{Accepted: s.accepted.Load(), AcceptErrors: s.acceptErrors.Load(), Refused: s.refused.Load()}
 }
 
 // NewServer returns a Server with the recommended defaults (Linger on).
@@ -67,7 +89,9 @@ func (s *Server) init() {
 }
 
 // Serve accepts connections on ln until ctx is done or Shutdown is called
-// (then it returns nil) or Accept fails. It closes ln.
+// (then it returns nil) or ln is closed by someone else. A failed Accept
+// (EMFILE, ENFILE, ECONNABORTED...) is logged, counted in Stats and retried
+// after a backoff of 5 ms doubling to 1 s. Serve closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	s.init()
@@ -87,6 +111,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		_ = ln.Close()
 	}()
 	cfg := s.Config.withDefaults()
+	retry := 0 // failed Accepts in a row
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -96,9 +121,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			if down || ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("esl: accept: %w", err)
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("esl: accept: %w", err)
+			}
+			// Anything else (EMFILE/ENFILE under a connection flood,
+			// ECONNABORTED, ENOBUFS) passes: wait and accept again, as
+			// net/http's Server does. Returning would drop every call.
+			s.acceptErrors.Add(1)
+			wait := acceptBackoff.Delay(retry)
+			retry++
+			cfg.Logger.Warn("esl: accept failed; retrying", "err", err, "retry", retry, "delay", wait.String())
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue
 		}
+		retry = 0
+		s.accepted.Add(1)
 		if !s.allowed(nc.RemoteAddr()) {
+			s.refused.Add(1)
 			cfg.Logger.Warn("esl: outbound connection from a peer outside Allow; closed", "peer", nc.RemoteAddr().String())
 			_ = nc.Close()
 			continue
@@ -146,6 +191,7 @@ func (s *Server) serveConn(nc net.Conn, cfg Config) {
 	oc, err := newOutboundConn(hctx, nc, cfg, s.Linger, events)
 	cancel()
 	if err != nil {
+		s.refused.Add(1)
 		cfg.Logger.Warn("esl: outbound handshake failed", "peer", nc.RemoteAddr().String(), "err", err)
 		return
 	}

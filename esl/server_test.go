@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // replayPeer plays FreeSWITCH's side of a captured outbound connection:
@@ -323,4 +327,220 @@ func TestShutdownCancelsStuckHandlers(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 	<-peerDone // the server closed the call's connection
+}
+
+// scriptedOutbound plays FreeSWITCH's side of an outbound connection: the
+// connect reply is connectReply (a capture's channel data, possibly
+// damaged), the setup commands get +OK, and every later command goes to
+// onCommand until the client closes.
+func scriptedOutbound(connectReply []byte, onCommand func(p *fakePeer, m *Message)) func(p *fakePeer) {
+	return func(p *fakePeer) {
+		if m := p.next(); m == nil || m.CommandLine() != "connect" {
+			return
+		}
+		p.send(string(connectReply))
+		for {
+			m := p.next()
+			if m == nil {
+				return
+			}
+			switch line := m.CommandLine(); {
+			case line == "myevents", line == "linger", strings.HasPrefix(line, "event "):
+				p.send(replyMsg("+OK"))
+			default:
+				onCommand(p, m)
+			}
+		}
+	}
+}
+
+// s1ConnectReply is the connect reply of s1_outbound_full (channel
+// 07fc0b40-f3ec-4124-b973-b722554fe3af), minus the header lines drop names.
+func s1ConnectReply(t *testing.T, drop ...string) []byte {
+	t.Helper()
+	raw := string(readAll(t, readFixture(t, "s1_outbound_full.rx.bin"))[0].Raw())
+	var out []string
+	for _, line := range strings.Split(raw, "\n") {
+		name, _, _ := strings.Cut(line, ":")
+		if !slices.Contains(drop, name) {
+			out = append(out, line)
+		}
+	}
+	return []byte(strings.Join(out, "\n"))
+}
+
+// syncBuffer is a log destination safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Issue 16 item 11: a connect reply without Unique-ID was accepted, and
+// calls with an empty uuid merged into one call-log summary. The
+// connection is refused with a log line; the handler never runs.
+func TestConnectWithoutUniqueIDRefused(t *testing.T) {
+	var logs syncBuffer
+	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
+		t.Errorf("handler ran for a channel without Unique-ID (uuid %q)", c.UUID())
+	})
+	srv.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	p := runOutbound(t, srv, scriptedOutbound(s1ConnectReply(t, "Unique-ID"), func(p *fakePeer, m *Message) {
+		p.send(replyMsg("+OK"))
+	}))
+	if got := p.commands(); len(got) != 1 || got[0] != "connect" {
+		t.Errorf("FreeSWITCH received %q after a connect reply without Unique-ID, want only connect", got)
+	}
+	if !strings.Contains(logs.String(), "without Unique-ID") {
+		t.Errorf("no log line for the refused connection; log:\n%s", logs.String())
+	}
+}
+
+// Issue 16 item 11: a hangup event for another channel ended the call.
+// After myevents FreeSWITCH sends only the controlled channel's events
+// (mod_event_socket drops others), so one about another channel is
+// ignored: not a hangup, not in the mailbox.
+func TestEventsAboutAnotherChannelIgnored(t *testing.T) {
+	const ours = "07fc0b40-f3ec-4124-b973-b722554fe3af"
+	type result struct {
+		ev     *Message
+		err    error
+		hungUp bool
+		queued []*Message
+		stats  Stats
+	}
+	res := make(chan result, 1)
+	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
+		var r result
+		r.ev, r.err = c.Execute(ctx, "playback", "ivr/welcome.wav")
+		select {
+		case <-c.HungUp():
+			r.hungUp = true
+		default:
+		}
+		r.queued = c.Drain(nil)
+		r.stats = c.Stats()
+		res <- r
+	})
+	srv.Logger = slog.New(slog.DiscardHandler)
+	runOutbound(t, srv, scriptedOutbound(s1ConnectReply(t), func(p *fakePeer, m *Message) {
+		if m.CommandLine() != "sendmsg" {
+			p.send(replyMsg("+OK"))
+			return
+		}
+		p.send(replyMsg("+OK"))
+		p.send(plainEvent("", "Event-Name", "CHANNEL_HANGUP", "Unique-ID", "5d2fdf85-788d-4263-b074-1c00f0b011c5", "Hangup-Cause", "NORMAL_CLEARING"))
+		p.send(plainEvent("", "Event-Name", "DTMF", "Unique-ID", "5d2fdf85-788d-4263-b074-1c00f0b011c5", "DTMF-Digit", "1"))
+		p.send(plainEvent("", "Event-Name", "CHANNEL_EXECUTE_COMPLETE", "Unique-ID", ours,
+			"Application", "playback", "Application-Response", "FILE PLAYED", "Application-UUID", m.OuterHeader("Event-UUID")))
+	}))
+	r := <-res
+	if r.err != nil || r.ev.Get("Application-Response") != "FILE PLAYED" {
+		t.Errorf("Execute = %v, %v; a hangup of another channel must not end ours", r.ev, r.err)
+	}
+	if r.hungUp {
+		t.Error("HungUp closed by another channel's CHANNEL_HANGUP")
+	}
+	if len(r.queued) != 0 || r.stats.EventsDropped != 2 {
+		t.Errorf("mailbox %v, stats %+v: events about another channel must be dropped", r.queued, r.stats)
+	}
+}
+
+// Issue 16 item 12 on the outbound side: a message cut off mid-frame ends
+// that call's connection after Config.StallTimeout.
+func TestOutboundStallClosesConnection(t *testing.T) {
+	res := make(chan error, 1)
+	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
+		_, err := c.Execute(ctx, "playback", "ivr/welcome.wav")
+		res <- err
+	})
+	srv.Logger = slog.New(slog.DiscardHandler)
+	srv.StallTimeout = 50 * time.Millisecond
+	runOutbound(t, srv, scriptedOutbound(s1ConnectReply(t), func(p *fakePeer, m *Message) {
+		p.send(replyMsg("+OK"))
+		if m.CommandLine() == "sendmsg" {
+			ev := plainEvent("", "Event-Name", "CHANNEL_EXECUTE", "Unique-ID", "07fc0b40-f3ec-4124-b973-b722554fe3af")
+			p.send(ev[:len(ev)/2]) // then nothing
+		}
+	}))
+	if err := <-res; !errors.Is(err, ErrStalled) {
+		t.Errorf("Execute = %v, want ErrStalled", err)
+	}
+}
+
+// flakyListener fails Accept with errs, one per call, then accepts from
+// the real listener.
+type flakyListener struct {
+	net.Listener
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if len(l.errs) > 0 {
+		err := l.errs[0]
+		l.errs = l.errs[1:]
+		l.mu.Unlock()
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: err}
+	}
+	l.mu.Unlock()
+	return l.Listener.Accept()
+}
+
+// Issue 16 item 7: ivrd exited when accept failed with EMFILE under a
+// connection flood, dropping every call. Failed Accepts are logged,
+// counted and retried; only a closed listener ends Serve.
+func TestServeRetriesFailedAccept(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &flakyListener{Listener: ln, errs: []error{syscall.EMFILE, syscall.ENFILE, syscall.ECONNABORTED}}
+	var logs syncBuffer
+	handled := make(chan string, 1)
+	srv := NewServer(func(ctx context.Context, c *OutboundConn) { handled <- c.UUID() })
+	srv.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), fl) }()
+
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	go scriptedOutbound(s1ConnectReply(t), func(p *fakePeer, m *Message) { p.send(replyMsg("+OK")) })(newFakePeer(t, nc))
+	select {
+	case uuid := <-handled:
+		if uuid != "07fc0b40-f3ec-4124-b973-b722554fe3af" {
+			t.Errorf("handled %q", uuid)
+		}
+	case err := <-served:
+		t.Fatalf("Serve returned %v after a failed Accept; the call was never served", err)
+	}
+	if s := srv.Stats(); s.AcceptErrors != 3 || s.Accepted != 1 {
+		t.Errorf("stats %+v, want 3 accept errors and 1 accepted", s)
+	}
+	if n := strings.Count(logs.String(), "accept failed; retrying"); n != 3 {
+		t.Errorf("%d retry log lines, want 3:\n%s", n, logs.String())
+	}
+	// A listener closed behind the server's back ends Serve with an error.
+	_ = ln.Close()
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Serve after the listener closed: %v, want net.ErrClosed", err)
+	}
+	if err := srv.Shutdown(testCtx(t)); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
 }
