@@ -3,10 +3,14 @@ package callcenter
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fsivr/fsivr/ami"
 )
 
 // msg is one captured message: ordered headers, looked up
@@ -92,6 +96,47 @@ func listItems(ms []msg, prefix string) []Fields {
 func replay(m *Model, ms []msg) []Event {
 	var out []Event
 	for _, e := range ms {
+		out = append(out, m.Apply(e)...)
+	}
+	return out
+}
+
+// rawLiveEvents reads testdata/<name>.s2c.raw (the server's bytes, byte
+// for byte) with package ami's reader and returns the live events, as
+// liveEvents does for the .jsonl.
+func rawLiveEvents(t testing.TB, name string) []Fields {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name+".s2c.raw"))
+	if err != nil {
+		t.Fatalf("capture: %v", err)
+	}
+	defer f.Close()
+	rd := ami.NewReader(f, 0)
+	if _, err := rd.ReadBanner(); err != nil {
+		t.Fatalf("%s: banner: %v", name, err)
+	}
+	var out []Fields
+	for {
+		m, err := rd.ReadMessage()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m.IsEvent() && (m.ActionID() == "" || m.Name() == "OriginateResponse") {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("capture %s has no events", name)
+	}
+	return out
+}
+
+func replayFields(m *Model, evs []Fields) []Event {
+	var out []Event
+	for _, e := range evs {
 		out = append(out, m.Apply(e)...)
 	}
 	return out

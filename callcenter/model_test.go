@@ -112,7 +112,7 @@ func ofType(evs []Event, typ Type) []Event {
 // unpause, logoff by QueueRemove (61).
 func TestReplayMemberLifecycle(t *testing.T) {
 	m := NewModel(ModelConfig{})
-	evs := replay(m, liveEvents(loadCapture(t, "61_queue_members_pause_add_remove")))
+	evs := replayFields(m, rawLiveEvents(t, "61_queue_members_pause_add_remove"))
 	names := ofType(evs, TypeAgentName)
 	if len(names) != 2 || names[0] != (Event{Type: TypeAgentName, Agent: "500", Name: "Agent Smith"}) || names[1].Name != "Agent Jones" {
 		t.Errorf("agentName events = %+v", names)
@@ -147,7 +147,7 @@ func TestReplayMemberLifecycle(t *testing.T) {
 // name of VarSet MIXMONITOR_FILENAME, caller hang-up and agent hang-up.
 func TestReplayAnsweredRecordedCalls(t *testing.T) {
 	m := NewModel(ModelConfig{})
-	evs := replay(m, liveEvents(loadCapture(t, "62_queue_call_answered_recorded")))
+	evs := replayFields(m, rawLiveEvents(t, "62_queue_call_answered_recorded"))
 	done := ofType(evs, TypeAgentComplete)
 	want := []Event{
 		{Type: TypeAgentComplete, Agent: "510", UniqueID: "c62-a", TalkTime: 4, HoldTime: 6, Recording: "/opt/ast/var/spool/asterisk/monitor/c62-a.wav"},
@@ -179,7 +179,7 @@ func TestReplayAnsweredRecordedCalls(t *testing.T) {
 // Two callers, a ring-no-answer auto-pause and two abandons (63).
 func TestReplayAbandon(t *testing.T) {
 	m := NewModel(ModelConfig{})
-	evs := replay(m, liveEvents(loadCapture(t, "63_queue_caller_abandon_and_ringnoanswer")))
+	evs := replayFields(m, rawLiveEvents(t, "63_queue_caller_abandon_and_ringnoanswer"))
 	var counts []int
 	for _, e := range ofType(evs, TypeQueueCount) {
 		if e.Queue == "abandonq" {
@@ -239,7 +239,7 @@ func TestReplayOriginateFailed(t *testing.T) {
 // StateInterface Agent:1001 is agent 1001; its phone state is Agent:1001's.
 func TestReplayAgentPool(t *testing.T) {
 	m := NewModel(ModelConfig{})
-	evs := replay(m, liveEvents(loadCapture(t, "70_agent_pool_login_queue_call")))
+	evs := replayFields(m, rawLiveEvents(t, "70_agent_pool_login_queue_call"))
 	names := ofType(evs, TypeAgentName)
 	if names[len(names)-1] != (Event{Type: TypeAgentName, Agent: "1001", Name: "Alice Agent"}) {
 		t.Errorf("agentName = %+v", names)
@@ -262,7 +262,7 @@ func TestReplayCustomStateInterfaceDuringCall(t *testing.T) {
 	m := NewModel(ModelConfig{})
 	var during []string
 	connected := false
-	for _, e := range liveEvents(loadCapture(t, "71_queue_custom_stateinterface_blocks_calls")) {
+	for _, e := range rawLiveEvents(t, "71_queue_custom_stateinterface_blocks_calls") {
 		out := m.Apply(e)
 		switch e.Get("Event") {
 		case "AgentConnect":
@@ -283,5 +283,22 @@ func TestReplayCustomStateInterfaceDuringCall(t *testing.T) {
 	}
 	if !reflect.DeepEqual(during, []string{"inuse"}) {
 		t.Errorf("queueMemberStatus during the call = %v, want [inuse]", during)
+	}
+}
+
+// The .s2c.raw bytes read by package ami and the .jsonl the capture tool
+// parsed give the same digested events, for every capture the tests use.
+func TestRawAndJSONLCapturesAgree(t *testing.T) {
+	for _, name := range []string{"60_hints_extensionstatus", "61_queue_members_pause_add_remove", "62_queue_call_answered_recorded",
+		"63_queue_caller_abandon_and_ringnoanswer", "66_event_filter_callcentre",
+		"67_originate_into_queue_clicktocall", "70_agent_pool_login_queue_call", "71_queue_custom_stateinterface_blocks_calls"} {
+		fromRaw := replayFields(NewModel(ModelConfig{}), rawLiveEvents(t, name))
+		fromJSON := replay(NewModel(ModelConfig{}), liveEvents(loadCapture(t, name)))
+		if !reflect.DeepEqual(fromRaw, fromJSON) {
+			t.Errorf("%s: %d events from the raw bytes, %d from the jsonl, or they differ", name, len(fromRaw), len(fromJSON))
+		}
+		if len(fromRaw) == 0 {
+			t.Errorf("%s: no digested events", name)
+		}
 	}
 }
