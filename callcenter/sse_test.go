@@ -107,9 +107,9 @@ func TestMetrics(t *testing.T) {
 		t.Fatal("not dropped")
 	}
 	for name, want := range map[string]float64{
-		"fsivr_callcenter_refused_total":             1,
+		"fsivr_callcenter_refused_total":              1,
 		"fsivr_callcenter_slow_clients_dropped_total": 1,
-		"fsivr_callcenter_subscribers":               0,
+		"fsivr_callcenter_subscribers":                0,
 	} {
 		if got := gatherValue(t, reg, name, ""); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
