@@ -37,3 +37,29 @@ func ExampleModel() {
 	// {"type":"queueMemberStatus","agent":"510","queue":"support","status":"paused","pausedReason":"lunch","pausedSince":1796112593}
 	// {"type":"queueCount","queue":"support","count":1}
 }
+
+func ExampleScope_Allows() {
+	sub := callcenter.Scope{Agents: []string{"510"}, Queues: []string{"support"}}
+	for _, e := range []callcenter.Event{
+		{Type: callcenter.TypeQueueMemberStatus, Agent: "510", Queue: "support", Status: "not_inuse"},
+		{Type: callcenter.TypeQueueMemberStatus, Agent: "510", Queue: "sales", Status: "not_inuse"},
+		{Type: callcenter.TypeQueueCount, Queue: "support", Count: 2},
+		{Type: callcenter.TypeStale},
+	} {
+		fmt.Println(e.Type, e.Queue, sub.Allows(&e))
+	}
+	// Output:
+	// queueMemberStatus support true
+	// queueMemberStatus sales false
+	// queueCount support true
+	// stale  true
+}
+
+func ExampleHub() {
+	hub := callcenter.NewHub(callcenter.HubConfig{})
+	hub.Publish(callcenter.Event{Type: callcenter.TypeQueueCount, Queue: "support", Count: 1})
+	_, opening := hub.Subscribe(callcenter.Scope{Queues: []string{"support"}}, "wallboard", "")
+	fmt.Println(opening.Resumed, opening.Reason, len(opening.Frames))
+	// Output:
+	// false new 3
+}
