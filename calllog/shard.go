@@ -424,8 +424,11 @@ func (s *shardWriter) finish(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	spooling := s.spooling
-	batch := s.queue
-	s.queue = nil
+	var batch []record
+	if !spooling {
+		batch = s.queue
+		s.queue = s.newQueue()
+	}
 	s.mu.Unlock()
 	if !spooling {
 		if err := s.writeLive(ctx, batch); err != nil {
