@@ -247,6 +247,13 @@ func (e *Engine) Run(ctx context.Context) (Progress, error) {
 				e.storeError("claim", err)
 				claimRetry = now.Add(time.Second)
 			default:
+				if len(leases) < free {
+					// Fewer than asked: nothing more is due yet, or the
+					// global limit is held by other dialers. Claim again
+					// when the next contact is due but not before a short
+					// pause (a call of ours ending lifts it at once).
+					claimRetry = now.Add(e.o.Poll / 4)
+				}
 				e.pending = append(e.pending, leases...)
 				if e.o.Metrics != nil && len(leases) > 0 {
 					e.o.Metrics.Claims.WithLabelValues(e.camp.ID).Add(float64(len(leases)))
@@ -286,6 +293,7 @@ func (e *Engine) Run(ctx context.Context) (Progress, error) {
 			select {
 			case cd := <-e.done:
 				e.finish(ctx, cd)
+				claimRetry = time.Time{}
 			case <-clock.After(d):
 			case <-ctx.Done():
 			}
@@ -293,6 +301,7 @@ func (e *Engine) Run(ctx context.Context) (Progress, error) {
 		// Take every outcome already waiting before the next round.
 		for n := len(e.done); n > 0; n-- {
 			e.finish(ctx, <-e.done)
+			claimRetry = time.Time{}
 		}
 	}
 }

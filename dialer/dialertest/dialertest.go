@@ -118,22 +118,27 @@ func (b *Backend) Originate(ctx context.Context, c dialer.Call) (dialer.Outcome,
 	b.maxTotal = max(b.maxTotal, b.total)
 	b.mu.Unlock()
 
-	var err error
-	if step.Delay > 0 {
-		select {
-		case <-b.clock.After(step.Delay):
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
+	end := b.clock.After(step.Delay)
+	select {
+	case <-end:
+		return b.end(rec, step)
+	case <-ctx.Done():
+		// The caller stopped waiting (a dialer draining or dying); the
+		// call goes on in "the network" and ends when scripted, which the
+		// fake records for Reconcile.
+		go func() {
+			<-end
+			_, _ = b.end(rec, step)
+		}()
+		return dialer.Outcome{}, ctx.Err()
 	}
+}
+
+func (b *Backend) end(rec *Originate, step Step) (dialer.Outcome, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.inFlight[c.Trunk]--
+	b.inFlight[rec.Call.Trunk]--
 	b.total--
-	if err != nil {
-		rec.Err = err
-		return dialer.Outcome{}, err
-	}
 	out := step.Outcome
 	now := b.clock.Now()
 	if out.Disposition == dialer.Answered && out.Answered.IsZero() {
