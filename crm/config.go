@@ -135,9 +135,12 @@ func (cfg Config) settings() (settings, error) {
 		// not on the first call.
 		sample := s.url("+15550100")
 		u, err := url.Parse(sample)
+		if err == nil {
+			sample = u.Redacted() // never a password in an error
+		}
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("URL template gives an unparsable URL: %w", err))
+			errs = append(errs, errors.New("URL template with the base URL gives an unparsable URL"))
 		case u.Scheme != "http" && u.Scheme != "https":
 			errs = append(errs, fmt.Errorf("URL %q: scheme must be http or https", sample))
 		case u.Host == "":

@@ -29,11 +29,20 @@ import (
 	"time"
 )
 
+// notFoundError is the type of ErrNotFound.
+type notFoundError struct{}
+
+func (notFoundError) Error() string  { return "crm: not found" }
+func (notFoundError) NotFound() bool { return true }
+
 // Sentinel errors; Lookup's errors wrap exactly one of them (ErrBadCallerID
 // also wraps ErrNotFound).
 var (
-	// ErrNotFound: the CRM does not know the caller (404, 204, empty body, no extension).
-	ErrNotFound = errors.New("crm: not found")
+	// ErrNotFound: the CRM does not know the caller (404, 204, empty body, no
+	// extension). It has a NotFound() bool method, so a caller that must not
+	// import crm (the ivr runtime) can tell "unknown caller" from a failure
+	// with errors.As.
+	ErrNotFound error = notFoundError{}
 	// ErrInvalid: the CRM answered something that failed validation.
 	ErrInvalid = errors.New("crm: invalid answer")
 	// ErrUnavailable: no usable answer (connection refused, timeout, 5xx, other

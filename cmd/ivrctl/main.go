@@ -3,10 +3,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fsivr/fsivr/flows"
 )
 
 func main() {
@@ -29,7 +32,7 @@ func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	if _, ok := err.(interface{ Invalid() bool }); ok {
+	if errors.Is(err, flows.ErrInvalid) {
 		return 1
 	}
 	return 2

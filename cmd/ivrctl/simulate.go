@@ -23,7 +23,7 @@ call with the fake FreeSWITCH (esl/esltest): a caller id, a clock time,
 scripted DTMF, a CRM answer and bridge outcomes. It prints every command the
 IVR sent and every call-log entry, then the path the caller took.
 Without arguments it uses the flows built into ivrctl.`,
-		Example: `  ivrctl simulate --caller 5551001 --crm 1001 --digits 2 --bridge USER_BUSY --digits-more 1
+		Example: `  ivrctl simulate --caller 5551001 --crm 1001 --digits 2,1 --bridge USER_BUSY
   ivrctl simulate flows/ --at 2026-11-28T21:15:00-05:00 --digits 1
   ivrctl simulate --override "transfer fifo_hst XML new_sales"`,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -24,7 +24,8 @@ func (e *invalidFlowsError) Error() string {
 	return fmt.Sprintf("%d problems in the flow files", e.problems)
 }
 
-func (e *invalidFlowsError) Invalid() bool { return true }
+// Is makes errors.Is(err, flows.ErrInvalid) true: the flows did not validate.
+func (e *invalidFlowsError) Is(target error) bool { return target == flows.ErrInvalid }
 
 // newValidateCmd builds `ivrctl validate [files or dirs...]`.
 func newValidateCmd() *cobra.Command {

@@ -61,6 +61,10 @@ func run(configPath string) error {
 	if err != nil {
 		return fmt.Errorf("flows: %w", err)
 	}
+	if _, ok := registry.Get(cfg.DefaultFlow); !ok {
+		return fmt.Errorf("config: %w: default_flow %q is not one of the flows in %s (%s)",
+			ErrBadConfig, cfg.DefaultFlow, cfg.FlowsDir, strings.Join(registry.Names(), ", "))
+	}
 	logger.Info("flows loaded", "flows", registry.Names())
 
 	var rdb redis.UniversalClient
@@ -73,17 +77,11 @@ func run(configPath string) error {
 	} else {
 		logger.Warn("no Redis configured: call logs stay in the spool", "spool", cfg.CallLog.SpoolDir)
 	}
-	writer, err := calllog.NewWriter(calllog.Config{
-		Namespace:  cfg.CallLog.Namespace,
-		Stream:     cfg.CallLog.Stream,
-		Shards:     cfg.CallLog.Shards,
-		MaxLen:     cfg.CallLog.MaxLen,
-		SummaryTTL: cfg.CallLog.SummaryTTL,
-		SpoolDir:   cfg.CallLog.SpoolDir,
-		Registerer: reg,
-	}, rdb, logger)
+	logCfg := cfg.CallLog
+	logCfg.Registerer = reg
+	writer, err := calllog.NewWriter(logCfg, rdb, logger)
 	if err != nil {
-		return fmt.Errorf("calllog: %w", err)
+		return fmt.Errorf("calllog: %w", redactErr(err))
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -95,14 +93,11 @@ func run(configPath string) error {
 
 	prefetchers := map[string]ivr.Prefetcher{}
 	if cfg.CRM.BaseURL != "" {
-		c, err := crm.New(crm.Config{
-			BaseURL: cfg.CRM.BaseURL, URLTemplate: cfg.CRM.URLTemplate, Timeout: cfg.CRM.Timeout,
-			CacheSize: cfg.CRM.CacheSize, CacheTTL: cfg.CRM.CacheTTL,
-			BreakerFailures: cfg.CRM.BreakerFailures, BreakerOpen: cfg.CRM.BreakerOpen,
-			ExtensionPattern: cfg.CRM.ExtensionPattern, Registerer: reg,
-		}, &http.Client{}, logger)
+		crmCfg := cfg.CRM
+		crmCfg.Registerer = reg
+		c, err := crm.New(crmCfg, &http.Client{}, logger)
 		if err != nil {
-			return fmt.Errorf("crm: %w", err)
+			return fmt.Errorf("crm: %w", redactErr(err))
 		}
 		prefetchers["crm"] = c
 	}
