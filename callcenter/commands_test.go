@@ -107,10 +107,10 @@ func TestServiceCommandsAgainstFake(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 	mine, _ := hub.Subscribe(Scope{Agents: []string{"500"}, Queues: []string{"support"}}, "sup", "")
 	other, _ := hub.Subscribe(Scope{Agents: []string{"500"}}, "wall", "")
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 	waitType(t, mine, TypeResynced)
 
 	var refused *RefusedError

@@ -58,7 +58,9 @@ type modelState struct {
 	agents     map[string]*agentRec
 	queues     map[string]*queueRec
 	members    map[memberKey]*memberRec
-	hintAgent  map[string]string // hint device -> agent
+	ofAgent    map[string]map[memberKey]*memberRec // agent -> its memberships
+	ofDevice   map[string]map[memberKey]*memberRec // StateInterface device -> members following it
+	hintAgent  map[string]string                   // hint device -> agent
 	devices    map[string]DeviceState
 	recordings map[string]string // channel Uniqueid -> MIXMONITOR_FILENAME
 	recOrder   []string
@@ -110,6 +112,8 @@ func newState() *modelState {
 		agents:     map[string]*agentRec{},
 		queues:     map[string]*queueRec{},
 		members:    map[memberKey]*memberRec{},
+		ofAgent:    map[string]map[memberKey]*memberRec{},
+		ofDevice:   map[string]map[memberKey]*memberRec{},
 		hintAgent:  map[string]string{},
 		devices:    map[string]DeviceState{},
 		recordings: map[string]string{},
@@ -171,6 +175,55 @@ func (st *modelState) queue(name string) *queueRec {
 	return q
 }
 
+func addIndex(ix map[string]map[memberKey]*memberRec, key string, k memberKey, mr *memberRec) {
+	set := ix[key]
+	if set == nil {
+		set = map[memberKey]*memberRec{}
+		ix[key] = set
+	}
+	set[k] = mr
+}
+
+func dropIndex(ix map[string]map[memberKey]*memberRec, key string, k memberKey) {
+	if set := ix[key]; set != nil {
+		delete(set, k)
+		if len(set) == 0 {
+			delete(ix, key)
+		}
+	}
+}
+
+// setStateIface changes a member's StateInterface, keeping ofDevice right.
+func (st *modelState) setStateIface(k memberKey, mr *memberRec, iface string) {
+	if mr.stateIface == iface && st.ofDevice[deviceOfInterface(iface)][k] == mr {
+		return
+	}
+	dropIndex(st.ofDevice, deviceOfInterface(mr.stateIface), k)
+	mr.stateIface = iface
+	addIndex(st.ofDevice, deviceOfInterface(iface), k, mr)
+}
+
+func (st *modelState) removeMember(k memberKey) {
+	mr := st.members[k]
+	if mr == nil {
+		return
+	}
+	delete(st.members, k)
+	dropIndex(st.ofAgent, k.agent, k)
+	dropIndex(st.ofDevice, deviceOfInterface(mr.stateIface), k)
+}
+
+// membersOf returns the agent's memberships sorted by queue.
+func (st *modelState) membersOf(agent string) []*memberRec {
+	set := st.ofAgent[agent]
+	out := make([]*memberRec, 0, len(set))
+	for _, mr := range set {
+		out = append(out, mr)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].queue < out[j].queue })
+	return out
+}
+
 // TrackOriginate registers an originate-call in flight, so its failure —
 // an OriginateResponse Failure, or (67: Success comes when the agent
 // answers) a DialEnd of the customer leg other than ANSWER — becomes an
@@ -217,7 +270,7 @@ func (m *Model) apply(st *modelState, ev Fields) {
 		iface := ev.Get("Interface")
 		agent := m.agentOfMember(iface, ev.Get("StateInterface"))
 		k := memberKey{ev.Get("Queue"), agent}
-		delete(st.members, k)
+		st.removeMember(k)
 		m.dirtyMembers[k] = struct{}{}
 		m.dirtyAgents[agent] = struct{}{}
 	case "QueueParams":
@@ -285,15 +338,16 @@ func (m *Model) apply(st *modelState, ev Fields) {
 		m.extension(st, ev)
 	case "DeviceStateChange":
 		dev := ev.Get("Device")
+		if !FollowedDevice(dev) {
+			return
+		}
 		st.devices[dev] = DeviceStateText(ev.Get("State"))
 		if a, ok := st.hintAgent[dev]; ok {
 			m.dirtyAgents[a] = struct{}{}
 		}
-		for _, mr := range st.members {
-			if deviceOfInterface(mr.stateIface) == dev {
-				m.dirtyAgents[mr.agent] = struct{}{}
-				m.dirtyMembers[memberKey{mr.queue, mr.agent}] = struct{}{}
-			}
+		for k := range st.ofDevice[dev] {
+			m.dirtyAgents[k.agent] = struct{}{}
+			m.dirtyMembers[k] = struct{}{}
 		}
 	case "Agents":
 		// app_agent_pool list item (70): the agent's configured name.
@@ -402,9 +456,11 @@ func (m *Model) member(st *modelState, ev Fields) {
 	if mr == nil {
 		mr = &memberRec{queue: k.queue, agent: agent}
 		st.members[k] = mr
+		addIndex(st.ofAgent, agent, k, mr)
 		st.queue(k.queue)
 	}
-	mr.iface, mr.stateIface, mr.name = iface, stateIface, name
+	st.setStateIface(k, mr, stateIface)
+	mr.iface, mr.name = iface, name
 	mr.membership = ev.Get("Membership")
 	mr.penalty = atoi(ev.Get("Penalty"))
 	mr.callsTaken = atoi(ev.Get("CallsTaken"))
@@ -489,15 +545,8 @@ func (m *Model) extensionOf(st *modelState, a *agentRec) (DeviceState, bool) {
 	if a.hasHint {
 		return a.hint, true
 	}
-	keys := make([]memberKey, 0, 2)
-	for k := range st.members {
-		if k.agent == a.id {
-			keys = append(keys, k)
-		}
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].queue < keys[j].queue })
-	for _, k := range keys {
-		if s, ok := st.devices[deviceOfInterface(st.members[k].stateIface)]; ok {
+	for _, mr := range st.membersOf(a.id) {
+		if s, ok := st.devices[deviceOfInterface(mr.stateIface)]; ok {
 			if a.call != nil && s == DeviceNotInUse {
 				s = DeviceInUse // a Custom device left idle through a real call (71)
 			}

@@ -38,8 +38,8 @@ func (m *Model) Rebuild(items []Fields) []Event {
 		if a.call == nil || !(channels[a.call.channel] || channels[a.call.agentChannel]) {
 			continue
 		}
-		for k, mr := range st.members {
-			if k.agent == id && mr.inCall {
+		for _, mr := range st.membersOf(id) {
+			if mr.inCall {
 				st.agent(id).call = a.call
 				break
 			}
@@ -212,10 +212,8 @@ func (m *Model) MemberInterface(agent, queue string) (string, bool) {
 		}
 		return "", false
 	}
-	for k, mr := range m.st.members {
-		if k.agent == agent {
-			return mr.iface, true
-		}
+	if ms := m.st.membersOf(agent); len(ms) > 0 {
+		return ms[0].iface, true
 	}
 	return "", false
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,9 +124,17 @@ func (s *Service) Filters() []ami.Filter {
 		"ExtensionStatus", "OriginateResponse")
 	return append(fs,
 		ami.Filter{MatchCriteria: "action(include),name(VarSet),header(Variable),method(exact)", Filter: "MIXMONITOR_FILENAME"},
-		ami.Filter{MatchCriteria: "action(include),name(DeviceStateChange),header(Device),method(regex)", Filter: "^(Custom|Agent):"},
+		ami.Filter{MatchCriteria: "action(include),name(DeviceStateChange),header(Device),method(regex)", Filter: devicePattern()},
 		ami.Filter{MatchCriteria: "action(include),name(DialEnd),header(Uniqueid),method(starts_with)", Filter: s.cfg.ChannelIDPrefix},
 	)
+}
+
+func devicePattern() string {
+	quoted := make([]string, len(FollowedDevicePrefixes))
+	for i, p := range FollowedDevicePrefixes {
+		quoted[i] = regexp.QuoteMeta(p)
+	}
+	return "^(" + strings.Join(quoted, "|") + ")"
 }
 
 // EventMask is the class list sent before the filters.
@@ -191,8 +200,10 @@ func (s *Service) session(ctx context.Context, attempt *int) error {
 			return fmt.Errorf("ami filter %s: %w", f.MatchCriteria, err)
 		}
 	}
-	// What came before the lists were asked for is in the lists.
-	sub.Drain(nil)
+	// Events queued since Login are applied after the rebuild, in order:
+	// each carries absolute state (a member's whole block, a queue's Count)
+	// or is a one-shot fact (AgentComplete) the lists cannot give, so
+	// replaying them over the lists ends in the newest state.
 	start := time.Now()
 	var items []Fields
 	lists := []func(context.Context) ([]*ami.Message, error){

@@ -84,19 +84,13 @@ func TestRestartMidStream(t *testing.T) {
 	t.Cleanup(fake.Close)
 	hub := NewHub(HubConfig{})
 	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs}, nil))
+	lw := &lockedWriter{w: &logs}
+	log := slog.New(slog.NewTextHandler(lw, nil))
 	svc, err := NewService(ServiceConfig{Addr: fake.Addr, Username: "dialer", Secret: "secret", Hub: hub, Logger: log,
 		Backoff: backoff.Policy{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	runDone := make(chan error, 1)
-	go func() { runDone <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-runDone
-	})
 	h, err := NewHandler(HandlerConfig{Hub: hub, Tokens: testTokens, Commands: svc, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +99,22 @@ func TestRestartMidStream(t *testing.T) {
 	t.Cleanup(srv.Close) // after the clients' cleanups (LIFO)
 	t.Cleanup(h.Close)
 
+	t.Cleanup(func() {
+		if t.Failed() {
+			lw.mu.Lock()
+			t.Logf("service log:\n%s", logs.String())
+			lw.mu.Unlock()
+		}
+	})
+	// subscribed before the service runs, so it sees the first resynced
 	wall, _ := subscribe(t, nil, srv.URL+"/v1/events?agents=*&queues=*", "wall-secret", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-runDone
+	})
 	first := summary(wall.until("resynced"))
 	t.Logf("first connect: %v", first)
 	for _, want := range []string{"agentName agent=500", "queueMemberStatus agent=501 queue=support status=not_inuse", "extensionStatus agent=500 status=not_inuse", "queueCount queue=support count=0"} {
@@ -185,9 +194,9 @@ func TestServerSideFilter(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	sub, _ := hub.Subscribe(Scope{Agents: []string{Any}, Queues: []string{Any}}, "", "")
 	go func() { done <- svc.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	sub, _ := hub.Subscribe(Scope{Agents: []string{Any}, Queues: []string{Any}}, "", "")
 	waitType(t, sub, TypeResynced)
 	n0 := svc.AMIEvents()
 	H := func(n, v string) amitest.Header { return amitest.Header{Name: n, Value: v} }

@@ -146,3 +146,21 @@ func AgentOfInterface(iface string) string {
 func deviceOfInterface(iface string) string {
 	return strings.TrimSuffix(iface, "/n")
 }
+
+// FollowedDevicePrefixes are the devices whose DeviceStateChange the model
+// reads (and the server-side filter lets through): Custom: devices and
+// app_agent_pool's Agent: devices, the StateInterfaces that say nothing
+// through QueueMemberStatus during a call (71) and that no hint may cover.
+// A real phone's state comes from its hint (ExtensionStatus) and from the
+// QueueMemberStatus of the members following it.
+var FollowedDevicePrefixes = []string{"Custom:", "Agent:"}
+
+// FollowedDevice reports whether dev is one of FollowedDevicePrefixes.
+func FollowedDevice(dev string) bool {
+	for _, p := range FollowedDevicePrefixes {
+		if strings.HasPrefix(dev, p) {
+			return true
+		}
+	}
+	return false
+}
