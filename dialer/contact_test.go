@@ -13,16 +13,16 @@ import (
 func TestImportCSVReport(t *testing.T) {
 	csv := strings.Join([]string{
 		"id,number,timezone,name",
-		"a1,+1 212 555 0100,,Ann",              // row 2: ok, zone derived (New York)
-		"a2,(415) 555-0101,,Bob",               // row 3: ok, national format with default region US
-		"a3,12345,,Cid",                        // row 4: invalid number
+		"a1,+1 212 555 0100,,Ann",               // row 2: ok, zone derived (New York)
+		"a2,(415) 555-0101,,Bob",                // row 3: ok, national format with default region US
+		"a3,12345,,Cid",                         // row 4: invalid number
 		"a4,+33 1 42 68 53 00,Mars/Olympus,Dee", // row 5: unknown zone
-		"a5,+1-212-555-0100,,Eve",              // row 6: duplicate number of row 2
-		"a1,+44 20 7946 0000,,Fay",             // row 7: duplicate id
-		"a7,+442079460001,Europe/London,Gus",   // row 8: ok
-		"a8,+442079460002",                     // row 9: short row
-		"a9,+442079460003,,bad|pipe",           // row 10: unsafe variable value
-		"a10,+18005550100,,Hal",                // row 11: ok, many zones
+		"a5,+1-212-555-0100,,Eve",               // row 6: duplicate number of row 2
+		"a1,+44 20 7946 0000,,Fay",              // row 7: duplicate id
+		"a7,+442079460001,Europe/London,Gus",    // row 8: ok
+		"a8,+442079460002",                      // row 9: short row
+		"a9,+442079460003,,bad|pipe",            // row 10: unsafe variable value
+		"a10,+18005550100,,Hal",                 // row 11: ok, many zones
 	}, "\n")
 	var got []dialer.Contact
 	rep, err := dialer.ImportCSV(context.Background(), strings.NewReader(csv), &dialer.Normalizer{DefaultRegion: "US"},
