@@ -1,6 +1,7 @@
 package callcenter
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ type frame struct {
 	at   time.Time
 	ev   Event
 	data []byte // "id: …\nevent: …\ndata: …\n\n"
+	snap []byte // the same without id, for snapshots; made on first use under Hub.mu
 }
 
 // Hub numbers digested events, keeps them for the retention window, keeps
@@ -318,17 +320,20 @@ func (h *Hub) parseID(id string) (uint64, bool) {
 }
 
 func (h *Hub) snapshotLocked(s *Subscriber, reason string) [][]byte {
-	var evs []Event
+	fs := make([]*frame, 0, len(h.facts))
 	for _, f := range h.facts {
 		if s.scope.Allows(&f.ev) {
-			evs = append(evs, f.ev)
+			fs = append(fs, f)
 		}
 	}
-	sortEvents(evs)
-	out := make([][]byte, 0, len(evs)+3)
+	sort.Slice(fs, func(i, j int) bool { return lessKey(fs[i].ev.key(), fs[j].ev.key()) })
+	out := make([][]byte, 0, len(fs)+3)
 	out = append(out, []byte(`event: snapshot`+"\n"+`data: {"type":"snapshot","resumed":false,"reason":"`+reason+`"}`+"\n\n"))
-	for i := range evs {
-		out = append(out, encodeFrame("", &evs[i]))
+	for _, f := range fs {
+		if f.snap == nil {
+			f.snap = encodeFrame("", &f.ev)
+		}
+		out = append(out, f.snap)
 	}
 	if h.stale != nil {
 		out = append(out, encodeFrame("", &h.stale.ev))

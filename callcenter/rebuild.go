@@ -107,16 +107,17 @@ func (m *Model) Facts() []Event {
 }
 
 func sortEvents(evs []Event) {
-	sort.Slice(evs, func(i, j int) bool {
-		a, b := evs[i].key(), evs[j].key()
-		if a.typ != b.typ {
-			return a.typ < b.typ
-		}
-		if a.agent != b.agent {
-			return a.agent < b.agent
-		}
-		return a.queue < b.queue
-	})
+	sort.Slice(evs, func(i, j int) bool { return lessKey(evs[i].key(), evs[j].key()) })
+}
+
+func lessKey(a, b factKey) bool {
+	if a.typ != b.typ {
+		return a.typ < b.typ
+	}
+	if a.agent != b.agent {
+		return a.agent < b.agent
+	}
+	return a.queue < b.queue
 }
 
 // Caller is a call waiting in a queue.
