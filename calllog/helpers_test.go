@@ -2,6 +2,8 @@ package calllog_test
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
 	"net"
 	"sync"
 )
@@ -25,3 +27,5 @@ func (b *syncBuffer) String() string {
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

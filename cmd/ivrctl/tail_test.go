@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -41,5 +42,37 @@ func TestTailCommandPrintsAndExitsAtCount(t *testing.T) {
 	cmd.SetOut(&out)
 	if err := cmd.ExecuteContext(context.Background()); err == nil {
 		t.Fatal("--count -1 accepted")
+	}
+}
+
+// --shards N reads every shard's stream of a sharded writer, here through a
+// single seed address of a real Redis Cluster.
+func TestTailCommandReadsEveryShard(t *testing.T) {
+	cl := redistest.NewCluster(t, redistest.ClusterOptions{Masters: 3})
+	client := cl.Client(t)
+	w, err := calllog.NewWriter(calllog.Config{SpoolDir: t.TempDir(), Shards: 3}, client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		w.Append(calllog.Entry{Call: "c" + strconv.Itoa(i), Flow: "sales", Kind: calllog.KindCallStart})
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cmd := newTailCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"--redis", cl.Addrs[1], "--shards", "3", "--from-start", "--once", "--group", "t", "--consumer", "c"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("tail: %v", err)
+	}
+	if n := strings.Count(out.String(), " call_start"); n != 30 {
+		t.Fatalf("%d entries printed, want 30:\n%s", n, out.String())
+	}
+	cmd = newTailCmd()
+	cmd.SetArgs([]string{"--redis", cl.Addrs[0], "--shards", "3", "--stream", "x"})
+	if err := cmd.ExecuteContext(context.Background()); err == nil {
+		t.Fatal("--shards with --stream accepted")
 	}
 }
