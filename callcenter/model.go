@@ -48,6 +48,9 @@ type Model struct {
 	// originates in flight, by the ChannelId given to Asterisk
 	originates map[string]*pendingOriginate
 	byActionID map[string]*pendingOriginate
+	// answered originates (customer connected), ChannelId -> agent, until
+	// the agent leg hangs up
+	connected map[string]string
 
 	out []Event
 }
@@ -103,8 +106,17 @@ type memberRec struct {
 }
 
 type pendingOriginate struct {
-	actionID, channelID, owner string
-	agentAnswered              bool
+	Originate
+	agentAnswered bool
+}
+
+// Originate describes an originate-call to follow (TrackOriginate).
+type Originate struct {
+	ID        string // what the client was given and originateFailed carries
+	ChannelID string // the ChannelId sent: Uniqueid of the agent leg, Linkedid of every leg (67)
+	Owner     string // who gets originateFailed (a token name)
+	Agent     string // whose phone rang first; gets phoneNumber once the number answers
+	Number    string
 }
 
 func newState() *modelState {
@@ -137,6 +149,7 @@ func NewModel(cfg ModelConfig) *Model {
 		dirtyMembers: map[memberKey]struct{}{},
 		originates:   map[string]*pendingOriginate{},
 		byActionID:   map[string]*pendingOriginate{},
+		connected:    map[string]string{},
 	}
 }
 
@@ -228,24 +241,30 @@ func (st *modelState) membersOf(agent string) []*memberRec {
 // an OriginateResponse Failure, or (67: Success comes when the agent
 // answers) a DialEnd of the customer leg other than ANSWER — becomes an
 // originateFailed event for owner.
-func (m *Model) TrackOriginate(actionID, channelID, owner string) {
-	p := &pendingOriginate{actionID: actionID, channelID: channelID, owner: owner}
-	m.originates[channelID] = p
-	m.byActionID[actionID] = p
+//
+// When the number answers, the agent's phoneNumber is the number until
+// the agent's leg hangs up.
+func (m *Model) TrackOriginate(o Originate) {
+	p := &pendingOriginate{Originate: o}
+	m.originates[o.ChannelID] = p
+	m.byActionID[o.ID] = p
 }
 
 // ForgetOriginate drops a tracked originate (its action failed at once).
-func (m *Model) ForgetOriginate(actionID string) {
-	if p := m.byActionID[actionID]; p != nil {
-		delete(m.byActionID, actionID)
-		delete(m.originates, p.channelID)
+func (m *Model) ForgetOriginate(id string) {
+	if p := m.byActionID[id]; p != nil {
+		m.forget(p)
 	}
 }
 
+func (m *Model) forget(p *pendingOriginate) {
+	delete(m.byActionID, p.ID)
+	delete(m.originates, p.ChannelID)
+}
+
 func (m *Model) originateFailed(p *pendingOriginate, reason string) {
-	delete(m.byActionID, p.actionID)
-	delete(m.originates, p.channelID)
-	m.out = append(m.out, Event{Type: TypeOriginateFailed, ActionID: p.actionID, Reason: reason, Owner: p.owner})
+	m.forget(p)
+	m.out = append(m.out, Event{Type: TypeOriginateFailed, ActionID: p.ID, Reason: reason, Owner: p.Owner})
 }
 
 // originateReasons are the OriginateResponse Reason codes of the captures
@@ -387,8 +406,23 @@ func (m *Model) apply(st *modelState, ev Fields) {
 			m.originateFailed(p, strings.ToLower(status))
 			return
 		}
-		delete(m.byActionID, p.actionID)
-		delete(m.originates, p.channelID)
+		m.forget(p)
+		if p.Agent != "" {
+			st.agent(p.Agent).call = &callRec{number: p.Number, uniqueID: p.ChannelID,
+				channel: ev.Get("DestChannel"), agentChannel: ev.Get("Channel")}
+			m.connected[p.ChannelID] = p.Agent
+			m.dirtyAgents[p.Agent] = struct{}{}
+		}
+	case "Hangup":
+		// the agent leg of an answered originate-call (its Uniqueid is our ChannelId)
+		uid := ev.Get("Uniqueid")
+		if agent, ok := m.connected[uid]; ok {
+			delete(m.connected, uid)
+			if a := st.agents[agent]; a != nil && a.call != nil && a.call.uniqueID == uid {
+				a.call = nil
+				m.dirtyAgents[agent] = struct{}{}
+			}
+		}
 	}
 }
 

@@ -211,8 +211,9 @@ func TestReplayOriginateFailed(t *testing.T) {
 	m := NewModel(ModelConfig{})
 	var evs []Event
 	for _, e := range ms {
-		if !e.fromSrv && e.Get("Action") == "Originate" {
-			m.TrackOriginate(e.Get("ActionID"), e.Get("ChannelId"), "tok")
+		if !e.fromSrv && e.Get("Action") == "Originate" && e.Get("Context") != "qcaller" {
+			m.TrackOriginate(Originate{ID: e.Get("ActionID"), ChannelID: e.Get("ChannelId"), Owner: "tok",
+				Agent: AgentOfInterface(e.Get("Channel")), Number: e.Get("Exten")})
 		}
 		if e.fromSrv && e.Get("Event") != "" {
 			evs = append(evs, m.Apply(e)...)
@@ -226,8 +227,18 @@ func TestReplayOriginateFailed(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("originateFailed:\n got %+v\nwant %+v", got, want)
 	}
-	if len(m.originates) != 0 {
-		t.Errorf("originates still tracked: %v", m.originates)
+	if len(m.originates) != 0 || len(m.connected) != 0 {
+		t.Errorf("originates still tracked: %v %v", m.originates, m.connected)
+	}
+	// c67-a: the number answered, so agent 530 talked to 100 until its leg hung up
+	var phone []string
+	for _, e := range ofType(evs, TypePhoneNumber) {
+		if e.Agent == "530" {
+			phone = append(phone, e.Number)
+		}
+	}
+	if !reflect.DeepEqual(phone, []string{"100", ""}) {
+		t.Errorf("agent 530 phoneNumber = %q, want [100 \"\"]", phone)
 	}
 	b, _ := got[0].MarshalJSON()
 	if string(b) != `{"type":"originateFailed","actionId":"originate-b7acb4fb","reason":"busy"}` {

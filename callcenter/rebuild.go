@@ -38,6 +38,10 @@ func (m *Model) Rebuild(items []Fields) []Event {
 		if a.call == nil || !(channels[a.call.channel] || channels[a.call.agentChannel]) {
 			continue
 		}
+		if _, originated := m.connected[a.call.uniqueID]; originated {
+			st.agent(id).call = a.call
+			continue
+		}
 		for _, mr := range st.membersOf(id) {
 			if mr.inCall {
 				st.agent(id).call = a.call
@@ -58,6 +62,11 @@ func (m *Model) Rebuild(items []Fields) []Event {
 					n.name, n.listNamed = a.name, true
 				}
 			}
+		}
+	}
+	for id := range m.connected {
+		if !channels[id] {
+			delete(m.connected, id)
 		}
 	}
 	chIDs := make([]string, 0, len(m.originates))

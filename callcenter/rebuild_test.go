@@ -74,8 +74,8 @@ func TestRebuildCallsAndChannels(t *testing.T) {
 // reported failed ("lost"), never left hanging.
 func TestRebuildLostOriginate(t *testing.T) {
 	m := NewModel(ModelConfig{})
-	m.TrackOriginate("a1", "cc-1", "tok")
-	m.TrackOriginate("a2", "cc-2", "tok")
+	m.TrackOriginate(Originate{ID: "a1", ChannelID: "cc-1", Owner: "tok"})
+	m.TrackOriginate(Originate{ID: "a2", ChannelID: "cc-2", Owner: "tok"})
 	evs := m.Rebuild([]Fields{fields("Event", "CoreShowChannel", "Channel", "Local/530@agent-01;1", "Uniqueid", "cc-2", "Linkedid", "cc-2")})
 	if !reflect.DeepEqual(evs, []Event{{Type: TypeOriginateFailed, ActionID: "a1", Reason: "lost", Owner: "tok"}}) {
 		t.Errorf("events = %+v", evs)

@@ -117,7 +117,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 // MIXMONITOR_FILENAME only (dialplan class, the one way to learn a
 // recording's file name, 62), the DeviceStateChanges of Custom: and
 // Agent: devices only (what members' StateInterfaces follow), and the
-// DialEnds of our own originates only (their customer leg's result, 67).
+// DialEnds and Hangups of our own originates only (the customer leg's
+// result, 67, and the end of a click-to-call call).
 func (s *Service) Filters() []ami.Filter {
 	fs := ami.IncludeEvents("QueueMemberAdded", "QueueMemberRemoved", "QueueMemberStatus", "QueueMemberPause",
 		"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect", "AgentComplete",
@@ -126,6 +127,7 @@ func (s *Service) Filters() []ami.Filter {
 		ami.Filter{MatchCriteria: "action(include),name(VarSet),header(Variable),method(exact)", Filter: "MIXMONITOR_FILENAME"},
 		ami.Filter{MatchCriteria: "action(include),name(DeviceStateChange),header(Device),method(regex)", Filter: devicePattern()},
 		ami.Filter{MatchCriteria: "action(include),name(DialEnd),header(Uniqueid),method(starts_with)", Filter: s.cfg.ChannelIDPrefix},
+		ami.Filter{MatchCriteria: "action(include),name(Hangup),header(Uniqueid),method(starts_with)", Filter: s.cfg.ChannelIDPrefix},
 	)
 }
 
@@ -317,7 +319,7 @@ func (s *Service) OriginateCall(ctx context.Context, owner string, req Originate
 		callerID = req.Number
 	}
 	s.mu.Lock()
-	s.model.TrackOriginate(id, id, owner)
+	s.model.TrackOriginate(Originate{ID: id, ChannelID: id, Owner: owner, Agent: req.Agent, Number: req.Number})
 	s.mu.Unlock()
 	_, err = c.Originate(ctx, ami.Originate{
 		Channel: fmt.Sprintf(s.cfg.AgentChannel, req.Agent), Context: s.cfg.OriginateContext, Exten: req.Number, Priority: 1,
