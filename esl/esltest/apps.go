@@ -10,6 +10,7 @@ import (
 // execReq is one queued sendmsg execute.
 type execReq struct {
 	app, arg, eventUUID, uuidName string
+	due                           time.Time // not before: the execute delay
 }
 
 type step struct {
@@ -25,6 +26,12 @@ type running struct {
 	// abort writes the app's CHANNEL_EXECUTE_COMPLETE when the channel hangs
 	// up under it; nil for apps that never complete (unknown app).
 	abort func()
+	// interrupt writes it when a transfer ends the app (the channel leaves
+	// CS_EXECUTE); nil means abort does.
+	interrupt func()
+	// dtmf, when set, takes digits pressed while the app runs (playback);
+	// otherwise they are only reported.
+	dtmf func(digit rune)
 }
 
 // after schedules fn d after the previous step of the running app.
@@ -38,6 +45,9 @@ func (s *session) after(d time.Duration, fn func()) {
 func (s *session) startNext() {
 	if s.cur != nil || len(s.queue) == 0 || s.hungUp || s.closing {
 		return
+	}
+	if time.Now().Before(s.queue[0].due) {
+		return // nextDeadline wakes the loop when it is due
 	}
 	req := s.queue[0]
 	s.queue = s.queue[1:]
@@ -126,10 +136,15 @@ func (s *session) complete(response string) {
 	if s.cur == nil {
 		return
 	}
+	s.completeApp(s.cur.req, response)
+}
+
+// completeApp fires CHANNEL_EXECUTE_COMPLETE for req.
+func (s *session) completeApp(req execReq, response string) {
 	if response != "" {
 		s.ch.vars.set("current_application_response", response)
 	}
-	s.emit(s.ch.event("CHANNEL_EXECUTE_COMPLETE", siteComplete, s.appHeaders(s.cur.req, response, true)...))
+	s.emit(s.ch.event("CHANNEL_EXECUTE_COMPLETE", siteComplete, s.appHeaders(req, response, true)...))
 	s.ch.vars.del("current_loop")
 	s.ch.vars.del("total_loops")
 	s.lastComplete = time.Now()
@@ -154,15 +169,7 @@ func (s *session) runApp(req execReq) {
 		s.complete("")
 	case "playback":
 		s.execute(req)
-		start := time.Now()
-		s.cur.abort = func() {
-			s.setPlaybackVars(time.Since(start))
-			s.complete("PLAYBACK ERROR")
-		}
-		s.after(d, func() {
-			s.setPlaybackVars(d)
-			s.complete("FILE PLAYED")
-		})
+		s.playback(d)
 	case "play_and_get_digits":
 		s.execute(req)
 		s.playAndGetDigits(req)
@@ -185,7 +192,8 @@ func (s *session) runApp(req execReq) {
 		s.bridge(req)
 	case "transfer":
 		s.execute(req)
-		s.transfer(req)
+		target, context := transferArgs(req.arg)
+		s.transferTo(target, context, &req)
 	case "hangup":
 		s.execute(req)
 		cause := strings.TrimSpace(req.arg)
@@ -217,4 +225,56 @@ func (s *session) answer() {
 	s.ch.markAnswered()
 	s.emit(s.ch.event("CHANNEL_ANSWER", siteAnswer))
 	s.ch.vars.set("endpoint_disposition", "ANSWER")
+}
+
+// playback plays a prompt of length d, as mod_dptools' playback: a
+// playback_terminators digit pressed meanwhile ends it (FILE PLAYED,
+// playback_terminator_used), other digits are dropped; a hangup ends it
+// with PLAYBACK ERROR; a transfer with FILE PLAYED.
+func (s *session) playback(d time.Duration) {
+	start := time.Now()
+	cur := s.cur
+	finish := func(response string) {
+		s.setPlaybackVars(min(time.Since(start), d))
+		s.complete(response)
+	}
+	cur.abort = func() { finish("PLAYBACK ERROR") }
+	cur.interrupt = func() { finish("FILE PLAYED") }
+	cur.dtmf = func(digit rune) {
+		if strings.ContainsRune(playbackTerminators(s.ch.vars), digit) {
+			s.ch.vars.set("playback_terminator_used", string(digit))
+			finish("FILE PLAYED")
+			if s.cur == cur {
+				s.cur = nil // ends now; advance starts what is queued
+			}
+		}
+	}
+	s.after(d, func() { finish("FILE PLAYED") })
+	if s.playbackIdx < len(s.script.PlaybackDigits) {
+		digits := s.script.PlaybackDigits[s.playbackIdx]
+		s.playbackIdx++
+		if digits != "" {
+			s.later(d/2, func() {
+				if s.cur == cur {
+					s.pressDuring(digits)
+				}
+			})
+		}
+	}
+}
+
+// playbackTerminators is what ends a playback (mod_dptools on_dtmf): the
+// channel's playback_terminators, "*" when unset, "any" for every digit,
+// "none" for none.
+func playbackTerminators(vars headerList) string {
+	t, ok := vars.get("playback_terminators")
+	switch {
+	case !ok:
+		return "*"
+	case strings.EqualFold(t, "any"):
+		return "1234567890*#"
+	case strings.EqualFold(t, "none"):
+		return ""
+	}
+	return t
 }

@@ -44,7 +44,29 @@ type Script struct {
 	// RejectCause, when set, makes an originate of this script (inbound
 	// Server) fail with that cause instead of connecting.
 	RejectCause string
+	// ExecuteDelay is the time between a sendmsg execute's +OK and the
+	// app's first event: FreeSWITCH runs a queued app at the channel's next
+	// frame, ~20 ms later (captures: "the first event for a queued execute
+	// comes ~20 ms after the +OK"). Zero means DefaultExecuteDelay, small
+	// so tests stay fast; negative means none.
+	ExecuteDelay time.Duration
+	// NoInitialPark leaves out the CHANNEL_PARK (Answer-State ringing) that
+	// the socket app's own park fires right after myevents. It is racy on a
+	// real switch (4 of the 15 outbound captures have it, e.g.
+	// s1d_outbound_park_under_control), so the fake sends it unless told not
+	// to.
+	NoInitialPark bool
+	// PlaybackDigits is consumed one entry per playback: the DTMF the
+	// caller presses halfway through it ("" = none). As in mod_dptools'
+	// playback, digits are reported as DTMF events and dropped, except a
+	// digit in the channel variable playback_terminators (default "*",
+	// "none" for none, "any" for all), which ends the playback with FILE
+	// PLAYED and sets playback_terminator_used.
+	PlaybackDigits []string
 }
+
+// DefaultExecuteDelay is the ExecuteDelay of a Script that sets none.
+const DefaultExecuteDelay = 2 * time.Millisecond
 
 // BridgeOutcome scripts one bridge: answered for TalkTime, or failed with Cause
 // (USER_NOT_REGISTERED, USER_BUSY, NO_ANSWER, ...).
@@ -79,9 +101,9 @@ type Record struct {
 
 // Call is the result (and, while it runs, the handle) of one outbound call.
 type Call struct {
-	uuid      string
-	hangupReq chan string
-	done      chan struct{}
+	uuid    string
+	actions chan func(*session) // run on the session's goroutine
+	done    chan struct{}
 
 	mu           sync.Mutex
 	records      []Record
@@ -169,8 +191,36 @@ func (c *Call) Hangup(cause string) {
 	if cause == "" {
 		cause = "NORMAL_CLEARING"
 	}
+	c.act(func(s *session) { s.teardown(cause) })
+}
+
+// Transfer moves the channel from outside, like `uuid_transfer <uuid>
+// <dest> XML <context>` from another event socket, an attended transfer or
+// a supervisor pickup (context "" keeps the channel's). The app running on
+// the socket ends at once and its CHANNEL_EXECUTE_COMPLETE already carries
+// the new Caller-Destination-Number and Caller-Context (an interrupted
+// play_and_get_digits reports read_result failure and no digits); then
+// CHANNEL_UNPARK and the CHANNEL_EXECUTE_COMPLETE of the `socket`
+// application itself, CHANNEL_STATE x2, and the new extension's dialplan
+// (a fifo_* destination queues the caller as mod_fifo does). The socket
+// stays open and keeps getting the channel's events; sendmsg is answered
+// +OK and runs nothing, as FreeSWITCH does once the socket app is over.
+// It does nothing once the call has ended.
+func (c *Call) Transfer(dest, context string) {
+	c.act(func(s *session) { s.transferTo(dest, context, nil) })
+}
+
+// SendDTMF makes the caller press digits now, like `uuid_send_dtmf`: each
+// is a DTMF event; during a playback a playback_terminators digit ends it,
+// during play_and_get_digits they are not taken (script Digits instead).
+func (c *Call) SendDTMF(digits string) {
+	c.act(func(s *session) { s.pressDuring(digits) })
+}
+
+// act runs f on the call's goroutine, unless the call is over.
+func (c *Call) act(f func(*session)) {
 	select {
-	case c.hangupReq <- cause:
+	case c.actions <- f:
 	case <-c.done:
 	}
 }

@@ -17,6 +17,21 @@ func (s *session) nextDigits() string {
 	return d
 }
 
+// pressDuring reports digits pressed now (Call.SendDTMF, uuid_send_dtmf,
+// Script.PlaybackDigits) and lets the running app take them.
+func (s *session) pressDuring(digits string) {
+	if s.hungUp {
+		return
+	}
+	for _, r := range digits {
+		s.dtmf(r)
+		if s.cur != nil && s.cur.dtmf != nil {
+			s.cur.dtmf(r)
+		}
+	}
+	s.advance()
+}
+
 func (s *session) dtmf(digit rune) {
 	s.ch.digits += string(digit)
 	s.emit(s.ch.event("DTMF", siteDTMF,
@@ -60,6 +75,14 @@ func (s *session) playAndGetDigits(req execReq) {
 		s.complete("")
 	}
 	s.cur.abort = func() { s.complete("") }
+	s.cur.interrupt = func() {
+		// switch_play_and_get_digits when the channel leaves CS_EXECUTE:
+		// read_result failure, nothing read.
+		s.setPlaybackVars(d)
+		s.ch.vars.set("read_result", "failure")
+		s.ch.vars.del(varName)
+		s.complete("")
+	}
 	attempt := 0
 	var try func()
 	retry := func(result string) func() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func execArg(cmd *command) string {
@@ -19,7 +20,14 @@ func (s *session) handle(cmd *command) {
 	case "connect":
 		s.write(s.ch.channelData("async"))
 	case "myevents":
+		first := !s.sub.myevents
 		s.reply(s.sub.addMyEvents(cmd.arg()))
+		if first && !s.script.NoInitialPark && !s.transferred && !s.hungUp {
+			// The socket app parks the channel (async mode); its
+			// CHANNEL_PARK races with the subscription and, when it wins,
+			// follows the myevents reply (s1d, s1e, in_plain_aux_outbound1).
+			s.emit(s.ch.event("CHANNEL_PARK", sitePark))
+		}
 	case "linger":
 		s.linger = true
 		if n, err := strconv.Atoi(cmd.arg()); err == nil && n > 0 {
@@ -80,6 +88,26 @@ func (s *session) channelAPI(name, arg string) (string, func(), bool) {
 			cause = "NORMAL_CLEARING"
 		}
 		return "+OK\n", func() { s.teardown(cause) }, true
+	case "uuid_transfer":
+		// uuid_transfer <uuid> [-bleg|-both] <dest> [<dialplan>] [<context>]
+		f := strings.Fields(arg)
+		if len(f) > 1 && strings.HasPrefix(f[1], "-") {
+			f = append(f[:1], f[2:]...)
+		}
+		if len(f) < 2 || f[0] != s.ch.uuid || s.hungUp {
+			return "-ERR No such channel!\n", nil, true
+		}
+		context := ""
+		if len(f) >= 4 {
+			context = f[3]
+		}
+		return "+OK\n", func() { s.transferTo(f[1], context, nil) }, true
+	case "uuid_send_dtmf":
+		uuid, digits, _ := strings.Cut(arg, " ")
+		if uuid != s.ch.uuid || s.hungUp {
+			return "-ERR No such channel!\n", nil, true
+		}
+		return "+OK Success\n", func() { s.pressDuring(strings.TrimSpace(digits)) }, true
 	case "uuid_getvar":
 		uuid, v, _ := strings.Cut(arg, " ")
 		if uuid != s.ch.uuid {
@@ -132,6 +160,18 @@ func (s *session) sendmsg(cmd *command) {
 		if req.eventUUID == "" {
 			req.eventUUID = newUUID()
 		}
+		if req.app == "transfer" && s.cur != nil {
+			// A transfer does not wait for the running app: FreeSWITCH
+			// runs it from the app's own read loop, and the app ends
+			// because the channel leaves CS_EXECUTE (the drain hand-over
+			// relies on this).
+			s.queue = nil
+			s.execute(req)
+			target, context := transferArgs(req.arg)
+			s.transferTo(target, context, &req)
+			return
+		}
+		req.due = time.Now().Add(s.executeDelay)
 		s.queue = append(s.queue, req)
 		if s.cur == nil {
 			s.startNext()

@@ -23,12 +23,13 @@ func (s *session) teardown(cause string) {
 		s.cur = nil
 	}
 	s.queue = nil
-	s.emit(ch.event("CHANNEL_UNPARK", siteUnpark))
 	if s.transferred {
-		if s.dialplanApp != nil {
-			s.emit(ch.event("CHANNEL_EXECUTE_COMPLETE", siteComplete, s.appHeaders(*s.dialplanApp, "", true)...))
-		}
+		// The socket app is over: no CHANNEL_UNPARK of it. Only a parked
+		// dialplan unparks (s1b_outbound_transfer); a queued fifo caller
+		// leaves with mod_fifo's abort event instead.
+		s.leaveDialplanApp()
 	} else {
+		s.emit(ch.event("CHANNEL_UNPARK", siteUnpark))
 		s.emit(s.socketComplete())
 	}
 	ch.state = "CS_HANGUP"

@@ -34,7 +34,13 @@ type session struct {
 
 	queue          []execReq
 	cur            *running
-	dialplanApp    *execReq
+	timers         []timer
+	executeDelay   time.Duration
+	playbackIdx    int
+	dialplanApp    *execReq // the app the dialplan runs after a transfer (park, fifo)
+	fifo           string   // the fifo the caller waits in, "" if none
+	fifoBridged    bool
+	fifoBridgedAt  time.Time
 	transferred    bool
 	hungUp         bool
 	closing        bool
@@ -108,7 +114,13 @@ func newSession(ctx context.Context, conn net.Conn, addr string, s Script, si *s
 		ctx: ctx, conn: conn, script: s, ch: ch, si: si, onHangup: onHangup,
 		socketData: socketData, socketAppUUID: newUUID(), started: now,
 		sub: newSubscription(), appCounts: map[string]int{},
-		call: &Call{uuid: s.UUID, hangupReq: make(chan string, 1), done: make(chan struct{})},
+		call: &Call{uuid: s.UUID, actions: make(chan func(*session), 16), done: make(chan struct{})},
+	}
+	switch {
+	case s.ExecuteDelay == 0:
+		sess.executeDelay = DefaultExecuteDelay
+	case s.ExecuteDelay > 0:
+		sess.executeDelay = s.ExecuteDelay
 	}
 	if hp := s.HangupAt; hp != nil && hp.App == "" {
 		sess.hangupDeadline = now.Add(hp.Delay)
@@ -180,8 +192,9 @@ func (s *session) run() {
 			s.handle(cmd)
 		case err := <-readErr:
 			s.readFailed(err)
-		case cause := <-s.call.hangupReq:
-			s.teardown(cause)
+		case act := <-s.call.actions:
+			act(s)
+			s.syncVars()
 		case <-timerC:
 			s.fireTimers()
 		}
@@ -229,6 +242,12 @@ func (s *session) nextDeadline() (time.Time, bool) {
 	if s.cur != nil && len(s.cur.steps) > 0 {
 		consider(s.cur.next)
 	}
+	if s.cur == nil && len(s.queue) > 0 {
+		consider(s.queue[0].due)
+	}
+	for _, t := range s.timers {
+		consider(t.at)
+	}
 	consider(s.lingerDeadline)
 	return best, !best.IsZero()
 }
@@ -249,7 +268,34 @@ func (s *session) fireTimers() {
 		s.markDisconnected()
 		return
 	}
+	s.runTimers(now)
 	s.advance()
+}
+
+// timer is something the channel does at a time of its own, apart from
+// the running app's steps (a fifo agent answering, a digit pressed during
+// a playback).
+type timer struct {
+	at time.Time
+	do func()
+}
+
+// later schedules fn d from now.
+func (s *session) later(d time.Duration, fn func()) {
+	s.timers = append(s.timers, timer{time.Now().Add(d), fn})
+}
+
+func (s *session) runTimers(now time.Time) {
+	for {
+		i := slices.IndexFunc(s.timers, func(t timer) bool { return !now.Before(t.at) })
+		if i < 0 {
+			return
+		}
+		t := s.timers[i]
+		s.timers = slices.Delete(s.timers, i, i+1)
+		t.do()
+		s.syncVars()
+	}
 }
 
 func (s *session) write(b []byte) {
