@@ -99,6 +99,13 @@ func TestHubDeliveryAndResume(t *testing.T) {
 	if !op.Resumed || len(op.Frames) != 1 {
 		t.Fatalf("resume: %+v", op)
 	}
+	// from the newest id: nothing; from 0 (before the first): everything in scope
+	if _, op := h.Subscribe(a.scope, "t1", h.LastID()); !op.Resumed || len(op.Frames) != 0 {
+		t.Errorf("resume from the newest id: %+v", op)
+	}
+	if _, op := h.Subscribe(b.scope, "t2", h.id(0)); !op.Resumed || len(op.Frames) != 3 {
+		t.Errorf("resume from 0: resumed=%v, %d frames, want 3", op.Resumed, len(op.Frames))
+	}
 	// an id of another epoch, and one past the retention window
 	if _, op := h.Subscribe(a.scope, "t1", "zzz.1"); op.Resumed || op.Reason != "unknown" {
 		t.Errorf("foreign id: %+v", op)

@@ -286,8 +286,9 @@ func (h *Hub) Subscribe(scope Scope, owner, lastEventID string) (*Subscriber, Op
 		op.Reason = "expired"
 	} else {
 		op.Resumed = true
-		for _, f := range h.log[h.head:] {
-			if f.seq > seq && s.sees(f) {
+		// the log holds consecutive seqs from first on
+		for _, f := range h.log[h.head+int(seq+1-first):] {
+			if s.sees(f) {
 				op.Frames = append(op.Frames, f.data)
 			}
 		}
