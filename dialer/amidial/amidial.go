@@ -1,0 +1,341 @@
+// Package amidial is the dialer's Asterisk backend: each attempt is an
+// Async Originate followed to its one outcome by ami.Tracker, over one
+// shared AMI connection kept up by ami.Reconnector.
+//
+// The attempt id is the call's ChannelId (so the Uniqueid of the first
+// channel, known before the call exists), OtherChannelId is id+"-2", and
+// the correlation variable (ami.DefaultVariable, FSIVR_CALL_ID) carries it
+// too, with FSIVR_CAMPAIGN and FSIVR_CONTACT and the contact's variables.
+// On answer the call goes to the campaign's Context/Exten/Priority or runs
+// its Application/Data. Every value is validated before anything is sent
+// (no CR/LF, commas or pipes; bounded length).
+//
+// Outcomes map to the dialer's dispositions: answered, busy (Reason 5,
+// cause 17), no answer (Reason 3, causes 18/19), congestion (Reason 8,
+// cause 34), rejected (21), invalid number (no such extension, unknown
+// technology, causes 1/3/28), failed. The trunk's throttling is Throttled:
+// DialStatus CHANUNAVAIL, cause 42 (switching equipment congestion), and a
+// burst of congestion (ThrottleBurst within ThrottleWindow) since a
+// carrier's SIP 503 reaches Asterisk as cause 34. A call the Tracker gave up
+// on (no OriginateResponse in time, or gone after a reconnect without a
+// decision) is Unknown: it may have rung, so it is never re-dialed.
+package amidial
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fsivr/fsivr/ami"
+	"github.com/fsivr/fsivr/dialer"
+)
+
+// Config configures a Backend.
+type Config struct {
+	Addr     string
+	Username string
+	Secret   string
+	Options  []ami.Option
+	Logger   *slog.Logger
+	// Tick is how often the Tracker's deadlines are checked. Default 500ms.
+	Tick time.Duration
+	// ThrottleBurst congestion outcomes within ThrottleWindow make the
+	// following ones Throttled. Defaults 3 and 2s.
+	ThrottleBurst  int
+	ThrottleWindow time.Duration
+}
+
+// Backend places calls over AMI. Run must be running for calls to be
+// placed; without a connection Originate returns dialer.ErrNotPlaced.
+type Backend struct {
+	cfg Config
+	log *slog.Logger
+
+	mu         sync.Mutex
+	client     *ami.Client
+	tracker    *ami.Tracker
+	waiting    map[string]chan ami.Outcome
+	congestion []time.Time
+	ready      chan struct{} // closed once the first connection is up
+	readyOnce  sync.Once
+}
+
+// New returns a backend for cfg; call Run.
+func New(cfg Config) *Backend {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Tick == 0 {
+		cfg.Tick = 500 * time.Millisecond
+	}
+	if cfg.ThrottleBurst == 0 {
+		cfg.ThrottleBurst = 3
+	}
+	if cfg.ThrottleWindow == 0 {
+		cfg.ThrottleWindow = 2 * time.Second
+	}
+	return &Backend{cfg: cfg, log: cfg.Logger, tracker: ami.NewTracker(),
+		waiting: map[string]chan ami.Outcome{}, ready: make(chan struct{})}
+}
+
+// events the Tracker needs.
+var trackedEvents = []string{"OriginateResponse", "Newchannel", "Newstate", "DialBegin", "DialEnd", "Hangup"}
+
+// Run keeps the AMI connection up until ctx ends, feeding every event to
+// the Tracker. After a reconnect it resyncs the Tracker with
+// CoreShowChannels: calls still up go on, the others end.
+func (b *Backend) Run(ctx context.Context) error {
+	r := &ami.Reconnector{
+		Addr: b.cfg.Addr, Username: b.cfg.Username, Secret: b.cfg.Secret,
+		Events: trackedEvents, Filters: ami.IncludeEvents(trackedEvents...),
+		Options: b.cfg.Options, Logger: b.log,
+	}
+	return r.Run(ctx, b.serve)
+}
+
+// Ready is closed once the first connection is logged in.
+func (b *Backend) Ready() <-chan struct{} { return b.ready }
+
+func (b *Backend) serve(ctx context.Context, c *ami.Client, events *ami.Subscription) {
+	channels, err := c.CoreShowChannels(ctx)
+	if err != nil {
+		b.log.Warn("amidial: CoreShowChannels after connect failed", "err", err)
+		return
+	}
+	b.mu.Lock()
+	// Events queued since Login are older than the channel list.
+	for _, m := range events.Drain(nil) {
+		if out, done := b.tracker.Feed(m, time.Now()); done {
+			b.deliverLocked(out)
+		}
+	}
+	for _, out := range b.tracker.Resync(channels, time.Now()) {
+		b.deliverLocked(out)
+	}
+	b.client = c
+	b.mu.Unlock()
+	b.readyOnce.Do(func() { close(b.ready) })
+	tick := time.NewTicker(b.cfg.Tick)
+	defer tick.Stop()
+	var buf []*ami.Message
+	for {
+		select {
+		case <-ctx.Done():
+			b.lost()
+			return
+		case <-c.Done():
+			b.lost()
+			return
+		case <-events.Notify():
+			buf = events.Drain(buf[:0])
+			now := time.Now()
+			b.mu.Lock()
+			for _, m := range buf {
+				if out, done := b.tracker.Feed(m, now); done {
+					b.deliverLocked(out)
+				}
+			}
+			b.mu.Unlock()
+		case now := <-tick.C:
+			b.mu.Lock()
+			for _, out := range b.tracker.Tick(now) {
+				b.deliverLocked(out)
+			}
+			b.mu.Unlock()
+		}
+	}
+}
+
+func (b *Backend) lost() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.client = nil
+	b.tracker.Disconnected()
+}
+
+func (b *Backend) deliverLocked(out ami.Outcome) {
+	if ch, ok := b.waiting[out.ID]; ok {
+		delete(b.waiting, out.ID)
+		ch <- out // buffered 1
+	}
+}
+
+// originate builds the AMI action for an attempt, validating every value.
+func originate(c dialer.Call) (ami.Originate, error) {
+	o := ami.Originate{
+		Channel: c.Channel, Context: c.Answer.Context, Exten: c.Answer.Exten,
+		Application: c.Answer.Application, Data: c.Answer.Data, Timeout: c.Timeout, CallerID: c.CallerID,
+	}
+	if o.Channel == "" {
+		return o, fmt.Errorf("%w: no channel for trunk %q", dialer.ErrInvalidValue, c.Trunk)
+	}
+	if (o.Context == "") == (o.Application == "") {
+		return o, fmt.Errorf("%w: the answer needs either context/exten or application", dialer.ErrInvalidValue)
+	}
+	if c.Answer.Priority != "" {
+		p, err := strconv.Atoi(c.Answer.Priority)
+		if err != nil || p < 1 {
+			return o, fmt.Errorf("%w: priority %q", dialer.ErrInvalidValue, c.Answer.Priority)
+		}
+		o.Priority = p
+	}
+	for _, v := range []string{o.Channel, o.Context, o.Exten, o.Application, o.Data, o.CallerID, c.Campaign, c.ContactID} {
+		if err := dialer.CheckValue(v); err != nil {
+			return o, err
+		}
+	}
+	o.Variables = append(o.Variables, [2]string{"FSIVR_CAMPAIGN", c.Campaign}, [2]string{"FSIVR_CONTACT", c.ContactID})
+	names := make([]string, 0, len(c.Vars))
+	for k := range c.Vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if err := dialer.CheckName(k); err != nil {
+			return o, err
+		}
+		if err := dialer.CheckValue(c.Vars[k]); err != nil {
+			return o, err
+		}
+		o.Variables = append(o.Variables, [2]string{k, c.Vars[k]})
+	}
+	return o, nil
+}
+
+// Originate implements dialer.Backend.
+func (b *Backend) Originate(ctx context.Context, c dialer.Call) (dialer.Outcome, error) {
+	log := b.log.With("campaign", c.Campaign, "contact", c.ContactID, "attempt", c.AttemptID)
+	o, err := originate(c)
+	if err != nil {
+		log.Error("amidial: refused to originate", "err", err)
+		return dialer.Outcome{Disposition: dialer.Failed, Reason: "invalid value"}, nil
+	}
+	b.mu.Lock()
+	client := b.client
+	if client == nil {
+		b.mu.Unlock()
+		return dialer.Outcome{}, fmt.Errorf("amidial: not connected to %s: %w", b.cfg.Addr, dialer.ErrNotPlaced)
+	}
+	o, err = b.tracker.Place(c.AttemptID, o, time.Now())
+	if err != nil {
+		b.mu.Unlock()
+		log.Error("amidial: refused to originate", "err", err)
+		return dialer.Outcome{Disposition: dialer.Failed, Reason: "invalid value"}, nil
+	}
+	ch := make(chan ami.Outcome, 1)
+	b.waiting[c.AttemptID] = ch
+	b.mu.Unlock()
+
+	_, sendErr := client.Originate(ctx, o)
+	b.mu.Lock()
+	if out, done := b.tracker.Sent(c.AttemptID, sendErr, time.Now()); done {
+		b.deliverLocked(out)
+	}
+	b.mu.Unlock()
+	if sendErr != nil {
+		log.Warn("amidial: originate action", "err", sendErr)
+	}
+	select {
+	case out := <-ch:
+		d := b.disposition(out)
+		log.Info("amidial: outcome", "disposition", d, "reason", out.Reason, "cause", out.Cause, "dial_status", out.DialStatus)
+		return dialer.Outcome{Disposition: d, Reason: strconv.Itoa(out.Reason), Cause: strconv.Itoa(out.Cause),
+			Answered: out.Answered, Ended: out.Ended}, nil
+	case <-ctx.Done():
+		b.mu.Lock()
+		delete(b.waiting, c.AttemptID)
+		b.mu.Unlock()
+		return dialer.Outcome{}, ctx.Err()
+	}
+}
+
+// disposition maps the Tracker's outcome, detecting trunk throttling.
+func (b *Backend) disposition(out ami.Outcome) dialer.Disposition {
+	switch out.Disposition {
+	case ami.Answered:
+		return dialer.Answered
+	case ami.Busy:
+		return dialer.Busy
+	case ami.NoAnswer:
+		return dialer.NoAnswer
+	case ami.Rejected:
+		return dialer.Rejected
+	case ami.InvalidDestination:
+		return dialer.InvalidNumber
+	case ami.Timeout, ami.Unknown:
+		return dialer.Unknown
+	case ami.Congestion:
+		if out.DialStatus == "CHANUNAVAIL" || out.Cause == 42 || b.burst(out.Ended) {
+			return dialer.Throttled
+		}
+		return dialer.Congestion
+	}
+	if out.DialStatus == "CHANUNAVAIL" {
+		return dialer.Throttled
+	}
+	return dialer.Failed
+}
+
+// burst records a congestion and reports whether ThrottleBurst of them
+// fell within ThrottleWindow.
+func (b *Backend) burst(at time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cut := at.Add(-b.cfg.ThrottleWindow)
+	keep := b.congestion[:0]
+	for _, t := range b.congestion {
+		if t.After(cut) {
+			keep = append(keep, t)
+		}
+	}
+	b.congestion = append(keep, at)
+	return len(b.congestion) >= b.cfg.ThrottleBurst
+}
+
+// Reconcile implements dialer.Reconciler: a call this process tracks, or
+// whose channel Asterisk still has (Status by Uniqueid = attempt id), is
+// live; otherwise AMI cannot tell whether it rang (StateUnknown).
+func (b *Backend) Reconcile(ctx context.Context, c dialer.Call) (dialer.State, dialer.Outcome, error) {
+	b.mu.Lock()
+	tracked := b.tracker.Tracked(c.AttemptID)
+	client := b.client
+	b.mu.Unlock()
+	if tracked {
+		return dialer.StateLive, dialer.Outcome{}, nil
+	}
+	if client == nil {
+		return dialer.StateUnknown, dialer.Outcome{}, fmt.Errorf("amidial: not connected: %w", dialer.ErrNotPlaced)
+	}
+	channels, err := client.CoreShowChannels(ctx)
+	if err != nil {
+		return dialer.StateUnknown, dialer.Outcome{}, fmt.Errorf("amidial: reconcile: %w", err)
+	}
+	for _, m := range channels {
+		if u := m.Get("Uniqueid"); u == c.AttemptID || u == c.AttemptID+"-2" {
+			return dialer.StateLive, dialer.Outcome{}, nil
+		}
+	}
+	return dialer.StateUnknown, dialer.Outcome{}, nil
+}
+
+// Ping implements dialer.Pinger.
+func (b *Backend) Ping(ctx context.Context) error {
+	b.mu.Lock()
+	client := b.client
+	b.mu.Unlock()
+	if client == nil {
+		return errors.New("amidial: not connected")
+	}
+	return client.Ping(ctx)
+}
+
+var (
+	_ dialer.Backend    = (*Backend)(nil)
+	_ dialer.Reconciler = (*Backend)(nil)
+	_ dialer.Pinger     = (*Backend)(nil)
+)

@@ -1,0 +1,274 @@
+package amidial_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fsivr/fsivr/ami"
+	"github.com/fsivr/fsivr/ami/amitest"
+	"github.com/fsivr/fsivr/dialer"
+	"github.com/fsivr/fsivr/dialer/amidial"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// start runs a backend against srv until the test ends.
+func start(t *testing.T, srv *amitest.Server) *amidial.Backend {
+	t.Helper()
+	b := amidial.New(amidial.Config{Addr: srv.Addr, Username: "dialer", Secret: "secret", Logger: quiet(),
+		Options: []ami.Option{ami.WithLogger(quiet())}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-b.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("amidial: no connection to amitest")
+	}
+	return b
+}
+
+func call(exten string) dialer.Call {
+	return dialer.Call{
+		AttemptID: dialer.NewID(), Campaign: "camp", ContactID: "c1", Number: "+12125550100", Trunk: "t",
+		Channel: "Local/" + exten + "@test", CallerID: `"Dialer" <1000>`,
+		Answer:  dialer.Answer{Context: "test", Exten: "100", Priority: "1"},
+		Timeout: 2 * time.Second, Vars: map[string]string{"name": "Ann"},
+	}
+}
+
+// TestOutcomes: each captured outcome of amitest maps to its disposition.
+func TestOutcomes(t *testing.T) {
+	srv := amitest.NewServer(amitest.Config{RandomOrder: true, Seed: 3, Outcome: func(o amitest.Originate) amitest.Outcome {
+		out := amitest.DefaultOutcome(o)
+		out.Ring = 20 * time.Millisecond
+		return out
+	}})
+	defer srv.Close()
+	b := start(t, srv)
+	cases := []struct {
+		exten string
+		want  dialer.Disposition
+	}{
+		{"100", dialer.Answered},
+		{"200", dialer.Busy},
+		{"300", dialer.NoAnswer},
+		{"250", dialer.Congestion},
+		{"260", dialer.Rejected},
+		{"999", dialer.InvalidNumber},
+	}
+	ctx := context.Background()
+	for _, c := range cases {
+		t.Run(c.exten, func(t *testing.T) {
+			cl := call(c.exten)
+			out, err := b.Originate(ctx, cl)
+			if err != nil || out.Disposition != c.want {
+				t.Fatalf("Originate(%s) = %+v, %v; want %s", c.exten, out, err, c.want)
+			}
+			if c.want == dialer.Answered && out.Answered.IsZero() {
+				t.Error("answered without an answer time")
+			}
+			var got *amitest.Action
+			for _, a := range srv.ActionsNamed("Originate") {
+				if a.Get("ChannelId") == cl.AttemptID {
+					got = &a
+				}
+			}
+			if got == nil {
+				t.Fatal("no Originate with ChannelId = attempt id reached amitest")
+			}
+			vars := map[string]bool{}
+			for _, h := range got.Headers {
+				if h.Name == "Variable" {
+					vars[h.Value] = true
+				}
+			}
+			for _, want := range []string{ami.DefaultVariable + "=" + cl.AttemptID, "FSIVR_CAMPAIGN=camp", "FSIVR_CONTACT=c1", "name=Ann"} {
+				if !vars[want] {
+					t.Errorf("Variable %s missing: %v", want, vars)
+				}
+			}
+			for k, v := range map[string]string{"Channel": cl.Channel, "Context": "test", "Exten": "100", "Priority": "1",
+				"Async": "true", "Timeout": "2000", "CallerID": `"Dialer" <1000>`, "OtherChannelId": cl.AttemptID + "-2"} {
+				if got.Get(k) != v {
+					t.Errorf("%s = %q, want %q", k, got.Get(k), v)
+				}
+			}
+		})
+	}
+	// Unknown technology and a missing target extension.
+	cl := call("100")
+	cl.Channel = "Foo/1"
+	if out, err := b.Originate(ctx, cl); err != nil || out.Disposition != dialer.InvalidNumber {
+		t.Errorf("unknown tech: %+v %v", out, err)
+	}
+	cl = call("100")
+	cl.Answer.Exten = "999"
+	if out, err := b.Originate(ctx, cl); err != nil || out.Disposition != dialer.InvalidNumber {
+		t.Errorf("missing extension: %+v %v", out, err)
+	}
+}
+
+// TestApplicationAnswer sends Application/Data instead of a dialplan target.
+func TestApplicationAnswer(t *testing.T) {
+	srv := amitest.NewServer(amitest.Config{})
+	defer srv.Close()
+	b := start(t, srv)
+	cl := call("100")
+	cl.Answer = dialer.Answer{Application: "Playback", Data: "tt-monkeys"}
+	out, err := b.Originate(context.Background(), cl)
+	if err != nil || out.Disposition != dialer.Answered {
+		t.Fatalf("%+v %v", out, err)
+	}
+	a := srv.ActionsNamed("Originate")[0]
+	if a.Get("Application") != "Playback" || a.Get("Data") != "tt-monkeys" || a.Get("Context") != "" {
+		t.Errorf("headers %+v", a.Headers)
+	}
+}
+
+// TestValuesValidated: nothing reaches Asterisk when a value could inject
+// a header or split a variable.
+func TestValuesValidated(t *testing.T) {
+	srv := amitest.NewServer(amitest.Config{})
+	defer srv.Close()
+	b := start(t, srv)
+	bad := []func(*dialer.Call){
+		func(c *dialer.Call) { c.Vars["name"] = "Ann\r\nAction: Hangup" },
+		func(c *dialer.Call) { c.Vars["name"] = "a,b=c" },
+		func(c *dialer.Call) { c.CallerID = "x\nAction: Command" },
+		func(c *dialer.Call) { c.Channel = "Local/100@test|PJSIP/1" },
+		func(c *dialer.Call) { c.Answer.Data = strings.Repeat("x", 300) },
+		func(c *dialer.Call) { c.Answer.Priority = "one" },
+		func(c *dialer.Call) { c.Vars["bad name"] = "x" },
+	}
+	for i, mutate := range bad {
+		cl := call("100")
+		mutate(&cl)
+		out, err := b.Originate(context.Background(), cl)
+		if err != nil || out.Disposition != dialer.Failed {
+			t.Errorf("case %d: %+v %v, want failed without sending", i, out, err)
+		}
+	}
+	if n := len(srv.ActionsNamed("Originate")); n != 0 {
+		t.Errorf("%d Originates sent despite invalid values", n)
+	}
+}
+
+// TestNotConnectedIsNotPlaced: with Asterisk gone, Originate says
+// provably not placed.
+func TestNotConnectedIsNotPlaced(t *testing.T) {
+	b := amidial.New(amidial.Config{Addr: "127.0.0.1:1", Logger: quiet()})
+	_, err := b.Originate(context.Background(), call("100"))
+	if !errors.Is(err, dialer.ErrNotPlaced) {
+		t.Errorf("err = %v, want ErrNotPlaced", err)
+	}
+}
+
+// TestThrottleBurst: a burst of congestion is the trunk throttling.
+func TestThrottleBurst(t *testing.T) {
+	srv := amitest.NewServer(amitest.Config{Outcome: func(o amitest.Originate) amitest.Outcome {
+		return amitest.Outcome{Kind: amitest.Congestion, Ring: 5 * time.Millisecond}
+	}})
+	defer srv.Close()
+	b := start(t, srv)
+	var got []dialer.Disposition
+	for range 4 {
+		out, err := b.Originate(context.Background(), call("250"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, out.Disposition)
+	}
+	want := []dialer.Disposition{dialer.Congestion, dialer.Congestion, dialer.Throttled, dialer.Throttled}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("dispositions %v, want %v", got, want)
+	}
+}
+
+// TestCampaignAgainstAmitest runs the engine over amidial against amitest
+// with random outcomes, ring and talk times: amitest never sees more
+// originates in flight than the ports, every contact is dialed per policy.
+func TestCampaignAgainstAmitest(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	kinds := []amitest.OutcomeKind{amitest.Answered, amitest.Busy, amitest.NoAnswer, amitest.Answered, amitest.Congestion, amitest.Rejected}
+	srv := amitest.NewServer(amitest.Config{RandomOrder: true, Seed: 11, Outcome: func(o amitest.Originate) amitest.Outcome {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		k := kinds[n%len(kinds)]
+		return amitest.Outcome{Kind: k, Ring: time.Duration(n%7+1) * 3 * time.Millisecond, Talk: time.Duration(n%5) * 4 * time.Millisecond}
+	}})
+	defer srv.Close()
+	b := start(t, srv)
+	camp := dialer.Campaign{
+		ID:     "ami",
+		Trunks: []dialer.Trunk{{Name: "local", Channel: "Local/${number}@test", Ports: 5, CPS: 100}},
+		Answer: dialer.Answer{Context: "test", Exten: "100", Priority: "1"},
+		Hours:  dialer.Hours{Windows: []dialer.Window{{From: "00:00", To: "24:00"}}},
+		Retries: map[dialer.Disposition]dialer.Retry{
+			dialer.Busy: {Max: 1, Delay: 10 * time.Millisecond}, dialer.NoAnswer: {Max: 1, Delay: 10 * time.Millisecond},
+			dialer.Congestion: {Max: 1, Delay: 10 * time.Millisecond},
+		},
+		RingTimeout: time.Second,
+		MaxAttempts: 2,
+	}
+	store := dialer.NewMemStore()
+	eng, err := dialer.NewEngine(camp, dialer.Options{Store: store, Backend: b, Logger: quiet(), Poll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_ = eng.Create(ctx)
+	var cs []dialer.Contact
+	for i := range 60 {
+		cs = append(cs, dialer.Contact{ID: fmt.Sprintf("c%02d", i), Number: fmt.Sprintf("+4420794600%02d", i), Zones: []string{"UTC"}})
+	}
+	if _, _, err := eng.Add(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	p, err := eng.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak := srv.PeakInFlightOriginates(); peak > 5 || peak == 0 {
+		t.Errorf("amitest saw %d originates in flight, 5 ports", peak)
+	}
+	origs := srv.ActionsNamed("Originate")
+	if len(origs) != p.Attempts {
+		t.Errorf("amitest got %d Originates, store counts %d attempts", len(origs), p.Attempts)
+	}
+	finals := 0
+	for _, v := range p.Final {
+		finals += v
+	}
+	if finals != 60 || p.Final[dialer.StatusAnswered] == 0 || p.ByDisposition[dialer.Busy] == 0 {
+		t.Errorf("progress %+v", p)
+	}
+	perContact := map[string]int{}
+	for _, a := range origs {
+		for _, h := range a.Headers {
+			if v, ok := strings.CutPrefix(h.Value, "FSIVR_CONTACT="); ok && h.Name == "Variable" {
+				perContact[v]++
+			}
+		}
+	}
+	for _, c := range cs {
+		st, atts, _ := store.Contact(ctx, "ami", c.ID)
+		if perContact[c.ID] != len(atts) || len(atts) > 2 {
+			t.Errorf("%s: amitest %d originates, store %d attempts (%s)", c.ID, perContact[c.ID], len(atts), st)
+		}
+	}
+}
