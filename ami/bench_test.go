@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/textproto"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +54,8 @@ func oneEvent(b *testing.B, name string) []byte {
 }
 
 var sink string
+
+var benchCallSeq atomic.Uint64
 
 // Per message: frame, index, and two lookups (Event and Uniqueid), the
 // work a dialer's event loop does.
@@ -197,10 +200,12 @@ func BenchmarkE2E1000Originates(b *testing.B) {
 	sub := c.Subscribe(trackedEvents...)
 	t := &testing.T{}
 	b.ResetTimer()
-	for i := range b.N {
+	for range b.N {
+		// Ids unique across the benchmark's runs on one fake: a ChannelId
+		// must never be reused while its late events may still come.
 		calls := map[string]Originate{}
-		for j := range 1000 {
-			calls[fmt.Sprintf("b%d-%d", i, j)] = Originate{Channel: "Local/200@test", Context: "test", Exten: "100"}
+		for range 1000 {
+			calls[fmt.Sprintf("b%d", benchCallSeq.Add(1))] = Originate{Channel: "Local/200@test", Context: "test", Exten: "100"}
 		}
 		outs := track(t, c, sub, NewTracker(), calls)
 		if len(outs) != 1000 || t.Failed() {

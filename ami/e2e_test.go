@@ -51,7 +51,7 @@ func track(t *testing.T, c *Client, sub *Subscription, tr *Tracker, calls map[st
 			t.Fatal(err)
 		}
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			_, err := c.Originate(ctx, o)
 			results <- sentResult{id, err}
@@ -66,7 +66,7 @@ func track(t *testing.T, c *Client, sub *Subscription, tr *Tracker, calls map[st
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(60 * time.Second)
 	var buf []*Message
 	for len(outs) < len(calls) {
 		select {
@@ -86,7 +86,11 @@ func track(t *testing.T, c *Client, sub *Subscription, tr *Tracker, calls map[st
 				add(o)
 			}
 		case <-deadline:
-			t.Fatalf("%d of %d calls ended", len(outs), len(calls))
+			states := map[callState]int{}
+			for _, c := range tr.calls {
+				states[c.state]++
+			}
+			t.Fatalf("%d of %d calls ended; left by state %v", len(outs), len(calls), states)
 		}
 	}
 	return outs
@@ -449,5 +453,25 @@ func TestE2EParkBareLF(t *testing.T) {
 	}
 	if err := c.Ping(ctx); err != nil {
 		t.Fatalf("after Park: %v", err)
+	}
+}
+
+// 1,000 calls placed at once on one connection all end, each once.
+func TestE2EThousandOriginates(t *testing.T) {
+	srv := amitest.NewServer(amitest.Config{Logger: quiet, Outcome: func(amitest.Originate) amitest.Outcome {
+		return amitest.Outcome{Kind: amitest.Busy}
+	}})
+	defer srv.Close()
+	c := dialFake(t, srv)
+	sub := c.Subscribe(trackedEvents...)
+	calls := map[string]Originate{}
+	for j := range 1000 {
+		calls["k"+strconv.Itoa(j)] = Originate{Channel: "Local/200@test", Context: "test", Exten: "100"}
+	}
+	outs := track(t, c, sub, NewTracker(), calls)
+	for _, o := range outs {
+		if o.Disposition != Busy || o.Reason != 5 || o.Cause != 17 {
+			t.Fatalf("outcome %+v", o)
+		}
 	}
 }

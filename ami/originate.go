@@ -128,7 +128,9 @@ func validCallID(id string) error {
 // Place starts tracking call id and returns the Originate to send: Async,
 // ChannelId = id, OtherChannelId = id + "-2" (unless set) and the
 // correlation variable added. Send it with Client.Originate, then report
-// the result with Sent.
+// the result with Sent. Never reuse an id: late events of an ended call
+// (Cdr, a last Hangup) carry its ChannelId and would be taken for the new
+// call's.
 func (t *Tracker) Place(id string, o Originate, now time.Time) (Originate, error) {
 	t.init()
 	if err := validCallID(id); err != nil {
@@ -192,8 +194,9 @@ func (t *Tracker) hangupGrace() time.Duration {
 // Sent reports what Client.Originate returned for call id. An immediate
 // `Response: Error` (a missing target extension: "Extension does not
 // exist.") ends the call at once: the Outcome is returned with true. A
-// connection error leaves the call to Resync (the action may have been
-// queued before the drop).
+// closed connection (ErrClosed) leaves the call to Resync (the action may
+// have been queued before the drop); a reply that did not come in time
+// leaves it to its events and Tick.
 func (t *Tracker) Sent(id string, err error, now time.Time) (Outcome, bool) {
 	c := t.calls[id]
 	if c == nil {
@@ -215,8 +218,15 @@ func (t *Tracker) Sent(id string, err error, now time.Time) (Outcome, bool) {
 	case errors.Is(err, ErrInvalidValue):
 		c.out.Disposition = Failed
 		return t.finish(c, now), true
-	default:
+	case errors.Is(err, ErrClosed):
 		t.lose(c)
+	default:
+		// No reply in time (ErrTimeout, a context error) on a live
+		// connection: Asterisk may have queued the call, so its events
+		// still decide it, and Tick ends it as Timeout if none come.
+		if c.state == statePlaced {
+			c.state = stateQueued
+		}
 	}
 	return Outcome{}, false
 }
