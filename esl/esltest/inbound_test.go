@@ -265,3 +265,50 @@ func TestOriginateConnectsOutbound(t *testing.T) {
 		t.Errorf("dialer saw %v", seen)
 	}
 }
+
+// uuid_transfer on the inbound socket (a supervisor, another controller)
+// moves a call that an outbound socket controls: the outbound side sees
+// its playback end, the socket app complete and the caller queued.
+func TestInboundUUIDTransferMovesOutboundCall(t *testing.T) {
+	ivrAddr, accepted := listenOnce(t)
+	_, addr := startServer(t, Config{
+		OutboundAddr: ivrAddr,
+		Script:       func(string) Script { return Script{PlaybackDuration: 1 << 40} },
+	})
+	ctl := dialServer(t, addr)
+	ctl.cmd("auth ClueCon")
+	uuid := newUUID()
+	api := func(cmd string) string {
+		ctl.send("api " + cmd)
+		return ctl.until(func(m *msg) bool { return m.get("Content-Type") == "api/response" }).body
+	}
+	if b := api("originate {origination_uuid=" + uuid + "}sofia/gateway/gw/100 &socket(127.0.0.1:8084 async full)"); b != "+OK "+uuid+"\n" {
+		t.Fatalf("originate %q", b)
+	}
+	conn := <-accepted
+	if conn == nil {
+		t.Fatal("IVR got no connection")
+	}
+	defer conn.Close()
+	ivr := newRawClient(t, conn)
+	fsivrSetup(ivr)
+	id := newUUID()
+	ivr.cmd(execute("playback", "new_sales/1000.wav", id))
+	ivr.until(isEvent("CHANNEL_EXECUTE", "playback"))
+	if b := api("uuid_transfer " + uuid + " fifo_sales XML new_sales"); b != "+OK\n" {
+		t.Fatalf("uuid_transfer %q", b)
+	}
+	done := ivr.until(func(m *msg) bool { return m.ev("Application-UUID") == id && m.ev("Event-Name") == "CHANNEL_EXECUTE_COMPLETE" })
+	if done.ev("Caller-Destination-Number") != "fifo_sales" || done.ev("Application-Response") != "FILE PLAYED" {
+		t.Errorf("playback completion: destination %q response %q", done.ev("Caller-Destination-Number"), done.ev("Application-Response"))
+	}
+	ivr.until(isEvent("CHANNEL_EXECUTE_COMPLETE", "socket"))
+	ivr.until(func(m *msg) bool { return m.ev("FIFO-Action") == "push" })
+	if b := api("uuid_transfer " + newUUID() + " park"); b != "-ERR No such channel!\n" {
+		t.Errorf("uuid_transfer of an unknown channel: %q", b)
+	}
+	if b := api("uuid_kill " + uuid); b != "+OK\n" {
+		t.Errorf("uuid_kill %q", b)
+	}
+	ivr.until(func(m *msg) bool { return m.get("Content-Type") == "text/disconnect-notice" })
+}

@@ -171,6 +171,29 @@ func (s *Server) switchAPI(name, arg string) (string, func(), bool) {
 			return "-ERR No such channel!\n", nil, true
 		}
 		return "+OK\n", func() { s.kill(uuid, cause) }, true
+	case "uuid_transfer", "uuid_send_dtmf":
+		// Passed to the outbound leg, which owns the channel; a channel
+		// without one (parked, not connected) has nothing to move.
+		uuid, rest, _ := strings.Cut(arg, " ")
+		call := s.outboundLeg(uuid)
+		if call == nil {
+			return "-ERR No such channel!\n", nil, true
+		}
+		if name == "uuid_send_dtmf" {
+			return "+OK Success\n", func() { call.SendDTMF(strings.TrimSpace(rest)) }, true
+		}
+		f := strings.Fields(rest)
+		if len(f) > 0 && strings.HasPrefix(f[0], "-") {
+			f = f[1:]
+		}
+		if len(f) == 0 {
+			return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n", nil, true
+		}
+		context := ""
+		if len(f) >= 3 {
+			context = f[2]
+		}
+		return "+OK\n", func() { call.Transfer(f[0], context) }, true
 	case "uuid_exists":
 		s.mu.Lock()
 		_, ok := s.channels[arg]
@@ -321,6 +344,19 @@ func (s *Server) hangupLocked(sc *serverChannel, cause string) {
 	s.mu.Lock()
 	delete(s.channels, ch.uuid)
 	s.mu.Unlock()
+}
+
+// outboundLeg is the outbound socket call of channel uuid, nil if none.
+func (s *Server) outboundLeg(uuid string) *Call {
+	s.mu.Lock()
+	sc, ok := s.channels[uuid]
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.call
 }
 
 func (s *Server) kill(uuid, cause string) bool {
