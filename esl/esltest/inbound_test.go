@@ -298,7 +298,9 @@ func TestInboundUUIDTransferMovesOutboundCall(t *testing.T) {
 	if b := api("uuid_transfer " + uuid + " fifo_sales XML new_sales"); b != "+OK\n" {
 		t.Fatalf("uuid_transfer %q", b)
 	}
-	done := ivr.until(func(m *msg) bool { return m.ev("Application-UUID") == id && m.ev("Event-Name") == "CHANNEL_EXECUTE_COMPLETE" })
+	done := ivr.until(func(m *msg) bool {
+		return m.ev("Application-UUID") == id && m.ev("Event-Name") == "CHANNEL_EXECUTE_COMPLETE"
+	})
 	if done.ev("Caller-Destination-Number") != "fifo_sales" || done.ev("Application-Response") != "FILE PLAYED" {
 		t.Errorf("playback completion: destination %q response %q", done.ev("Caller-Destination-Number"), done.ev("Application-Response"))
 	}
