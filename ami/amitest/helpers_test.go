@@ -131,7 +131,7 @@ func dial(t *testing.T, addr string) *client {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &client{t: t, conn: conn, r: bufio.NewReader(conn)}
+	return &client{t: t, conn: conn, r: newReader(conn)}
 }
 
 func (c *client) write(s string) {
@@ -339,3 +339,5 @@ func kinds(ms []msg) []string {
 	}
 	return out
 }
+
+func newReader(conn net.Conn) *bufio.Reader { return bufio.NewReader(conn) }

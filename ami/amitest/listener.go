@@ -12,10 +12,10 @@ import (
 // bootState is what a restart changes: when the PBX (re)started and whether
 // FullyBooted is still to come.
 type bootState struct {
-	started   time.Time
-	booting   bool          // after Restart, until FullyBooted
-	booted    chan struct{} // closed at FullyBooted
-	dyingOnce bool          // the next connect is accepted and closed without a byte
+	started time.Time
+	booting bool          // after Restart, until FullyBooted
+	booted  chan struct{} // closed at FullyBooted
+	dying   bool          // connects are accepted and closed without a byte
 }
 
 func newServer(cfg Config) (*Server, error) {
@@ -76,10 +76,9 @@ func (s *Server) accept(ln net.Listener) {
 			_ = conn.Close()
 			return
 		}
-		if s.boot.dyingOnce {
+		if s.boot.dying {
 			// 65_restart_reconnect_attempt_01: accepted by the dying
 			// process, closed with no byte.
-			s.boot.dyingOnce = false
 			s.mu.Unlock()
 			_ = conn.Close()
 			continue
@@ -142,7 +141,7 @@ func (s *Server) loggedIn(c *session) {
 		{"UsingPassword", "0"}, {"SessionTV", tv}}))
 	if booting {
 		s.mu.Lock()
-		first := !s.boot.dyingOnce && s.boot.booted == booted && !s.bootScheduled
+		first := !s.boot.dying && s.boot.booted == booted && !s.bootScheduled
 		s.bootScheduled = true
 		s.mu.Unlock()
 		if first {
@@ -156,11 +155,22 @@ func (s *Server) loggedIn(c *session) {
 // LastReload, 65_restart_fastpoll) BootDelay after the first Login.
 func (s *Server) finishBoot(booted chan struct{}) {
 	defer s.wg.Done()
-	t := time.NewTimer(s.cfg.BootDelay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-s.ctx.Done():
+	// Half way, the hints are restored: one ExtensionStatus each, with an
+	// empty Hint (65_restart_fastpoll_attempt_088).
+	if !sleepCtx(s.ctx, s.cfg.BootDelay/2) {
+		return
+	}
+	s.state.mu.Lock()
+	var evs []*event
+	for _, h := range s.state.hints {
+		st := s.state.hintStatus(h)
+		evs = append(evs, newEvent("ExtensionStatus", "call", extensionStatusHeaders(Hint{Exten: h.Exten, Context: h.Context}, st)))
+	}
+	s.state.mu.Unlock()
+	for _, e := range evs {
+		s.broadcast(e)
+	}
+	if !sleepCtx(s.ctx, s.cfg.BootDelay-s.cfg.BootDelay/2) {
 		return
 	}
 	s.mu.Lock()
@@ -213,10 +223,12 @@ func (s *Server) restart(down time.Duration) <-chan struct{} {
 			return
 		}
 		s.mu.Lock()
+		// set before the sessions close, so a client reconnecting on EOF
+		// meets the dying process (65_restart_reconnect_attempt_01)
+		s.boot.dying = true
 		for c := range s.sessions {
 			c.closeAfterDrain()
 		}
-		s.boot.dyingOnce = true
 		s.state.reset()
 		s.inflight = 0
 		s.mu.Unlock()
@@ -224,7 +236,7 @@ func (s *Server) restart(down time.Duration) <-chan struct{} {
 			return
 		}
 		s.mu.Lock()
-		s.boot.dyingOnce = false
+		s.boot.dying = false
 		_ = s.setRefusingLocked(true)
 		s.mu.Unlock()
 		if !sleepCtx(s.ctx, down) {

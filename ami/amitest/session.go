@@ -46,9 +46,12 @@ func (c *session) enqueueLocked(b []byte) {
 	if lim := c.srv.cfg.SlowClientLimit; lim > 0 && c.pending > lim {
 		// Asterisk's cut: what is already written stays, the rest is lost,
 		// the TCP connection is closed; the last message sent is partial.
-		last := c.out[len(c.out)-1]
-		c.out[len(c.out)-1] = last[:len(last)/2]
-		c.closing = true
+		// The write in progress is cut short at once (a deadline in the
+		// past makes it return with what it wrote), so the peer gets a
+		// partial message and then EOF.
+		c.dead = true
+		c.out = nil
+		_ = c.conn.SetWriteDeadline(time.Unix(1, 0))
 		c.srv.log.Info("amitest: cutting slow session", "session", c.id, "unread_bytes", c.pending)
 	}
 	select {
@@ -149,14 +152,23 @@ func (c *session) writer() {
 		c.out = nil
 		c.mu.Unlock()
 		if dead {
+			_ = c.conn.Close()
 			return
 		}
-		for _, b := range out {
-			_, err := c.conn.Write(b)
+		// One write per batch: cheaper, and a write cut short by the slow
+		// client limit then ends mid-message as Asterisk's does.
+		for len(out) > 0 {
+			var batch []byte
+			for len(out) > 0 && len(batch) < 64<<10 {
+				batch = append(batch, out[0]...)
+				out = out[1:]
+			}
+			_, err := c.conn.Write(batch)
 			c.mu.Lock()
-			c.pending -= len(b)
+			c.pending -= len(batch)
+			dead := c.dead
 			c.mu.Unlock()
-			if err != nil {
+			if err != nil || dead {
 				_ = c.conn.Close()
 				return
 			}
@@ -204,20 +216,31 @@ func (c *session) isClosing() bool {
 type pausingReader struct{ c *session }
 
 func (p pausingReader) Read(b []byte) (int, error) {
+	if err := p.wait(); err != nil {
+		return 0, err
+	}
+	n, err := p.c.conn.Read(b)
+	// a read already in progress when PauseReading came: hold its bytes
+	if werr := p.wait(); werr != nil {
+		return 0, werr
+	}
+	return n, err
+}
+
+func (p pausingReader) wait() error {
 	for {
 		p.c.srv.mu.Lock()
 		paused := p.c.srv.paused
 		p.c.srv.mu.Unlock()
 		if paused == nil {
-			break
+			return nil
 		}
 		select {
 		case <-paused:
 		case <-p.c.srv.ctx.Done():
-			return 0, io.EOF
+			return io.EOF
 		}
 	}
-	return p.c.conn.Read(b)
 }
 
 // handle runs one action.
