@@ -98,6 +98,13 @@ func (c *compiler) compile(src []byte) *Flow {
 		top.errf(top.lineOf("name"), "flow name %q must be letters, digits, '_' or '-'", f.Name)
 	}
 	f.Description = top.str("description", false, "")
+	f.Fallback = top.str("fallback", false, "")
+	if f.Fallback != "" {
+		w := strings.Fields(f.Fallback)
+		if len(w) != 3 || !isFlowName(w[0]) || !isFlowName(w[1]) || !isFlowName(w[2]) {
+			top.errf(top.lineOf("fallback"), "fallback %q must be \"<dest> <dialplan> <context>\", each letters, digits, '_' or '-'", f.Fallback)
+		}
+	}
 	f.Start = top.str("start", true, "")
 	startLine := top.lineOf("start")
 	if pf := top.get("prefetch"); pf != nil {

@@ -13,6 +13,8 @@
 //	name: sales                 # required; letters, digits, _ and -
 //	description: free text      # optional
 //	start: welcome              # required; id of the first node
+//	fallback: fifo_sales XML new_sales  # optional; where ivrd hands a call
+//	                            # still in the flow at its drain bound
 //	prefetch:                   # optional; lookups started at call start
 //	  crm:
 //	    kind: crm               # the only kind so far

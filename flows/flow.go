@@ -99,12 +99,16 @@ func GotoOutcome(node string) Outcome { return Outcome("goto:" + node) }
 type Flow struct {
 	Name        string // flow name (from the file, e.g. "sales")
 	Description string // free text from the file
-	Version     string // content hash of the source, short hex
-	File        string // path it was loaded from
-	Start       string // id of the first node
-	Nodes       map[string]*Node
-	Order       []string             // node ids in file order
-	Prefetch    map[string]*Prefetch // by name, e.g. "crm"
+	// Fallback is where a call still in the flow is transferred when ivrd
+	// must give it up (the drain bound): "<dest> <dialplan> <context>",
+	// e.g. "fifo_sales XML new_sales"; empty = ivrd's drain_fallback.
+	Fallback string
+	Version  string // content hash of the source, short hex
+	File     string // path it was loaded from
+	Start    string // id of the first node
+	Nodes    map[string]*Node
+	Order    []string             // node ids in file order
+	Prefetch map[string]*Prefetch // by name, e.g. "crm"
 
 	nameLine int // line of the name field, for duplicate-name messages
 }

@@ -35,6 +35,8 @@ func newBenchChannel(b *testing.B) *benchChannel {
 	}
 }
 
+func (c *benchChannel) API(context.Context, string) (string, error) { return "+OK", nil }
+
 func mustParse(b *testing.B, frame string) *esl.Message {
 	b.Helper()
 	m, _, err := esl.ParseMessage([]byte(frame))

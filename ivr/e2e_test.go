@@ -47,6 +47,7 @@ func newYork(t testing.TB, weekday time.Weekday, hour, min int) time.Time {
 }
 
 type harness struct {
+	srv  *ivrtest.Server
 	addr string
 	log  *ivrtest.CallLog
 	crm  *crmtest.Server
@@ -58,6 +59,7 @@ type harnessOpts struct {
 	crmURL    string // overrides the fake CRM's URL (e.g. a closed port)
 	crmTO     time.Duration
 	flows     singleFlow // nil: flows/sales.yaml and flows/notify.yaml
+	serve     ivr.ServeOptions
 }
 
 func startIVR(t *testing.T, o harnessOpts) *harness {
@@ -102,7 +104,11 @@ func startIVR(t *testing.T, o harnessOpts) *harness {
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:         func() time.Time { return now },
 	})
-	srv := ivrtest.NewServer(eng, ivr.ServeOptions{DrainTimeout: 5 * time.Second})
+	if o.serve.DrainTimeout == 0 {
+		o.serve.DrainTimeout = 5 * time.Second
+	}
+	srv := ivrtest.NewServer(eng, o.serve)
+	h.srv = srv
 	t.Cleanup(func() {
 		if err := srv.Close(); err != nil {
 			t.Errorf("serve: %v", err)
@@ -411,7 +417,13 @@ func TestSalesCallerHangup(t *testing.T) {
 
 func TestFifoEventsLogged(t *testing.T) {
 	h := startIVR(t, harnessOpts{})
-	_, es := h.call(t, esltest.Script{CallerIDNumber: "5552222", Digits: []string{"3"}, FifoBridge: true}, true)
+	// The caller waits in the queue (FreeSWITCH runs the transfer a moment
+	// after its +OK), an agent takes it, then the caller hangs up.
+	c, menu := startWatched(t, h, esltest.Script{CallerIDNumber: "5552222", Digits: []string{"3"}, FifoBridge: true,
+		PlaybackDuration: 20 * time.Millisecond})
+	waitMenu(t, c, menu)
+	time.AfterFunc(300*time.Millisecond, func() { c.Hangup("NORMAL_CLEARING") })
+	es := waitHangupEntry(t, h, c.UUID())
 	if _, ok := entry(es, calllog.KindFIFO); !ok {
 		t.Fatalf("no fifo entry: %+v", es)
 	}

@@ -69,8 +69,10 @@ func NewEngine(cfg Config) *Engine {
 	return e
 }
 
-// Handle runs one call to its end. It is the esl.Server handler of ivrd.
-func (e *Engine) Handle(ctx context.Context, ch Channel) {
+// Handle runs one call to its end. Serve calls it for every connection.
+func (e *Engine) Handle(ctx context.Context, ch Channel) { e.handle(ctx, ch, nil) }
+
+func (e *Engine) handle(ctx context.Context, ch Channel, d *drain) {
 	name := ch.ChannelData().Get("variable_" + ChannelVarFlow)
 	if name == "" {
 		name = e.defaultFlow
@@ -86,10 +88,10 @@ func (e *Engine) Handle(ctx context.Context, ch Channel) {
 		e.metrics.eslError()
 		return
 	}
-	NewSession(e, ch, flow).Run(ctx)
+	newSession(e, ch, flow, d).Run(ctx)
 }
 
 // NewSession prepares a session for one call on flow; Run drives it.
 func NewSession(e *Engine, ch Channel, flow *flows.Flow) *Session {
-	return newSession(e, ch, flow)
+	return newSession(e, ch, flow, nil)
 }

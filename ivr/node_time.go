@@ -61,7 +61,8 @@ func (s *Session) onOverride(ctx context.Context, r asyncResult) {
 	case "hangup":
 		s.sendNoWait(ctx, "hangup", d.Args)
 	case "transfer":
-		s.callLog(calllog.KindTransfer, n.ID, d.Args, map[string]string{"dest": d.Args, "by": "override"})
+		w := append(strings.Fields(d.Args), "", "", "")
+		s.callLog(calllog.KindTransfer, n.ID, w[0], transferFields(w[0], w[1], w[2], "override"))
 		s.sendNoWait(ctx, "transfer", d.Args)
 	default:
 		// An announcement (e.g. "closed today"), then the call ends.

@@ -19,7 +19,7 @@ func (s *Session) startTransfer(ctx context.Context, n *flows.Node) {
 		arg = dest + " " + n.Transfer.Dialplan + " " + n.Transfer.Context
 	}
 	s.outcome = "transfer:" + dest
-	s.callLog(calllog.KindTransfer, n.ID, dest, map[string]string{"dest": dest, "dialplan": n.Transfer.Dialplan, "context": n.Transfer.Context})
+	s.callLog(calllog.KindTransfer, n.ID, dest, transferFields(dest, n.Transfer.Dialplan, n.Transfer.Context, "flow"))
 	s.send(ctx, "transfer", arg)
 }
 

@@ -11,11 +11,18 @@ import (
 	"github.com/fsivr/fsivr/esl"
 )
 
+// handoverGrace is how long after the drain bound the sessions have to hand
+// their calls over before the remaining sockets are closed.
+const handoverGrace = 2 * time.Second
+
 // ServeOptions configure Serve.
 type ServeOptions struct {
 	Allow        []netip.Prefix // peers allowed to connect; empty = anyone
 	DrainTimeout time.Duration  // on ctx done: how long running calls may go on
-	Logger       *slog.Logger
+	// Fallback is the transfer ("<dest> <dialplan> <context>") that a call
+	// still in its flow gets at DrainTimeout when its flow has none.
+	Fallback string
+	Logger   *slog.Logger
 	// ConnDone, if set, receives each call's connection statistics when
 	// its session has ended (the load tool reports the deepest mailbox).
 	ConnDone func(esl.Stats)
@@ -31,8 +38,9 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener, opts ServeOptions) 
 	if logger == nil {
 		logger = e.logger
 	}
+	d := &drain{started: make(chan struct{}), handover: make(chan struct{}), fallback: opts.Fallback}
 	srv := esl.NewServer(func(hctx context.Context, c *esl.OutboundConn) {
-		e.Handle(hctx, c)
+		e.handle(hctx, c, d)
 		if opts.ConnDone != nil {
 			opts.ConnDone(c.Stats())
 		}
@@ -49,7 +57,13 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener, opts ServeOptions) 
 	case <-ctx.Done():
 	}
 	logger.Info("draining calls", "bound", opts.DrainTimeout.String())
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.DrainTimeout)
+	// Calls that already left their flow end now; at the bound the others
+	// are handed to their fallback, and handoverGrace later any socket
+	// still open is closed.
+	close(d.started)
+	handover := time.AfterFunc(opts.DrainTimeout, func() { close(d.handover) })
+	defer handover.Stop()
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.DrainTimeout+handoverGrace)
 	defer cancel()
 	err := srv.Shutdown(dctx)
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -24,9 +24,19 @@ type Channel interface {
 	// Send queues an app with our own Event-UUID and returns that UUID once
 	// FreeSWITCH has accepted it; the completion arrives through Drain.
 	Send(ctx context.Context, app, arg string) (string, error)
+	// API runs an api command (uuid_transfer for the drain hand-over).
+	API(ctx context.Context, cmd string) (string, error)
 	Notify() <-chan struct{}
 	Drain(buf []*esl.Message) []*esl.Message
 	Done() <-chan struct{}
+}
+
+// drain is how Serve tells its sessions that a drain began and that its
+// bound is reached.
+type drain struct {
+	started  chan struct{} // closed when the drain begins
+	handover chan struct{} // closed at DrainTimeout: hand calls still in their flow over
+	fallback string        // ServeOptions.Fallback
 }
 
 // hangupGrace bounds how long a session waits for CHANNEL_HANGUP_COMPLETE
@@ -68,6 +78,16 @@ type Session struct {
 	prefetched map[string]*asyncResult
 	ovSeq      uint32 // number of the latest override read
 
+	// The call's extension and context when it reached us: a completion
+	// naming another one means someone else moved the call.
+	dest0, context0 string
+	ownTransfer     bool // the flow (or an override) sent a transfer
+	// drain signals of Serve; a channel is set to nil once handled.
+	drain       *drain
+	drainStartC <-chan struct{}
+	handoverC   <-chan struct{}
+	draining    bool
+
 	connGone    bool // the connection is closed: nothing can be sent
 	hangupCause string
 	outcome     string
@@ -92,7 +112,7 @@ type asyncResult struct {
 	seq    uint32 // override reads: which read this answers
 }
 
-func newSession(eng *Engine, ch Channel, flow *flows.Flow) *Session {
+func newSession(eng *Engine, ch Channel, flow *flows.Flow, d *drain) *Session {
 	uuid := ch.UUID()
 	s := &Session{
 		eng:     eng,
@@ -103,6 +123,10 @@ func newSession(eng *Engine, ch Channel, flow *flows.Flow) *Session {
 		vars:    make(map[string]string, 16),
 		results: make(chan asyncResult, len(flow.Prefetch)+1),
 		outcome: "caller_hangup",
+		drain:   d,
+	}
+	if d != nil {
+		s.drainStartC, s.handoverC = d.started, d.handover
 	}
 	s.m = fsm.NewFSM(flow.Start, eng.machines.eventsOf(flow), fsm.Callbacks{
 		// The callback only records the decision; the session loop does the I/O.
@@ -136,6 +160,17 @@ func (s *Session) Run(ctx context.Context) {
 		case <-s.timerC:
 			s.timerC = nil
 			s.onTimeout()
+		case <-s.drainStartC:
+			s.drainStartC = nil
+			s.draining = true
+			if s.phase == phaseHandedOff {
+				// The call left the flow (transferred, hanging up): it does
+				// not hold the drain, and its outcome stays.
+				s.finish("drain: the call had left the flow")
+			}
+		case <-s.handoverC:
+			s.handoverC = nil
+			s.handOver(ctx)
 		case <-s.ch.Done():
 			// Handle what the reader queued before the close.
 			s.connGone = true
@@ -178,6 +213,7 @@ func (s *Session) begin(ctx context.Context) {
 	if dest == "" {
 		dest = data.Get("Channel-Destination-Number")
 	}
+	s.dest0, s.context0 = dest, data.Get("Caller-Context")
 	s.vars["caller_id"] = caller
 	s.vars["caller_name"] = data.Get("Caller-Caller-ID-Name")
 	s.vars["destination"] = dest
@@ -273,7 +309,7 @@ func (s *Session) enter(ctx context.Context, id string) {
 	}
 	s.wait, s.step = wait{}, 0
 	if id == flows.StateEnd {
-		s.phase = phaseHandedOff
+		s.handedOff()
 		return
 	}
 	n, ok := s.flow.Nodes[id]
@@ -303,6 +339,7 @@ func (s *Session) send(ctx context.Context, app, arg string) bool {
 	if !s.canSend() {
 		return false
 	}
+	s.ownTransfer = s.ownTransfer || app == "transfer"
 	id, err := s.ch.Send(ctx, app, arg)
 	if err != nil {
 		s.sendFailed(app, err)
@@ -319,6 +356,7 @@ func (s *Session) sendNoWait(ctx context.Context, app, arg string) bool {
 	if !s.canSend() {
 		return false
 	}
+	s.ownTransfer = s.ownTransfer || app == "transfer"
 	if _, err := s.ch.Send(ctx, app, arg); err != nil {
 		s.sendFailed(app, err)
 		return false
@@ -386,11 +424,22 @@ func (s *Session) fireQueued(ctx context.Context) {
 func (s *Session) onEvent(ctx context.Context, ev *esl.Message) {
 	switch ev.Name() {
 	case "CHANNEL_EXECUTE_COMPLETE":
-		if s.wait.kind == waitApp && ev.Get("Application-UUID") == s.wait.appUUID {
+		switch {
+		case s.wait.kind == waitApp && ev.Get("Application-UUID") == s.wait.appUUID:
 			w := s.wait
 			s.wait = wait{}
 			s.eng.metrics.appLatency(w.app, s.eng.now().Sub(w.sent))
+			if w.app != "transfer" && s.movedElsewhere(ev) {
+				// Our app was ended by someone else's transfer: its result
+				// (an empty menu, say) is no input of the flow.
+				s.transferredAway(ev)
+				return
+			}
 			s.onComplete(ctx, ev)
+		case ev.Get("Application") == "socket" && s.phase == phaseFlow && !s.ownTransfer:
+			// The socket application itself is over: the channel went
+			// elsewhere while the flow was still running.
+			s.transferredAway(ev)
 		}
 	case "DTMF":
 		s.callLog(calllog.KindDTMF, s.m.Current(), ev.Get("DTMF-Digit"), map[string]string{"source": ev.Get("DTMF-Source")})
@@ -442,6 +491,80 @@ func (s *Session) onHangup(ev *esl.Message) {
 	// Nothing waits for a node's input any more: wait a bounded time for
 	// HANGUP_COMPLETE, then finish with what we have.
 	s.await(wait{kind: waitHangupComplete}, hangupGrace)
+}
+
+// movedElsewhere reports whether a completion names another extension or
+// context than the call had: FreeSWITCH ended the app because the channel
+// was transferred (uuid_transfer from another socket, an attended
+// transfer, a supervisor pickup).
+func (s *Session) movedElsewhere(ev *esl.Message) bool {
+	d, c := ev.Get("Caller-Destination-Number"), ev.Get("Caller-Context")
+	return d != "" && d != s.dest0 || c != "" && s.context0 != "" && c != s.context0
+}
+
+// transferredAway ends the flow because someone else moved the call: from
+// now on the session sends nothing (the esl connection says only "exit"
+// when it closes) and keeps logging the channel's events until hangup.
+func (s *Session) transferredAway(ev *esl.Message) {
+	if s.phase != phaseFlow {
+		return
+	}
+	dest, ctxName := ev.Get("Caller-Destination-Number"), ev.Get("Caller-Context")
+	s.logger.Info("call transferred away by someone else; the flow is over", "node", s.m.Current(), "dest", dest, "context", ctxName)
+	s.callLog(calllog.KindTransfer, s.m.Current(), dest, transferFields(dest, "", ctxName, "external"))
+	s.outcome = "transferred_away"
+	s.queued = ""
+	s.stopTimer()
+	s.handedOff()
+}
+
+// handedOff: the flow is over but the channel is still ours to observe. In
+// a drain such a call ends at once.
+func (s *Session) handedOff() {
+	s.phase = phaseHandedOff
+	s.wait = wait{}
+	if s.draining {
+		s.finish("drain: the call had left the flow")
+	}
+}
+
+// handOver runs at the drain bound: a call still in its flow is transferred
+// to the flow's (or ivrd's) fallback with uuid_transfer, which ends the
+// running app at once, instead of the socket closing under a menu that
+// would first run all its tries.
+func (s *Session) handOver(ctx context.Context) {
+	if s.phase != phaseFlow || s.connGone {
+		return
+	}
+	fb := s.flow.Fallback
+	if fb == "" && s.drain != nil {
+		fb = s.drain.fallback
+	}
+	if fb == "" {
+		s.logger.Warn("drain bound reached and no fallback transfer configured; the socket will be closed", "node", s.m.Current())
+		return
+	}
+	w := strings.Fields(fb)
+	for len(w) < 3 {
+		w = append(w, "")
+	}
+	if _, err := s.ch.API(ctx, "uuid_transfer "+s.uuid+" "+fb); err != nil {
+		s.logger.Error("drain hand-over failed; the socket will be closed", "fallback", fb, "err", err)
+		return
+	}
+	s.logger.Warn("drain bound reached; call handed to the fallback", "node", s.m.Current(), "fallback", fb)
+	s.callLog(calllog.KindTransfer, s.m.Current(), w[0], transferFields(w[0], w[1], w[2], "drain"))
+	s.outcome = "drain_transfer:" + w[0]
+	s.queued = ""
+	s.stopTimer()
+	s.handedOff()
+	s.finish("drain hand-over")
+}
+
+// transferFields is the one format of every transfer entry: dest, dialplan,
+// context and who moved the call (flow, override, external, drain).
+func transferFields(dest, dialplan, context, by string) map[string]string {
+	return map[string]string{"dest": dest, "dialplan": dialplan, "context": context, "by": by}
 }
 
 func (s *Session) lastNode() string {

@@ -126,7 +126,7 @@ func run(configPath string) error {
 	}
 	go watchReloads(ctx, registry, cfg.FlowsDir, logger)
 
-	return engine.Serve(ctx, ln, ivr.ServeOptions{Allow: allow, DrainTimeout: cfg.DrainTimeout, Logger: logger})
+	return engine.Serve(ctx, ln, ivr.ServeOptions{Allow: allow, DrainTimeout: cfg.DrainTimeout, Fallback: cfg.DrainFallback, Logger: logger})
 }
 
 func newLogger(level string) *slog.Logger {

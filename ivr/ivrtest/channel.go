@@ -91,6 +91,27 @@ func (c *Channel) Send(ctx context.Context, app, arg string) (string, error) {
 	return s.UUID, nil
 }
 
+// API records an api command (as "api <cmd>" in Commands and Sends) and
+// answers +OK.
+func (c *Channel) API(ctx context.Context, cmd string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return "", esl.ErrClosed
+	}
+	s := Sent{App: "api", Arg: cmd}
+	c.sentLog = append(c.sentLog, s)
+	c.mu.Unlock()
+	select {
+	case c.sent <- s:
+	default:
+	}
+	return "+OK", nil
+}
+
 // Sends delivers every application as it is sent.
 func (c *Channel) Sends() <-chan Sent { return c.sent }
 
