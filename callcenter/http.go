@@ -36,11 +36,13 @@ type HandlerConfig struct {
 	Hub      *Hub
 	Commands Commander // nil: the command endpoints answer 503
 	Tokens   []Token
-	// Heartbeat is the idle time after which a comment line is sent so
-	// proxies keep the stream open (default 15 s).
+	// Heartbeat is the period of the comment line sent on an idle stream
+	// so proxies keep it open (default 15 s): a stream is never silent for
+	// more than two periods.
 	Heartbeat time.Duration
-	// WriteTimeout bounds one write to a client (default 10 s); a client
-	// that does not take its bytes in that time is dropped.
+	// WriteTimeout bounds a write to a client (default 10 s; each write
+	// gets at least half of it); a client that does not take its bytes in
+	// that time is dropped.
 	WriteTimeout time.Duration
 	Logger       *slog.Logger
 	Metrics      *Metrics

@@ -122,10 +122,18 @@ func (h *Handler) stream(conn net.Conn, sub *Subscriber, first [][]byte, log *sl
 	defer h.streams.remove(conn)
 	defer conn.Close()
 	defer h.cfg.Hub.Cancel(sub)
+	// The deadline is moved only when less than half of WriteTimeout is
+	// left, not before every write: each write still gets at least half.
+	var deadline time.Time
+	wrote := false
 	write := func(bufs net.Buffers) error {
-		if err := conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout)); err != nil {
-			return err
+		if now := time.Now(); deadline.Sub(now) < h.cfg.WriteTimeout/2 {
+			deadline = now.Add(h.cfg.WriteTimeout)
+			if err := conn.SetWriteDeadline(deadline); err != nil {
+				return err
+			}
 		}
+		wrote = true
 		_, err := bufs.WriteTo(conn)
 		return err
 	}
@@ -134,7 +142,10 @@ func (h *Handler) stream(conn net.Conn, sub *Subscriber, first [][]byte, log *sl
 		return
 	}
 	first = nil
-	beat := time.NewTimer(h.cfg.Heartbeat)
+	// A heartbeat goes out at a tick with no write since the previous one:
+	// silence lasts at most two periods, and a busy stream costs no timer
+	// work per event.
+	beat := time.NewTicker(h.cfg.Heartbeat)
 	defer beat.Stop()
 	closing := h.streams.doneChan()
 	var batch net.Buffers
@@ -143,10 +154,13 @@ func (h *Handler) stream(conn net.Conn, sub *Subscriber, first [][]byte, log *sl
 		case <-closing:
 			return
 		case <-beat.C:
-			if err := write(net.Buffers{heartbeatFrame}); err != nil {
-				log.Info("subscriber gone", "err", err)
-				return
+			if !wrote {
+				if err := write(net.Buffers{heartbeatFrame}); err != nil {
+					log.Info("subscriber gone", "err", err)
+					return
+				}
 			}
+			wrote = false
 		case f, ok := <-sub.ch:
 			if !ok {
 				if h.cfg.Hub.Dropped(sub) {
@@ -162,7 +176,6 @@ func (h *Handler) stream(conn net.Conn, sub *Subscriber, first [][]byte, log *sl
 				return
 			}
 		}
-		beat.Reset(h.cfg.Heartbeat)
 	}
 }
 
