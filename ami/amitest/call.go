@@ -106,6 +106,7 @@ type call struct {
 	hungup               chan struct{} // closed by a Hangup action (Hold) or a restart
 	hangupCause          int
 	hangupOnce           sync.Once
+	spool                bool // a call file's call: no OriginateResponse
 	callid               string
 	varNames, varsValues []string
 }
@@ -306,7 +307,7 @@ func (s *Server) runCall(cl *call, sc scenario, reply func(ok bool)) {
 			finish()
 			if reply != nil {
 				reply(false)
-			} else if cl.hangupCause >= 0 && s.ctx.Err() == nil {
+			} else if cl.hangupCause >= 0 && s.ctx.Err() == nil && !cl.spool {
 				// Hung up by a Hangup action before the answer. Not in the
 				// captures: the fake reports Failure with Reason 1
 				// (AST_CONTROL_HANGUP), the control frame that ends the dial.
@@ -343,6 +344,9 @@ func (s *Server) runCall(cl *call, sc scenario, reply func(ok bool)) {
 						reply(answered)
 						continue
 					}
+				}
+				if cl.spool {
+					continue
 				}
 			case "Newchannel":
 				s.state.addChannel(cl, getHeader(e.headers, "Channel"), getHeader(e.headers, "Uniqueid"))
