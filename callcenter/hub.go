@@ -48,8 +48,8 @@ type Hub struct {
 	head    int
 	facts   map[factKey]*frame
 	stale   *frame
-	byAgent map[string]map[*Subscriber]struct{}
-	byQueue map[string]map[*Subscriber]struct{}
+	byAgent subIndex
+	byQueue subIndex
 	all     map[*Subscriber]struct{} // every subscriber (scope-less events)
 }
 
@@ -88,8 +88,8 @@ func NewHub(cfg HubConfig) *Hub {
 		cfg:     cfg,
 		epoch:   strconv.FormatInt(cfg.Now().UnixNano(), 36),
 		facts:   map[factKey]*frame{},
-		byAgent: map[string]map[*Subscriber]struct{}{},
-		byQueue: map[string]map[*Subscriber]struct{}{},
+		byAgent: subIndex{},
+		byQueue: subIndex{},
 		all:     map[*Subscriber]struct{}{},
 	}
 }
@@ -216,24 +216,8 @@ func (h *Hub) dropLocked(s *Subscriber, slow bool) {
 		return
 	}
 	s.closed, s.dropped = true, slow
-	for a := range s.agents {
-		delete(h.byAgent[a], s)
-		if len(h.byAgent[a]) == 0 {
-			delete(h.byAgent, a)
-		}
-	}
-	if s.anyAg {
-		delete(h.byAgent[Any], s)
-	}
-	for q := range s.queues {
-		delete(h.byQueue[q], s)
-		if len(h.byQueue[q]) == 0 {
-			delete(h.byQueue, q)
-		}
-	}
-	if s.anyQ {
-		delete(h.byQueue[Any], s)
-	}
+	indexKeys(s.agents, s.anyAg, func(a string) { h.byAgent.remove(a, s) })
+	indexKeys(s.queues, s.anyQ, func(q string) { h.byQueue.remove(q, s) })
 	delete(h.all, s)
 	close(s.ch)
 	h.cfg.Metrics.subscriberGone(slow)
@@ -343,35 +327,38 @@ func (h *Hub) snapshotLocked(s *Subscriber, reason string) [][]byte {
 	return out
 }
 
+type subIndex map[string]map[*Subscriber]struct{}
+
+func (ix subIndex) add(key string, s *Subscriber) {
+	m := ix[key]
+	if m == nil {
+		m = map[*Subscriber]struct{}{}
+		ix[key] = m
+	}
+	m[s] = struct{}{}
+}
+
+func (ix subIndex) remove(key string, s *Subscriber) {
+	delete(ix[key], s)
+	if len(ix[key]) == 0 {
+		delete(ix, key)
+	}
+}
+
+// indexKeys are the index entries of a subscriber: its names, and Any
+// when it asked for every agent or queue.
+func indexKeys(names map[string]struct{}, every bool, f func(string)) {
+	for n := range names {
+		f(n)
+	}
+	if every {
+		f(Any)
+	}
+}
+
 func (h *Hub) register(s *Subscriber) {
-	for a := range s.agents {
-		m := h.byAgent[a]
-		if m == nil {
-			m = map[*Subscriber]struct{}{}
-			h.byAgent[a] = m
-		}
-		m[s] = struct{}{}
-	}
-	if s.anyAg {
-		if h.byAgent[Any] == nil {
-			h.byAgent[Any] = map[*Subscriber]struct{}{}
-		}
-		h.byAgent[Any][s] = struct{}{}
-	}
-	for q := range s.queues {
-		m := h.byQueue[q]
-		if m == nil {
-			m = map[*Subscriber]struct{}{}
-			h.byQueue[q] = m
-		}
-		m[s] = struct{}{}
-	}
-	if s.anyQ {
-		if h.byQueue[Any] == nil {
-			h.byQueue[Any] = map[*Subscriber]struct{}{}
-		}
-		h.byQueue[Any][s] = struct{}{}
-	}
+	indexKeys(s.agents, s.anyAg, func(a string) { h.byAgent.add(a, s) })
+	indexKeys(s.queues, s.anyQ, func(q string) { h.byQueue.add(q, s) })
 	h.all[s] = struct{}{}
 }
 
