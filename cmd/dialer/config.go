@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/fsivr/fsivr/dialer"
+)
+
+// Config is the dialer process's configuration (configs/dialer.yaml):
+// where the store, Asterisk, the DNC list and the results go. The campaign
+// itself is its own file (campaign.yaml, a dialer.Campaign).
+type Config struct {
+	// Store is "memory" (the embedded default: one process, state lost on
+	// exit) or "redis" (resumable, shared by several dialers).
+	Store string      `yaml:"store"`
+	Redis RedisConfig `yaml:"redis"`
+	AMI   AMIConfig   `yaml:"ami"`
+	// DNCFile is a file of numbers never to call; DNCRedisKey a Redis set.
+	DNCFile     string `yaml:"dnc_file"`
+	DNCRedisKey string `yaml:"dnc_redis_key"`
+	// SpoolDir holds the results' spool when Redis is down (or absent).
+	SpoolDir string `yaml:"spool_dir"`
+	// HTTP is the /metrics and /healthz listener of `dialer serve`.
+	HTTP         string        `yaml:"http"`
+	Lease        time.Duration `yaml:"lease"`
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// Owner names this process in leases (default host-pid-random).
+	Owner string `yaml:"owner"`
+	// Progress is the interval of the plain progress lines (no terminal).
+	Progress time.Duration `yaml:"progress"`
+	LogLevel string        `yaml:"log_level"`
+}
+
+// RedisConfig selects single Redis, Sentinel or Cluster (UniversalClient).
+type RedisConfig struct {
+	Addrs      []string `yaml:"addrs"`
+	MasterName string   `yaml:"master_name"`
+	Password   string   `yaml:"password"`
+}
+
+// AMIConfig is the Asterisk Manager connection.
+type AMIConfig struct {
+	Addr     string `yaml:"addr"`
+	Username string `yaml:"username"`
+	Secret   string `yaml:"secret"`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Store: "memory", SpoolDir: "spool/dialer", HTTP: "127.0.0.1:9185",
+		Lease: 30 * time.Second, DrainTimeout: 60 * time.Second, Progress: 5 * time.Second, LogLevel: "warn",
+		AMI: AMIConfig{Addr: "127.0.0.1:5038", Username: "dialer"},
+	}
+}
+
+// envPrefix: FSIVR_ and the yaml path in upper case, "_" for the dots
+// (ami.secret -> FSIVR_AMI_SECRET). Lists are comma-separated.
+const envPrefix = "FSIVR_"
+
+func decodeYAML(path string, into any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func loadConfig(path string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	if path != "" {
+		if err := decodeYAML(path, &cfg); err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+	}
+	if err := overrideFromEnv(reflect.ValueOf(&cfg).Elem(), envPrefix, getenv); err != nil {
+		return cfg, err
+	}
+	switch cfg.Store {
+	case "memory":
+	case "redis":
+		if len(cfg.Redis.Addrs) == 0 {
+			return cfg, errors.New("config: store redis needs redis.addrs")
+		}
+	default:
+		return cfg, fmt.Errorf("config: store %q: memory or redis", cfg.Store)
+	}
+	if cfg.Lease < time.Second || cfg.DrainTimeout < 0 || cfg.Progress < 100*time.Millisecond {
+		return cfg, errors.New("config: lease must be >= 1s, drain_timeout >= 0, progress >= 100ms")
+	}
+	return cfg, nil
+}
+
+// overrideFromEnv sets each leaf field whose variable is set.
+func overrideFromEnv(v reflect.Value, prefix string, getenv func(string) string) error {
+	var errs []error
+	t := v.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		key := prefix + strings.ToUpper(name)
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			errs = append(errs, overrideFromEnv(f, key+"_", getenv))
+			continue
+		}
+		raw := getenv(key)
+		if raw == "" {
+			continue
+		}
+		var err error
+		switch {
+		case f.Type() == reflect.TypeFor[time.Duration]():
+			var d time.Duration
+			d, err = time.ParseDuration(raw)
+			f.SetInt(int64(d))
+		case f.Kind() == reflect.String:
+			f.SetString(raw)
+		case f.Kind() == reflect.Int:
+			var n int
+			n, err = strconv.Atoi(raw)
+			f.SetInt(int64(n))
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+			var list []string
+			if raw != "-" {
+				list = strings.Split(raw, ",")
+			}
+			f.Set(reflect.ValueOf(list))
+		default:
+			err = errors.New("unsupported type")
+		}
+		if err != nil {
+			shown := raw
+			if strings.Contains(strings.ToLower(key), "secret") || strings.Contains(strings.ToLower(key), "password") {
+				shown = "(redacted)"
+			}
+			errs = append(errs, fmt.Errorf("config: %s=%q: %w", key, shown, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// loadCampaign reads a campaign file (a dialer.Campaign in YAML).
+func loadCampaign(path string) (dialer.Campaign, error) {
+	var c dialer.Campaign
+	if err := decodeYAML(path, &c); err != nil {
+		return c, fmt.Errorf("campaign: %w", err)
+	}
+	if _, err := c.Check(); err != nil {
+		return c, fmt.Errorf("campaign %s: %w", path, err)
+	}
+	return c, nil
+}
