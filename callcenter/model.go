@@ -107,7 +107,6 @@ type memberRec struct {
 
 type pendingOriginate struct {
 	Originate
-	agentAnswered bool
 }
 
 // Originate describes an originate-call to follow (TrackOriginate).
@@ -288,6 +287,9 @@ func (m *Model) apply(st *modelState, ev Fields) {
 	case "QueueMemberRemoved":
 		iface := ev.Get("Interface")
 		agent := m.agentOfMember(iface, ev.Get("StateInterface"))
+		if agent == "" {
+			return
+		}
 		k := memberKey{ev.Get("Queue"), agent}
 		st.removeMember(k)
 		m.dirtyMembers[k] = struct{}{}
@@ -319,6 +321,9 @@ func (m *Model) apply(st *modelState, ev Fields) {
 		m.forgetRecording(st, ev.Get("Uniqueid"))
 	case "AgentConnect":
 		agent := m.agentOfMember(ev.Get("Interface"), "")
+		if agent == "" {
+			return
+		}
 		a := st.agent(agent)
 		a.call = &callRec{
 			number: ev.Get("CallerIDNum"), name: ev.Get("CallerIDName"), queue: ev.Get("Queue"),
@@ -331,6 +336,9 @@ func (m *Model) apply(st *modelState, ev Fields) {
 		m.dirtyAgents[agent] = struct{}{}
 	case "AgentComplete":
 		agent := m.agentOfMember(ev.Get("Interface"), "")
+		if agent == "" {
+			return
+		}
 		a := st.agent(agent)
 		uid := ev.Get("Uniqueid")
 		rec := st.recordings[uid]
@@ -387,8 +395,7 @@ func (m *Model) apply(st *modelState, ev Fields) {
 			return
 		}
 		if strings.EqualFold(ev.Get("Response"), "Success") {
-			p.agentAnswered = true
-			return
+			return // the agent answered; the number's fate is in DialEnd (67)
 		}
 		reason := originateReasons[ev.Get("Reason")]
 		if reason == "" {

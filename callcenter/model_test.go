@@ -313,3 +313,22 @@ func TestRawAndJSONLCapturesAgree(t *testing.T) {
 		}
 	}
 }
+
+// Events naming no agent the model can read are ignored, not turned into
+// an agent "".
+func TestUnreadableInterfaceIgnored(t *testing.T) {
+	m := NewModel(ModelConfig{})
+	for _, ev := range []msg{
+		fields("Event", "QueueMemberAdded", "Queue", "q", "Interface", "nonsense", "Status", "1"),
+		fields("Event", "AgentConnect", "Queue", "q", "Interface", "nonsense", "CallerIDNum", "1"),
+		fields("Event", "AgentComplete", "Queue", "q", "Interface", "nonsense"),
+		fields("Event", "QueueMemberRemoved", "Queue", "q", "Interface", "nonsense"),
+	} {
+		if out := m.Apply(ev); len(out) != 0 {
+			t.Errorf("%s: %+v", ev.Get("Event"), out)
+		}
+	}
+	if _, ok := m.View().Agents[""]; ok {
+		t.Error("an agent with no name exists")
+	}
+}
