@@ -23,8 +23,12 @@
 //     agent events are agent, ...); Filter in its legacy regex form and as
 //     MatchCriteria/advanced filters, with `name(A|B)` accepted but matching
 //     nothing as Asterisk does. Responses and list items are never filtered.
-//   - Ping, CoreStatus, Command (Output lines), Getvar/Setvar (also
-//     DEVICE_STATE(...) for Custom devices), Redirect, Hangup, Park.
+//   - Ping, CoreStatus, Command (Output lines: core show version, core show
+//     channels concise, core show hints; the captured error otherwise),
+//     Getvar/Setvar (also DEVICE_STATE(...) for Custom devices), Redirect,
+//     Hangup (by name, Uniqueid or /regex/), Park (the bare-LF reply,
+//     ParkedCall), UserEvent; an unknown or missing action gets the
+//     captured Error and a RequestBadFormat event.
 //   - list actions (Status, CoreShowChannels, QueueStatus, QueueSummary,
 //     ExtensionStateList, DeviceStateList) with `EventList: start`, items
 //     carrying the ActionID, and the ...Complete event with ListItems.
@@ -40,11 +44,27 @@
 //     The order of the racing events is one of the orderings of
 //     50_originate_ordering_race_stats.summary.json, chosen by the test
 //     (Outcome.Order) or at random from a seed (Config.RandomOrder, Config.Seed).
+//     The event streams are templates generated from the captures by
+//     scenarios/gen.py; Outcome.Script picks another captured call of a kind.
+//   - call files: StartSpool runs a fake pbx_spool on a directory.
 //
-// Tests observe it through Actions (every action received, with its headers
-// in order and its arrival time), InFlightOriginates and Channels, and break
-// it with PauseReading, DropAll, Refuse, Restart and the slow-client cut
-// (Config.SlowClientLimit, 4 MiB like Asterisk). Emit sends any scripted
-// event to the sessions whose mask and filters let it through, for the
-// call-centre model's tests.
+// Tests observe it through Actions/ActionsNamed/WaitActions (every action
+// received, with its headers in order and its arrival time),
+// InFlightOriginates, PeakInFlightOriginates, Channels and Sessions; drive it
+// with HangupChannel (the far end hangs up), SetDeviceState and Emit (any
+// scripted event, to the sessions whose mask and filters let it through:
+// the call-centre tests use it for queue and agent events); and break it
+// with PauseReading, DropAll, SetRefusing, Restart and the slow-client cut
+// (Config.SlowClientLimit, 4 MiB like Asterisk).
+//
+// Known simplifications: every dial string is played as a Local ;1/;2 pair
+// (a PJSIP/x Originate gets channels named PJSIP/x-0000000n;1 and ;2);
+// the dialplan run on the channels is the captured one of the chosen
+// scenario whatever Context/Exten say (only the names and values are
+// substituted); Redirect moves a channel without dialplan events; queue
+// calls (QueueCallerJoin, AgentCalled, ...) are not simulated, Emit them;
+// a Hangup action on a ringing Originate ends it with OriginateResponse
+// Failure Reason 1, which the captures do not show; presence state,
+// Agents, AgentLogin/Logoff and Parkinglots are not implemented.
+// Queue members and device states survive Restart (astdb), channels do not.
 package amitest

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/fsivr/fsivr/ami/amitest"
 )
@@ -40,4 +41,23 @@ func Example() {
 	// ActionID: l1
 	// Message: Authentication accepted
 	// 1 Login recorded
+}
+
+// A test scripts each Originate's outcome from what was sent, here by the
+// dial string, with one of the captured event orders.
+func ExampleConfig_outcome() {
+	srv := amitest.NewServer(amitest.Config{
+		Outcome: func(o amitest.Originate) amitest.Outcome {
+			if strings.HasPrefix(o.Channel, "Local/555") {
+				return amitest.Outcome{Kind: amitest.Busy, Order: amitest.Orders(amitest.Busy)[0]}
+			}
+			return amitest.Outcome{Kind: amitest.Answered, Talk: 50 * time.Millisecond}
+		},
+	})
+	defer srv.Close()
+	fmt.Println(amitest.Busy, amitest.Busy.Reason())
+	fmt.Println(len(amitest.Orders(amitest.Busy)), "busy orderings observed")
+	// Output:
+	// busy 5
+	// 10 busy orderings observed
 }

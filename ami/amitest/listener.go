@@ -230,7 +230,6 @@ func (s *Server) restart(down time.Duration) <-chan struct{} {
 			c.closeAfterDrain()
 		}
 		s.state.reset()
-		s.inflight = 0
 		s.mu.Unlock()
 		if !sleepCtx(s.ctx, 15*time.Millisecond) {
 			return
