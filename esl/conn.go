@@ -20,7 +20,7 @@ import (
 type Stats struct {
 	EventsQueued       uint64 // events put in the mailbox
 	EventsClaimed      uint64 // events handed to an Execute or BgAPI waiter instead
-	EventsDropped      uint64 // events nobody asked for (see Client)
+	EventsDropped      uint64 // events dropped: jobs nobody waits for (Client), events about another channel (OutboundConn)
 	QueueDepth         int    // events waiting to be drained now
 	MaxQueueDepth      int    // highest depth seen
 	HighWaterCrossings uint64 // times the depth rose above the high-water mark

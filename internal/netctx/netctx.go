@@ -5,8 +5,10 @@ package netctx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"time"
 )
 
@@ -30,7 +32,13 @@ func Write(ctx context.Context, nc net.Conn, p []byte) error {
 	}
 	_ = nc.SetWriteDeadline(time.Time{})
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
+		ctxErr := ctx.Err()
+		if dl, ok := ctx.Deadline(); ctxErr == nil && ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(dl) {
+			// The socket's deadline (ctx's) can fire before ctx's own
+			// timer has marked it done.
+			ctxErr = context.DeadlineExceeded
+		}
+		if ctxErr != nil {
 			return fmt.Errorf("%w (%w)", ctxErr, err)
 		}
 		return err
