@@ -58,10 +58,17 @@ func DialNoLogin(ctx context.Context, addr string, opts ...Option) (*Client, err
 // NewClient reads the banner on an established connection and starts its
 // reader; it does not log in. It takes ownership of nc. A connection that
 // closes before the banner (Asterisk shutting down accepts, then closes)
-// gives an error matching ErrClosed.
+// gives an error matching ErrClosed; without a context deadline the banner
+// is awaited for the action timeout.
 func NewClient(ctx context.Context, nc net.Conn, opts ...Option) (*Client, error) {
 	cfg := newConfig(opts)
 	rd := NewReader(nc, cfg.maxFrame)
+	if _, ok := ctx.Deadline(); !ok {
+		// A peer that accepts and never speaks must not hold us forever.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.actionTimeout)
+		defer cancel()
+	}
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) })
 	banner, err := rd.ReadBanner()
 	if !stop() && err == nil {
@@ -248,9 +255,9 @@ func (c *Client) Originate(ctx context.Context, o Originate) (*Response, error) 
 	return c.roundTrip(ctx, "Originate", h...)
 }
 
-// Redirect transfers a channel to context, exten, priority.
-func (c *Client) Redirect(ctx context.Context, channel, context_, exten string, priority int) error {
-	_, err := c.roundTrip(ctx, "Redirect", "Channel", channel, "Context", context_, "Exten", exten, "Priority", strconv.Itoa(max(priority, 1)))
+// Redirect transfers a channel to dialplanContext, exten, priority.
+func (c *Client) Redirect(ctx context.Context, channel, dialplanContext, exten string, priority int) error {
+	_, err := c.roundTrip(ctx, "Redirect", "Channel", channel, "Context", dialplanContext, "Exten", exten, "Priority", strconv.Itoa(max(priority, 1)))
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -473,5 +474,22 @@ func TestInvalidValuesWriteNothing(t *testing.T) {
 	}()
 	if err := c.Ping(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// 65: a connect during a shutdown is accepted and closed without a byte;
+// a peer that never sends the banner is given up on.
+func TestNoBanner(t *testing.T) {
+	a, b := net.Pipe()
+	go func() { _ = b.Close() }()
+	if _, err := NewClient(context.Background(), a, WithLogger(quiet)); !errors.Is(err, ErrClosed) {
+		t.Errorf("closed before the banner: %v, want ErrClosed", err)
+	}
+	a, b = net.Pipe()
+	defer b.Close()
+	start := time.Now()
+	_, err := NewClient(context.Background(), a, WithLogger(quiet), WithActionTimeout(50*time.Millisecond))
+	if err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("silent peer: %v after %v", err, time.Since(start))
 	}
 }
