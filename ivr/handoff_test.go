@@ -152,3 +152,70 @@ func TestDrainDoesNotHoldHandedOffCalls(t *testing.T) {
 	}
 	c.Hangup("NORMAL_CLEARING")
 }
+
+// Issue 16 item 5: what the call log says is what happened.
+func TestCallLogTruth(t *testing.T) {
+	t.Run("menu failed on a wrong last digit", func(t *testing.T) {
+		h := startIVR(t, harnessOpts{})
+		_, es := h.call(t, esltest.Script{CallerIDNumber: "5552222", Digits: []string{"", "9", "7"}}, false)
+		m, ok := entry(es, calllog.KindMenu)
+		if !ok || m.Value != "" || m.Fields["failure"] != "invalid" || m.Fields["read_result"] == "" {
+			t.Fatalf("menu entry %+v, want failure=invalid with the read_result sent", m)
+		}
+	})
+	t.Run("menu failed silent", func(t *testing.T) {
+		h := startIVR(t, harnessOpts{})
+		_, es := h.call(t, esltest.Script{CallerIDNumber: "5552222", Digits: []string{"", "", ""}}, false)
+		if m, ok := entry(es, calllog.KindMenu); !ok || m.Fields["failure"] != "timeout" {
+			t.Fatalf("menu entry %+v, want failure=timeout", m)
+		}
+	})
+	t.Run("unknown caller is not_found", func(t *testing.T) {
+		h := startIVR(t, harnessOpts{})
+		_, es := h.call(t, esltest.Script{CallerIDNumber: "5550404", Digits: []string{"1"}}, true)
+		if e, ok := entry(es, calllog.KindCRM); !ok || e.Value != "not_found" || e.Fields["outcome"] != "not_found" {
+			t.Fatalf("crm entry %+v, want not_found", e)
+		}
+	})
+	t.Run("fifo entries carry what mod_fifo sent, at the transfer node", func(t *testing.T) {
+		h := startIVR(t, harnessOpts{})
+		c, menu := startWatched(t, h, esltest.Script{CallerIDNumber: "5552222", Digits: []string{"1"}, PlaybackDuration: 20 * time.Millisecond})
+		waitMenu(t, c, menu)
+		time.AfterFunc(300*time.Millisecond, func() { c.Hangup("NORMAL_CLEARING") })
+		es := waitHangupEntry(t, h, c.UUID())
+		var fifo []calllog.Entry
+		for _, e := range es {
+			if e.Kind == calllog.KindFIFO {
+				fifo = append(fifo, e)
+			}
+		}
+		if len(fifo) == 0 {
+			t.Fatalf("no fifo entry: %+v", es)
+		}
+		for _, e := range fifo {
+			if e.Node != "transfer_hst" {
+				t.Errorf("fifo %s logged at %q, want the transfer node", e.Value, e.Node)
+			}
+			if e.Value == "push" && (e.Fields["slot"] == "" || e.Fields["fifo"] != "fifo_hst") {
+				t.Errorf("push entry %+v, want its FIFO-Slot and name", e.Fields)
+			}
+			for k, v := range e.Fields {
+				if v == "" {
+					t.Errorf("fifo %s entry has empty field %s", e.Value, k)
+				}
+			}
+		}
+	})
+	t.Run("flow and override transfers share one format", func(t *testing.T) {
+		h := startIVR(t, harnessOpts{overrides: ivr.MapOverrides{"fsivr:override:sales": "transfer fifo_hst XML new_sales"}})
+		_, es := h.call(t, esltest.Script{CallerIDNumber: "5552222"}, true)
+		ov, _ := entry(es, calllog.KindTransfer)
+		h2 := startIVR(t, harnessOpts{})
+		_, es2 := h2.call(t, esltest.Script{CallerIDNumber: "5552222", Digits: []string{"1"}}, true)
+		fl, _ := entry(es2, calllog.KindTransfer)
+		if ov.Value != fl.Value || ov.Fields["dest"] != fl.Fields["dest"] || ov.Fields["dialplan"] != fl.Fields["dialplan"] ||
+			ov.Fields["context"] != fl.Fields["context"] || ov.Fields["by"] != "override" || fl.Fields["by"] != "flow" {
+			t.Fatalf("override transfer %+v\nflow transfer %+v", ov, fl)
+		}
+	})
+}

@@ -23,7 +23,9 @@ type CallLog interface {
 
 // Prefetcher looks something up for a call (by caller id for the CRM) and
 // returns the fields later nodes may use as ${<prefetch>.<field>}.
-// *crm.Client satisfies it.
+// *crm.Client satisfies it. An error with a NotFound() bool method that
+// returns true (crm.ErrNotFound) means "the key is unknown" and is logged
+// as not_found, not as a failure.
 type Prefetcher interface {
 	Prefetch(ctx context.Context, key string) (map[string]string, error)
 }

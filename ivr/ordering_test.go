@@ -2,9 +2,12 @@ package ivr_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fsivr/fsivr/calllog"
 	"github.com/fsivr/fsivr/flows"
@@ -144,5 +147,48 @@ func TestConnectionGoneIsDisconnected(t *testing.T) {
 	es := c.entries(t)
 	if hu := es[len(es)-1]; hu.Fields["outcome"] != "disconnected" {
 		t.Fatalf("outcome %q, want disconnected", hu.Fields["outcome"])
+	}
+}
+
+// Issue 16 item 10: the app-duration metric is labelled with the app we
+// sent, never with the Application header the peer puts in its event.
+func TestAppMetricLabelIsTheAppWeSent(t *testing.T) {
+	f, err := flows.Parse("order.yaml", []byte(orderFlow), flows.Options{SkipPromptCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	ch := ivrtest.NewChannel("5c0e2a3b-0d7e-4f0a-8c55-7d2b6f1e0a99", "5551001", "7000", nil)
+	eng := ivr.NewEngine(ivr.Config{Flows: ivrtest.Flows{"order": f}, DefaultFlow: "order", Metrics: ivr.NewMetrics(reg)})
+	done := make(chan struct{})
+	go func() { defer close(done); eng.Handle(context.Background(), ch) }()
+	c := &memCall{ch: ch}
+	c.next(t, "answer")
+	play := c.next(t, "playback test/ok.wav")
+	for i := range 3 {
+		ch.Push(ch.Event("CHANNEL_EXECUTE_COMPLETE", "Application", "evil-"+strconv.Itoa(i), "Application-UUID", play.UUID))
+		if i == 0 {
+			c.next(t, orderMenu)
+		}
+	}
+	ch.Hangup("NORMAL_CLEARING")
+	<-done
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, mf := range mfs {
+		if mf.GetName() != "fsivr_app_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetValue())
+			}
+		}
+	}
+	if strings.Join(labels, ",") != "playback" {
+		t.Fatalf("app labels %q, want only playback", labels)
 	}
 }

@@ -68,6 +68,8 @@ type Session struct {
 	timerC <-chan time.Time
 	// step counts the sendmsg of a multi-step node (play prompts, bridge prompt).
 	step int
+	// keysInNode counts the DTMF digits received since the node was entered.
+	keysInNode int
 	// queued is an outcome to fire once the current input is handled, so a
 	// node that completes at once never recurses into the next one.
 	queued flows.Outcome
@@ -307,7 +309,7 @@ func (s *Session) enter(ctx context.Context, id string) {
 	if s.phase != phaseFlow || s.connGone {
 		return
 	}
-	s.wait, s.step = wait{}, 0
+	s.wait, s.step, s.keysInNode = wait{}, 0, 0
 	if id == flows.StateEnd {
 		s.handedOff()
 		return
@@ -442,19 +444,17 @@ func (s *Session) onEvent(ctx context.Context, ev *esl.Message) {
 			s.transferredAway(ev)
 		}
 	case "DTMF":
-		s.callLog(calllog.KindDTMF, s.m.Current(), ev.Get("DTMF-Digit"), map[string]string{"source": ev.Get("DTMF-Source")})
+		s.keysInNode++
+		s.callLog(calllog.KindDTMF, s.where(), ev.Get("DTMF-Digit"), map[string]string{"source": ev.Get("DTMF-Source")})
 	case "CUSTOM":
 		if ev.Get("Event-Subclass") == "fifo::info" {
-			s.callLog(calllog.KindFIFO, s.m.Current(), ev.Get("FIFO-Action"), map[string]string{
-				"fifo": ev.Get("FIFO-Name"), "caller": ev.Get("FIFO-Caller-CID-Number"),
-				"consumer": ev.Get("FIFO-Consumer-CID-Number"),
-			})
+			s.callLog(calllog.KindFIFO, s.where(), ev.Get("FIFO-Action"), fifoFields(ev))
 		}
 	case "CHANNEL_BRIDGE":
-		s.outcome = "bridged"
-		s.callLog(calllog.KindBridge, s.m.Current(), "bridged", map[string]string{"other": ev.Get("Other-Leg-Unique-ID")})
+		s.setOutcome("bridged")
+		s.callLog(calllog.KindBridge, s.where(), "bridged", map[string]string{"other": ev.Get("Other-Leg-Unique-ID")})
 	case "CHANNEL_ANSWER":
-		s.callLog(calllog.KindAnswer, s.m.Current(), "", nil)
+		s.callLog(calllog.KindAnswer, s.where(), "", nil)
 	case "CHANNEL_HANGUP":
 		s.onHangup(ev)
 	case "CHANNEL_HANGUP_COMPLETE":
@@ -567,6 +567,48 @@ func transferFields(dest, dialplan, context, by string) map[string]string {
 	return map[string]string{"dest": dest, "dialplan": dialplan, "context": context, "by": by}
 }
 
+// setOutcome records an outcome the flow reached; once the flow is over
+// (handed off, hanging up) the logged outcome stays what it was.
+func (s *Session) setOutcome(o string) {
+	if s.phase == phaseFlow {
+		s.outcome = o
+	}
+}
+
+// where is the node an event belongs to: the current node, or after the
+// flow the node that ended it (not the machine's end/hungup states).
+func (s *Session) where() string {
+	if cur := s.m.Current(); cur != flows.StateEnd && cur != flows.StateHungUp {
+		return cur
+	}
+	return s.lastNode()
+}
+
+// fifoHeaders are what mod_fifo's fifo::info events may carry besides
+// FIFO-Name and FIFO-Action; each action carries only some (push and abort:
+// FIFO-Slot, no caller or consumer numbers; bridge-caller-start: the
+// consumer's), so only those present are logged.
+var fifoHeaders = [...][2]string{
+	{"FIFO-Slot", "slot"},
+	{"FIFO-Caller-CID-Name", "caller_name"},
+	{"FIFO-Caller-CID-Number", "caller"},
+	{"FIFO-Consumer-CID-Name", "consumer_name"},
+	{"FIFO-Consumer-CID-Number", "consumer"},
+	{"FIFO-Consumer-Outgoing-UUID", "consumer_uuid"},
+	{"FIFO-Caller-Talk-Time", "talk_time"},
+	{"FIFO-Caller-Wait-Time", "wait_time"},
+}
+
+func fifoFields(ev *esl.Message) map[string]string {
+	f := map[string]string{"fifo": ev.Get("FIFO-Name")}
+	for _, h := range fifoHeaders {
+		if v := ev.Get(h[0]); v != "" {
+			f[h[1]] = v
+		}
+	}
+	return f
+}
+
 func (s *Session) lastNode() string {
 	if len(s.path) == 0 {
 		return ""
@@ -594,10 +636,16 @@ func (s *Session) onPrefetch(r asyncResult) {
 	s.eng.metrics.prefetch(r.name, r.err, r.took)
 	fields := map[string]string{"took_ms": strconv.FormatInt(r.took.Milliseconds(), 10)}
 	outcome := "ok"
-	if r.err != nil {
+	var nf interface{ NotFound() bool }
+	switch {
+	case errors.As(r.err, &nf) && nf.NotFound():
+		// An unknown caller is an answer, not a failure (crm.ErrNotFound).
+		outcome = "not_found"
+		fields["error"] = r.err.Error()
+	case r.err != nil:
 		outcome = "error"
 		fields["error"] = r.err.Error()
-	} else {
+	default:
 		for k, v := range r.fields {
 			s.vars[r.name+"."+k] = v
 			fields[k] = v
