@@ -1,102 +1,17 @@
 package esl
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// replayPeer plays FreeSWITCH's side of a captured outbound connection:
-// for each command the client sends that matches the next captured
-// command, it sends the captured reply and the events that followed it,
-// with the captured Event-UUIDs replaced by the ones the client chose.
-// Commands the capture does not have at that point get a plain +OK.
-type replayPeer struct {
-	segments [][]byte // reply i and the events after it
-	tx       []*Message
-	subst    [][2]string
-}
-
-func newReplayPeer(t *testing.T, name string) *replayPeer {
-	rp := &replayPeer{tx: readAll(t, readFixture(t, name+".tx.bin"))}
-	for _, m := range readAll(t, readFixture(t, name+".rx.bin")) {
-		if m.Kind() == KindCommandReply || m.Kind() == KindAPIResponse || len(rp.segments) == 0 {
-			rp.segments = append(rp.segments, nil)
-		}
-		last := len(rp.segments) - 1
-		rp.segments[last] = append(rp.segments[last], m.Raw()...)
-	}
-	if len(rp.segments) != len(rp.tx) {
-		t.Fatalf("%s: %d replies for %d commands", name, len(rp.segments), len(rp.tx))
-	}
-	return rp
-}
-
-func firstWord(s string) string {
-	w, _, _ := strings.Cut(s, " ")
-	return w
-}
-
-func (rp *replayPeer) serve(p *fakePeer) {
-	k := 0
-	for {
-		m := p.next()
-		if m == nil {
-			return
-		}
-		if k >= len(rp.tx) || firstWord(m.CommandLine()) != firstWord(rp.tx[k].CommandLine()) {
-			p.send(replyMsg("+OK"))
-			continue
-		}
-		if want := rp.tx[k].OuterHeader("Event-UUID"); want != "" {
-			rp.subst = append(rp.subst, [2]string{want, m.OuterHeader("Event-UUID")})
-		}
-		seg := rp.segments[k]
-		for _, s := range rp.subst {
-			seg = bytes.ReplaceAll(seg, []byte(s[0]), []byte(s[1]))
-		}
-		p.send(string(seg))
-		if m.CommandLine() == "exit" {
-			return
-		}
-		k++
-	}
-}
-
-// runOutbound starts a Server running handler and has serve play
-// FreeSWITCH on one connection to it; it returns when both are done.
-func runOutbound(t *testing.T, srv *Server, serve func(p *fakePeer)) *fakePeer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), ln) }()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newFakePeer(t, nc)
-	serve(p)
-	_ = nc.Close()
-	if err := srv.Shutdown(testCtx(t)); err != nil {
-		t.Errorf("Shutdown: %v", err)
-	}
-	if err := <-served; err != nil {
-		t.Errorf("Serve: %v", err)
-	}
-	return p
-}
 
 func TestOutboundCallerHangupDuringPlayback(t *testing.T) {
 	rp := newReplayPeer(t, "s2_outbound_caller_hangup_linger")
@@ -329,64 +244,6 @@ func TestShutdownCancelsStuckHandlers(t *testing.T) {
 	<-peerDone // the server closed the call's connection
 }
 
-// scriptedOutbound plays FreeSWITCH's side of an outbound connection: the
-// connect reply is connectReply (a capture's channel data, possibly
-// damaged), the setup commands get +OK, and every later command goes to
-// onCommand until the client closes.
-func scriptedOutbound(connectReply []byte, onCommand func(p *fakePeer, m *Message)) func(p *fakePeer) {
-	return func(p *fakePeer) {
-		if m := p.next(); m == nil || m.CommandLine() != "connect" {
-			return
-		}
-		p.send(string(connectReply))
-		for {
-			m := p.next()
-			if m == nil {
-				return
-			}
-			switch line := m.CommandLine(); {
-			case line == "myevents", line == "linger", strings.HasPrefix(line, "event "):
-				p.send(replyMsg("+OK"))
-			default:
-				onCommand(p, m)
-			}
-		}
-	}
-}
-
-// s1ConnectReply is the connect reply of s1_outbound_full (channel
-// 07fc0b40-f3ec-4124-b973-b722554fe3af), minus the header lines drop names.
-func s1ConnectReply(t *testing.T, drop ...string) []byte {
-	t.Helper()
-	raw := string(readAll(t, readFixture(t, "s1_outbound_full.rx.bin"))[0].Raw())
-	var out []string
-	for _, line := range strings.Split(raw, "\n") {
-		name, _, _ := strings.Cut(line, ":")
-		if !slices.Contains(drop, name) {
-			out = append(out, line)
-		}
-	}
-	return []byte(strings.Join(out, "\n"))
-}
-
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Issue 16 item 11: a connect reply without Unique-ID was accepted, and
 // calls with an empty uuid merged into one call-log summary. The
 // connection is refused with a log line; the handler never runs.
@@ -477,26 +334,6 @@ func TestOutboundStallClosesConnection(t *testing.T) {
 	if err := <-res; !errors.Is(err, ErrStalled) {
 		t.Errorf("Execute = %v, want ErrStalled", err)
 	}
-}
-
-// flakyListener fails Accept with errs, one per call, then accepts from
-// the real listener.
-type flakyListener struct {
-	net.Listener
-	mu   sync.Mutex
-	errs []error
-}
-
-func (l *flakyListener) Accept() (net.Conn, error) {
-	l.mu.Lock()
-	if len(l.errs) > 0 {
-		err := l.errs[0]
-		l.errs = l.errs[1:]
-		l.mu.Unlock()
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: err}
-	}
-	l.mu.Unlock()
-	return l.Listener.Accept()
 }
 
 // Issue 16 item 7: ivrd exited when accept failed with EMFILE under a
