@@ -96,6 +96,10 @@ type Tracker struct {
 	Variable      string        // correlation variable (DefaultVariable when "")
 	ResponseGrace time.Duration // DefaultResponseGrace when 0
 	HangupGrace   time.Duration // DefaultHangupGrace when 0
+	// MaxDuration, when set, ends an answered call that long after its
+	// answer (Incomplete): a port is not held forever if its Hangup is
+	// never seen (an event mask or filter hiding it). 0: no limit.
+	MaxDuration time.Duration
 
 	calls map[string]*trackedCall // by id
 	byUID map[string]*trackedCall // by ChannelID and OtherChannelID
@@ -299,20 +303,24 @@ func (t *Tracker) Feed(m *Message, now time.Time) (Outcome, bool) {
 }
 
 // Tick ends calls whose time is up: no OriginateResponse within the ring
-// Timeout plus ResponseGrace (Timeout), or a failed call whose last Hangup
-// did not come within HangupGrace (ended with what is known).
+// Timeout plus ResponseGrace (Timeout), a failed call whose last Hangup
+// did not come within HangupGrace (ended with what is known), an answered
+// call past MaxDuration. Call it every second or so.
 func (t *Tracker) Tick(now time.Time) []Outcome {
 	var outs []Outcome
 	for _, c := range t.calls {
-		if now.Before(c.deadline) {
-			continue
-		}
-		switch c.state {
-		case statePlaced, stateQueued:
+		due := !now.Before(c.deadline)
+		switch {
+		case due && (c.state == statePlaced || c.state == stateQueued):
 			c.out.Disposition = Timeout
 			outs = append(outs, t.finish(c, now))
-		case stateFailed:
+		case due && c.state == stateFailed:
 			outs = append(outs, t.finishDecided(c, now))
+		case c.state == stateAnswered:
+			if t.MaxDuration > 0 && now.Sub(c.out.Answered) >= t.MaxDuration {
+				c.out.Incomplete = true
+				outs = append(outs, t.finishDecided(c, now))
+			}
 		}
 	}
 	return outs

@@ -439,3 +439,19 @@ func TestTrackerRefusesBadIDs(t *testing.T) {
 		t.Errorf("duplicate id: %v", err)
 	}
 }
+
+func TestTrackerMaxDuration(t *testing.T) {
+	tr := &Tracker{MaxDuration: time.Minute}
+	_, _ = tr.Place("m", Originate{Channel: "Local/1@t", Context: "t", Exten: "1"}, epoch)
+	tr.Sent("m", nil, epoch)
+	ev := func(s string) *Message { return parseAll(t, s)[0] }
+	tr.Feed(ev("Event: Newchannel\r\nUniqueid: m\r\n\r\n"), epoch)
+	tr.Feed(ev("Event: OriginateResponse\r\nResponse: Success\r\nReason: 4\r\nUniqueid: m\r\n\r\n"), epoch.Add(time.Second))
+	if outs := tr.Tick(epoch.Add(50 * time.Second)); len(outs) != 0 {
+		t.Fatalf("ended early: %+v", outs)
+	}
+	outs := tr.Tick(epoch.Add(61 * time.Second))
+	if len(outs) != 1 || outs[0].Disposition != Answered || !outs[0].Incomplete || outs[0].Talk != time.Minute {
+		t.Fatalf("outcomes %+v", outs)
+	}
+}
