@@ -107,6 +107,8 @@ type call struct {
 	hangupCause          int
 	hangupOnce           sync.Once
 	spool                bool // a call file's call: no OriginateResponse
+	chanVars             []string
+	varState             map[string]map[string]string // channel -> variable (underscores stripped) -> value
 	callid               string
 	varNames, varsValues []string
 }
@@ -207,6 +209,9 @@ func (cl *call) phaseEvents(items []item) []*event {
 }
 
 func (cl *call) eventFrom(hs []Header) *event {
+	if len(cl.chanVars) > 0 {
+		hs = cl.withChanVars(hs)
+	}
 	name := getHeader(hs, "Event")
 	class, _, _ := strings.Cut(getHeader(hs, "Privilege"), ",")
 	return &event{name: name, class: class, headers: hs, raw: encode(hs)}
@@ -428,4 +433,53 @@ func (cl *call) hangup(cause int) {
 		cl.hangupCause = cause
 		close(cl.hungup)
 	})
+}
+
+// withChanVars adds the channelvars headers (22_*) after each channel
+// snapshot of the event (prefixed like it: LocalOneChanVariable,
+// DestChanVariable). A VarSet on ;1 already shows its own value, one on ;2
+// does not yet: as captured.
+func (cl *call) withChanVars(hs []Header) []Header {
+	ev, ch := getHeader(hs, "Event"), getHeader(hs, "Channel")
+	if cl.varState == nil {
+		cl.varState = map[string]map[string]string{}
+	}
+	if ev == "OriginateResponse" {
+		vals := cl.varState[cl.chan1]
+		for _, n := range cl.chanVars {
+			hs = append(hs, Header{"ChanVariable(" + cl.chan1 + ")", n + "=" + vals[n]})
+		}
+		return hs
+	}
+	set := func() {
+		if ev == "VarSet" && (ch == cl.chan1 || ch == cl.chan2) {
+			if cl.varState[ch] == nil {
+				cl.varState[ch] = map[string]string{}
+			}
+			cl.varState[ch][strings.TrimLeft(getHeader(hs, "Variable"), "_")] = getHeader(hs, "Value")
+		}
+	}
+	if ch == cl.chan1 {
+		set()
+	}
+	out := make([]Header, 0, len(hs)+2*len(cl.chanVars))
+	for _, h := range hs {
+		out = append(out, h)
+		prefix, ok := strings.CutSuffix(h.Name, "Linkedid")
+		if !ok {
+			continue
+		}
+		c := getHeader(hs, prefix+"Channel")
+		if c != cl.chan1 && c != cl.chan2 {
+			continue
+		}
+		vals := cl.varState[c]
+		for _, n := range cl.chanVars {
+			out = append(out, Header{prefix + "ChanVariable", n + "=" + vals[n]})
+		}
+	}
+	if ch == cl.chan2 {
+		set()
+	}
+	return out
 }

@@ -54,3 +54,13 @@ func TestReplayQueueActions(t *testing.T) {
 	defer srv.Close()
 	replayOpt(t, srv, "61_queue_members_pause_add_remove", true)
 }
+
+// With manager.conf channelvars (22_*), every channel event carries its
+// ChanVariable headers, and OriginateResponse ChanVariable(<channel>).
+// The same call as 17_*, whose run raced differently (DialBegin before the
+// ;2 Newexten, the Cdrs last), so the events are matched in any order.
+func TestReplayChannelVars(t *testing.T) {
+	srv := NewServer(Config{ChannelVars: []string{"CALLID", "AST_OUTGOING_ATTEMPT"}})
+	defer srv.Close()
+	replayOpt(t, srv, "22_originate_local400_with_manager_channelvars", true)
+}

@@ -34,6 +34,11 @@ type Config struct {
 	RandomOrder bool
 	Seed        int64
 
+	// ChannelVars is manager.conf's channelvars (22_*): every event about a
+	// call's channel carries `ChanVariable: NAME=value` after its snapshot,
+	// and OriginateResponse `ChanVariable(<channel>): NAME=value` at its end.
+	ChannelVars []string
+
 	// AuthFailDelay is how long a wrong secret waits before Response: Error
 	// and the close; default 1 s as Asterisk. Negative: no delay.
 	AuthFailDelay time.Duration

@@ -72,15 +72,17 @@ func (p *pbxState) reset() {
 // OtherChannelId when given (17_*; without OtherChannelId ;2 is
 // `<ChannelId>;2`, 64_*), else Asterisk-style <epoch>.<n>.
 func (p *pbxState) newCall(o Originate, out Outcome) *call {
+	// Server.mu before pbxState.mu, never the other way (restart takes
+	// them in that order)
+	epoch := itoa(int(p.srv.bootTime().Unix()))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.seq++
-	epoch := itoa(int(p.srv.bootTime().Unix()))
 	nextUID := func() string {
 		p.uid++
 		return epoch + "." + itoa(p.uid)
 	}
-	cl := &call{o: o, out: out, start: time.Now(), hungup: make(chan struct{})}
+	cl := &call{o: o, out: out, start: time.Now(), hungup: make(chan struct{}), chanVars: p.srv.cfg.ChannelVars}
 	base := o.Channel + "-" + fmtSeq(p.seq)
 	cl.chan1, cl.chan2 = base+";1", base+";2"
 	switch {
