@@ -211,6 +211,14 @@ func (s *Server) HangupChannel(name string, cause int) bool {
 	p := s.state
 	p.mu.Lock()
 	ch := p.find(name)
+	if ch != nil && ch.call == nil && ch.app == "Queue" {
+		// a waiting caller hangs up: it abandons the queue first
+		queue, uid := ch.appData, ch.uniqueid
+		p.mu.Unlock()
+		_ = s.AbandonQueue(queue, uid)
+		p.mu.Lock()
+		p.channels[ch.name] = ch
+	}
 	if ch == nil {
 		p.mu.Unlock()
 		return false

@@ -61,8 +61,10 @@
 // (a PJSIP/x Originate gets channels named PJSIP/x-0000000n;1 and ;2);
 // the dialplan run on the channels is the captured one of the chosen
 // scenario whatever Context/Exten say (only the names and values are
-// substituted); Redirect moves a channel without dialplan events; queue
-// calls (QueueCallerJoin, AgentCalled, ...) are not simulated, Emit them;
+// substituted); Redirect moves a channel without dialplan events; waiting
+// queue callers are modelled (JoinQueue, AbandonQueue, LeaveQueue) but
+// agents are never rung: AgentCalled/AgentConnect/AgentComplete, Bridge*
+// and MixMonitor events are not simulated, Emit them;
 // a Hangup action on a ringing Originate ends it with OriginateResponse
 // Failure Reason 1, which the captures do not show; presence state,
 // Agents, AgentLogin/Logoff and Parkinglots are not implemented.

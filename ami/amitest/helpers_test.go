@@ -187,7 +187,7 @@ var varying = map[string]bool{
 	"eventtv": true, "sessiontv": true, "sessionid": true, "localaddress": true, "remoteaddress": true,
 	"uptime": true, "lastreload": true, "timestamp": true, "challenge": true,
 	"starttime": true, "answertime": true, "endtime": true, "duration": true, "billableseconds": true,
-	"logintime": true, "lastpause": true, "lastcall": true, "callstaken": true,
+	"logintime": true, "lastpause": true, "lastcall": true, "callstaken": true, "holdtime": true, "wait": true,
 	"corestartupdate": true, "corestartuptime": true, "corereloaddate": true, "corereloadtime": true,
 }
 

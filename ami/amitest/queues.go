@@ -20,9 +20,11 @@ type memberState struct {
 
 // queueState is one queue.
 type queueState struct {
-	name     string
-	strategy string
-	members  []*memberState
+	name      string
+	strategy  string
+	members   []*memberState
+	callers   []*waitingCaller
+	abandoned int
 }
 
 // deviceStatus maps a device state to QueueMemberStatus's Status (61_*).
@@ -157,8 +159,8 @@ func (s *Server) queueStatus(c *session, id string, hs []Header) {
 		}
 		{
 			msgs = append(msgs, listItem("QueueParams", id, true, []Header{
-				{"Queue", q.name}, {"Max", "0"}, {"Strategy", q.strategy}, {"Calls", "0"}, {"Holdtime", "0"},
-				{"TalkTime", "0"}, {"Completed", "0"}, {"Abandoned", "0"}, {"ServiceLevel", "0"},
+				{"Queue", q.name}, {"Max", "0"}, {"Strategy", q.strategy}, {"Calls", itoa(len(q.callers))}, {"Holdtime", "0"},
+				{"TalkTime", "0"}, {"Completed", "0"}, {"Abandoned", itoa(q.abandoned)}, {"ServiceLevel", "0"},
 				{"ServicelevelPerf", "0.0"}, {"ServicelevelPerf2", "0.0"}, {"Weight", "0"}}))
 		}
 		// Asterisk lists members newest first (61_*).
@@ -168,6 +170,15 @@ func (s *Server) queueStatus(c *session, id string, hs []Header) {
 				continue
 			}
 			msgs = append(msgs, listItem("QueueMember", id, true, m.listBlock(p)))
+		}
+		if member == "" {
+			for i, w := range q.callers {
+				msgs = append(msgs, listItem("QueueEntry", id, true, []Header{
+					{"Queue", q.name}, {"Position", itoa(i + 1)}, {"Channel", w.Channel}, {"Uniqueid", w.Uniqueid},
+					{"CallerIDNum", w.CallerIDNum}, {"CallerIDName", w.CallerIDName},
+					{"ConnectedLineNum", w.CallerIDNum}, {"ConnectedLineName", w.CallerIDName},
+					{"Wait", itoa(int(time.Since(w.joined).Seconds()))}, {"Priority", "0"}}))
+			}
 		}
 	}
 	p.mu.Unlock()
@@ -193,9 +204,13 @@ func (s *Server) queueSummary(c *session, id string, hs []Header) {
 				avail++
 			}
 		}
+		longest := 0
+		for _, w := range q.callers {
+			longest = max(longest, int(time.Since(w.joined).Seconds()))
+		}
 		msgs = append(msgs, listItem("QueueSummary", id, true, []Header{
-			{"Queue", q.name}, {"LoggedIn", itoa(loggedIn)}, {"Available", itoa(avail)}, {"Callers", "0"},
-			{"HoldTime", "0"}, {"TalkTime", "0"}, {"LongestHoldTime", "0"}}))
+			{"Queue", q.name}, {"LoggedIn", itoa(loggedIn)}, {"Available", itoa(avail)}, {"Callers", itoa(len(q.callers))},
+			{"HoldTime", "0"}, {"TalkTime", "0"}, {"LongestHoldTime", itoa(longest)}}))
 	}
 	p.mu.Unlock()
 	s.sendList(c, id, "Queue summary will follow", "QueueSummaryComplete", msgs, false)

@@ -63,9 +63,14 @@ func (p *pbxState) reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ch := range p.channels {
-		ch.call.hangup(-1)
+		if ch.call != nil {
+			ch.call.hangup(-1)
+		}
 	}
 	p.channels = map[string]*channel{}
+	for _, q := range p.queueStates {
+		q.callers = nil // their channels are gone
+	}
 }
 
 // newCall assigns the call's channel names and Uniqueids: ChannelId and
