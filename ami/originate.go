@@ -386,9 +386,14 @@ func (t *Tracker) Resync(channels []*Message, now time.Time) []Outcome {
 				}
 			}
 			for _, uid := range []string{c.out.ChannelID, c.otherID} {
-				if up[uid] {
+				if _, gone := c.causes[uid]; up[uid] && !gone {
+					// A Hangup fed since the reconnect is newer than a
+					// channel list taken before it.
 					c.live[uid] = true
 				}
+			}
+			if (c.state == stateAnswered || c.state == stateFailed) && len(c.live) == 0 {
+				outs = append(outs, t.finishDecided(c, now))
 			}
 			continue
 		}

@@ -455,3 +455,27 @@ func TestTrackerMaxDuration(t *testing.T) {
 		t.Fatalf("outcomes %+v", outs)
 	}
 }
+
+// The owner may take the channel list before feeding the events queued
+// since the reconnect: a Hangup among them still ends the call.
+func TestTrackerHangupNewerThanChannelList(t *testing.T) {
+	tr := NewTracker()
+	_, _ = tr.Place("h", Originate{Channel: "Local/1@t", Context: "t", Exten: "1"}, epoch)
+	tr.Sent("h", nil, epoch)
+	ev := func(s string) *Message { return parseAll(t, s)[0] }
+	tr.Feed(ev("Event: Newchannel\r\nUniqueid: h\r\n\r\n"), epoch)
+	tr.Feed(ev("Event: Newchannel\r\nUniqueid: h-2\r\n\r\n"), epoch)
+	tr.Feed(ev("Event: OriginateResponse\r\nResponse: Success\r\nReason: 4\r\nUniqueid: h\r\n\r\n"), epoch)
+	tr.Disconnected()
+	list := []*Message{ev("Event: CoreShowChannel\r\nUniqueid: h\r\nChannelState: 6\r\n\r\n"), ev("Event: CoreShowChannel\r\nUniqueid: h-2\r\nChannelState: 6\r\n\r\n")}
+	at := epoch.Add(time.Minute)
+	for _, s := range []string{"Event: Hangup\r\nUniqueid: h-2\r\nCause: 16\r\n\r\n", "Event: Hangup\r\nUniqueid: h\r\nCause: 16\r\n\r\n"} {
+		if o, done := tr.Feed(ev(s), at); done {
+			t.Fatalf("ended before Resync: %+v", o)
+		}
+	}
+	outs := tr.Resync(list, at)
+	if len(outs) != 1 || outs[0].Disposition != Answered || outs[0].Cause != 16 || tr.Len() != 0 {
+		t.Fatalf("outcomes %+v, %d left", outs, tr.Len())
+	}
+}
