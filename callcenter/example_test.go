@@ -1,8 +1,12 @@
 package callcenter_test
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/fsivr/fsivr/callcenter"
 )
@@ -62,4 +66,33 @@ func ExampleHub() {
 	fmt.Println(opening.Resumed, opening.Reason, len(opening.Frames))
 	// Output:
 	// false new 3
+}
+
+// How a daemon (cmd/dialer) wires the stream: one Hub, one Service (the
+// shared AMI connection) and the Handler on callcenter.Paths.
+func Example_mount() {
+	ctx := context.Background()
+	hub := callcenter.NewHub(callcenter.HubConfig{Retention: 10 * time.Minute})
+	svc, err := callcenter.NewService(callcenter.ServiceConfig{
+		Addr: "127.0.0.1:5038", Username: "dialer", Secret: "secret", Hub: hub,
+		AgentChannel: "PJSIP/%s", MemberInterface: "PJSIP/%s", OriginateContext: "c2c",
+	})
+	if err != nil {
+		panic(err)
+	}
+	go func() { _ = svc.Run(ctx) }() // reconnects until ctx ends
+	h, err := callcenter.NewHandler(callcenter.HandlerConfig{
+		Hub: hub, Commands: svc, Logger: slog.Default(),
+		Tokens: []callcenter.Token{{Name: "wallboard", SHA256: callcenter.HashToken("s3cret"),
+			Scope: callcenter.Scope{Agents: []string{callcenter.Any}, Queues: []string{"support"}}}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer h.Close()
+	mux := http.NewServeMux()
+	for _, p := range callcenter.Paths {
+		mux.Handle(p, h)
+	}
+	_ = http.ListenAndServe("127.0.0.1:8090", mux)
 }

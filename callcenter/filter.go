@@ -11,8 +11,12 @@ import (
 // wallboard's subscription, an admin token).
 const Any = "*"
 
-// maxScopeName bounds one agent or queue name in a scope.
-const maxScopeName = 80
+// maxScopeName bounds one agent or queue name in a scope, maxScopeNames
+// the names in one list (a subscriber's memory grows with them).
+const (
+	maxScopeName  = 80
+	maxScopeNames = 5000
+)
 
 // ErrBadScope reports an agent or queue list that cannot be used.
 var ErrBadScope = errors.New("callcenter: bad agent or queue list")
@@ -43,9 +47,13 @@ func parseList(v string) ([]string, error) {
 	if strings.TrimSpace(v) == "" {
 		return nil, nil
 	}
+	parts := strings.Split(v, ",")
+	if len(parts) > maxScopeNames {
+		return nil, fmt.Errorf("%w: %d names, at most %d", ErrBadScope, len(parts), maxScopeNames)
+	}
 	seen := map[string]bool{}
 	var out []string
-	for _, n := range strings.Split(v, ",") {
+	for _, n := range parts {
 		n = strings.TrimSpace(n)
 		if n == "" {
 			continue

@@ -1,6 +1,7 @@
 package callcenter
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,7 +56,7 @@ func TestScopeWithinAndParse(t *testing.T) {
 	if err != nil || len(s.Agents) != 2 || s.Agents[0] != "500" || s.Queues[0] != "support" {
 		t.Errorf("ParseScope = %+v, %v", s, err)
 	}
-	for _, bad := range []string{"a|b", "a\r\nAction: Logoff", "a b", string(make([]byte, 81))} {
+	for _, bad := range []string{"a|b", "a\r\nAction: Logoff", "a b", string(make([]byte, 81)), strings.Repeat("a,", 5001)} {
 		if _, err := ParseScope(bad, ""); err == nil {
 			t.Errorf("ParseScope(%q) accepted", bad)
 		}
