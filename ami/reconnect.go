@@ -130,8 +130,9 @@ func (r *Reconnector) connectOnce(ctx context.Context) (*Client, *Subscription, 
 // Run keeps a connection up until ctx ends: it calls fn with each new
 // Client and its Subscription (each call means "(re)connected: rebuild
 // your state") and, when fn returns, closes both and reconnects. fn should
-// return when c.Done() is closed. Run returns ctx.Err(), or a
-// non-retryable error (ErrAuth).
+// return when c.Done() or events.Done() is closed (the latter after
+// ErrQueueOverflow: events were lost, so state must be rebuilt). Run
+// returns ctx.Err(), or a non-retryable error (ErrAuth).
 func (r *Reconnector) Run(ctx context.Context, fn func(ctx context.Context, c *Client, events *Subscription)) error {
 	for {
 		c, sub, err := r.Connect(ctx)
