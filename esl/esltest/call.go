@@ -203,9 +203,11 @@ func (c *Call) Hangup(cause string) {
 // CHANNEL_UNPARK and the CHANNEL_EXECUTE_COMPLETE of the `socket`
 // application itself, CHANNEL_STATE x2, and the new extension's dialplan
 // (a fifo_* destination queues the caller as mod_fifo does). The socket
-// stays open and keeps getting the channel's events; sendmsg is answered
-// +OK and runs nothing, as FreeSWITCH does once the socket app is over.
-// It does nothing once the call has ended.
+// stays open and keeps getting the channel's events. A sendmsg sent after
+// it is still queued on the channel and run by the park or queue the
+// caller is in (mod_event_socket queues it as a private event; their loops
+// run those): a playback or hangup sent then reaches the caller in the
+// queue. It does nothing once the call has ended.
 func (c *Call) Transfer(dest, context string) {
 	c.act(func(s *session) { s.transferTo(dest, context, nil) })
 }

@@ -149,11 +149,16 @@ func (s *session) sendmsg(cmd *command) {
 		return
 	}
 	s.reply("+OK")
-	if s.hungUp || s.transferred {
-		// The channel is gone or no longer parked in the socket app: FS still
-		// says +OK (the private event is queued) but nothing runs.
+	if s.hungUp || (s.transferred && s.dialplanApp == nil) {
+		// The channel is gone, or has left the socket app for a dialplan
+		// the fake does not play: FS still says +OK (mod_event_socket
+		// queues a private event) but nothing runs it.
 		return
 	}
+	// After a transfer into a park or a fifo the message is still queued
+	// on the channel, and that app's own loop (park, the queue's music)
+	// runs it: a playback or a hangup sent then reaches the caller in the
+	// queue, as issue 16 item 1 saw on a real switch.
 	switch strings.ToLower(cmd.get("call-command")) {
 	case "execute":
 		req := execReq{app: cmd.get("execute-app-name"), arg: execArg(cmd), eventUUID: cmd.get("Event-UUID"), uuidName: cmd.get("Event-UUID-Name")}

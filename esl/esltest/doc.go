@@ -30,9 +30,10 @@
 //     Caller-Destination-Number and Caller-Context (play_and_get_digits:
 //     read_result failure), then CHANNEL_UNPARK, the CHANNEL_EXECUTE_COMPLETE
 //     of the `socket` application itself, CHANNEL_STATE x2 and the new
-//     extension (fifo_*: the caller is queued). From then on sendmsg gets
-//     +OK and runs nothing, and the socket keeps getting the channel's
-//     events until hangup.
+//     extension (fifo_*: the caller is queued). The socket keeps getting
+//     the channel's events until hangup, and a sendmsg sent after it still
+//     runs, inside the park or queue (what made ivrd hang up queued
+//     callers in issue 16 item 1).
 //   - SendDTMF(digits) is `uuid_send_dtmf` (also `api uuid_send_dtmf`).
 //
 // Behaviours taken from the captures and FreeSWITCH's source:

@@ -68,19 +68,27 @@ func TestExternalTransferEndsMenuAndSocketApp(t *testing.T) {
 			if push.ev("FIFO-Name") != "fifo_sales" || push.ev("FIFO-Slot") != "0" {
 				t.Errorf("push: FIFO-Name %q FIFO-Slot %q", push.ev("FIFO-Name"), push.ev("FIFO-Slot"))
 			}
-			// The flow is over: a sendmsg is accepted and runs nothing.
-			if got := c.cmd(execute("playback", "new_sales/9003.wav", newUUID())); got != "+OK" {
+			// The flow is over, but what is still sent runs in the queue,
+			// as on the real switch: a hangup there hangs up a caller
+			// waiting for an agent.
+			pb := newUUID()
+			if got := c.cmd(execute("playback", "new_sales/9003.wav", pb)); got != "+OK" {
 				t.Errorf("sendmsg after the transfer: %q", got)
 			}
-			c.send("api uptime") // a round trip: nothing ran meanwhile
-			c.until(func(m *msg) bool { return m.get("Content-Type") == "api/response" })
-			for _, m := range c.seen {
-				if m.ev("Application") == "playback" {
-					t.Errorf("playback ran after the socket app completed")
-				}
+			played := c.until(func(m *msg) bool {
+				return m.ev("Event-Name") == "CHANNEL_EXECUTE" && m.ev("Application-UUID") == pb
+			})
+			if played.ev("Caller-Destination-Number") != "fifo_sales" {
+				t.Errorf("playback after the transfer ran at %q, want in the queue", played.ev("Caller-Destination-Number"))
 			}
-			call.Hangup("")
+			c.cmd("sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING")
 			untilNotice(c)
+			if call.HangupCause() != "NORMAL_CLEARING" {
+				t.Errorf("hangup sent after the transfer: cause %q, want the queued caller hung up", call.HangupCause())
+			}
+			if got := eventOrderAfter(c.seen, "CHANNEL_HANGUP"); !strings.HasPrefix(got, "CHANNEL_HANGUP/ CHANNEL_EXECUTE_COMPLETE/playback CUSTOM/ CHANNEL_EXECUTE_COMPLETE/fifo") {
+				t.Errorf("hangup in the queue: %s", got)
+			}
 		})
 	}
 }
