@@ -161,3 +161,45 @@ func TestServiceCommandsAgainstFake(t *testing.T) {
 	default:
 	}
 }
+
+// The customer leg of an originate-call fails after the agent answered
+// (67: OriginateResponse is Success, only DialEnd says BUSY): the DialEnd
+// of our ChannelId passes the server-side filter and becomes
+// originateFailed; a DialEnd of another call does not even arrive.
+func TestOriginateCustomerLegBusy(t *testing.T) {
+	cfg := fakeCallCentre()
+	cfg.Outcome = func(o amitest.Originate) amitest.Outcome {
+		return amitest.Outcome{Kind: amitest.NoAnswer, Ring: time.Minute} // nothing of its own before the test ends
+	}
+	fake := amitest.NewServer(cfg)
+	t.Cleanup(fake.Close)
+	hub := NewHub(HubConfig{})
+	svc, err := NewService(ServiceConfig{Addr: fake.Addr, Username: "dialer", Secret: "secret", Hub: hub,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, _ := hub.Subscribe(Scope{Agents: []string{"500"}}, "sup", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitType(t, mine, TypeResynced)
+	id, err := svc.OriginateCall(ctx, "sup", OriginateRequest{Agent: "500", Number: "5559999"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n0 := svc.AMIEvents()
+	H := func(n, v string) amitest.Header { return amitest.Header{Name: n, Value: v} }
+	fake.Emit("DialEnd", "call", H("Channel", "Local/501@agent-00000009;1"), H("Uniqueid", "1796112708.9"),
+		H("DestChannel", "Local/5551111@customer-0000000a;1"), H("DialStatus", "BUSY"))
+	fake.Emit("DialEnd", "call", H("Channel", "Local/500@agent-00000019;1"), H("Uniqueid", id),
+		H("DestChannel", "Local/5559999@customer-0000001a;1"), H("DialStatus", "BUSY"))
+	e := waitType(t, mine, TypeOriginateFailed)
+	if e.ActionID != id || e.Reason != "busy" {
+		t.Errorf("originateFailed = %+v", e)
+	}
+	if n := svc.AMIEvents() - n0; n != 1 {
+		t.Errorf("%d DialEnds reached the model, want only ours", n)
+	}
+}

@@ -94,6 +94,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	def(&cfg.MemberInterface, "Local/%s@agent/n")
 	def(&cfg.RedirectContext, "default")
 	def(&cfg.ChannelIDPrefix, "cc-")
+	if err := CheckName(cfg.ChannelIDPrefix); err != nil {
+		return nil, fmt.Errorf("callcenter: ChannelIDPrefix: %w", err)
+	}
 	for _, t := range []string{cfg.AgentChannel, cfg.MemberInterface} {
 		if strings.Count(t, "%s") != 1 {
 			return nil, fmt.Errorf("callcenter: template %q needs exactly one %%s", t)
@@ -126,8 +129,10 @@ func (s *Service) Filters() []ami.Filter {
 	return append(fs,
 		ami.Filter{MatchCriteria: "action(include),name(VarSet),header(Variable),method(exact)", Filter: "MIXMONITOR_FILENAME"},
 		ami.Filter{MatchCriteria: "action(include),name(DeviceStateChange),header(Device),method(regex)", Filter: devicePattern()},
-		ami.Filter{MatchCriteria: "action(include),name(DialEnd),header(Uniqueid),method(starts_with)", Filter: s.cfg.ChannelIDPrefix},
-		ami.Filter{MatchCriteria: "action(include),name(Hangup),header(Uniqueid),method(starts_with)", Filter: s.cfg.ChannelIDPrefix},
+		// method(regex) and method(exact) are the header methods the
+		// captures show working (69); starts_with is not captured.
+		ami.Filter{MatchCriteria: "action(include),name(DialEnd),header(Uniqueid),method(regex)", Filter: "^" + regexp.QuoteMeta(s.cfg.ChannelIDPrefix)},
+		ami.Filter{MatchCriteria: "action(include),name(Hangup),header(Uniqueid),method(regex)", Filter: "^" + regexp.QuoteMeta(s.cfg.ChannelIDPrefix)},
 	)
 }
 
