@@ -97,20 +97,53 @@ func (s *Server) originateAction(c *session, id string, hs []Header) {
 
 // call is one originated call in progress.
 type call struct {
-	o                    Originate
-	out                  Outcome
-	vars                 map[string]string
-	uid1, uid2, uidf     string
-	chan1, chan2         string
-	start, answer        time.Time
-	hungup               chan struct{} // closed by a Hangup action (Hold) or a restart
-	hangupCause          int
-	hangupOnce           sync.Once
-	spool                bool // a call file's call: no OriginateResponse
-	chanVars             []string
-	varState             map[string]map[string]string // channel -> variable (underscores stripped) -> value
-	callid               string
-	varNames, varsValues []string
+	o                     Originate
+	out                   Outcome
+	vars                  map[string]string
+	uid1, uid2, uidf      string
+	chan1, chan2          string
+	start, answer         time.Time
+	hungup                chan struct{} // closed by a Hangup action (Hold) or a restart
+	hangupCause           int
+	hangupOnce            sync.Once
+	spool                 bool   // a call file's call: no OriginateResponse
+	farCause, farCauseTxt string // the ;2 Hangup cause of the scenario
+	single                bool   // not a Local channel: one channel, no ;2 (see withoutLocalPair)
+	chanVars              []string
+	varState              map[string]map[string]string // channel -> variable (underscores stripped) -> value
+	callid                string
+	varNames, varsValues  []string
+}
+
+// withoutLocalPair turns a Local ;1/;2 event stream into the stream of one
+// channel (a PJSIP/SIP/... dial string): the ;2 events and LocalBridge go,
+// and the channel's Hangup gets the cause Asterisk put on ;2, where the
+// far end's real cause is (17 busy, 19 no answer, 34 congestion, 21).
+func (cl *call) withoutLocalPair(evs []*event) []*event {
+	out := evs[:0]
+	for _, e := range evs {
+		ch := getHeader(e.headers, "Channel")
+		if e.name == "DialBegin" || e.name == "DialEnd" {
+			ch = getHeader(e.headers, "DestChannel")
+		}
+		if ch == cl.chan2 || e.name == "LocalBridge" {
+			continue
+		}
+		if e.name == "Hangup" && ch == cl.chan1 && cl.farCause != "" {
+			hs := append([]Header(nil), e.headers...)
+			for i := range hs {
+				switch hs[i].Name {
+				case "Cause":
+					hs[i].Value = cl.farCause
+				case "Cause-txt":
+					hs[i].Value = cl.farCauseTxt
+				}
+			}
+			e = &event{name: e.name, class: e.class, headers: hs, raw: encode(hs)}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // render expands one template message for this call.
@@ -332,9 +365,20 @@ func (s *Server) runCall(cl *call, sc scenario, reply func(ok bool)) {
 			return false
 		}
 	}
+	if cl.single {
+		for _, it := range sc {
+			if getHeader(it.headers, "Event") == "Hangup" && getHeader(it.headers, "Channel") == "${CHAN2}" {
+				cl.farCause, cl.farCauseTxt = getHeader(it.headers, "Cause"), getHeader(it.headers, "Cause-txt")
+				break
+			}
+		}
+	}
 	var phase []item
 	play := func() bool {
 		evs := cl.reorder(cl.phaseEvents(phase))
+		if cl.single {
+			evs = cl.withoutLocalPair(evs)
+		}
 		phase = phase[:0]
 		for _, e := range evs {
 			if stopped() {

@@ -57,9 +57,9 @@
 // with PauseReading, DropAll, SetRefusing, Restart and the slow-client cut
 // (Config.SlowClientLimit, 4 MiB like Asterisk).
 //
-// Known simplifications: every dial string is played as a Local ;1/;2 pair
-// (a PJSIP/x Originate gets channels named PJSIP/x-0000000n;1 and ;2);
-// the dialplan run on the channels is the captured one of the chosen
+// Known simplifications: a non-Local dial string (PJSIP/100@trunk) is
+// played as the Local scenario's ;1 channel alone, named PJSIP/trunk-<seq>,
+// with the far end's cause (;2's in the capture) on its Hangup; the dialplan run on the channels is the captured one of the chosen
 // scenario whatever Context/Exten say (only the names and values are
 // substituted); Redirect moves a channel without dialplan events; waiting
 // queue callers are modelled (JoinQueue, AbandonQueue, LeaveQueue) but

@@ -123,7 +123,19 @@ func TestListActionShapes(t *testing.T) {
 		t.Fatalf("channels: %d, want 4", n)
 	}
 
-	got := c.action("Action: CoreShowChannels\r\nActionID: csc\r\n\r\n", "csc", true)
+	// the held calls settle in Wait once their answered phase is played
+	var got []msg
+	for i := 0; ; i++ {
+		got = c.action(fmt.Sprintf("Action: CoreShowChannels\r\nActionID: csc%d\r\n\r\n", i), fmt.Sprintf("csc%d", i), true)
+		settled := len(got) == 6
+		for _, m := range got[1 : len(got)-1] {
+			settled = settled && m.get("Application") == "Wait"
+		}
+		if settled || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	checkShapes(t, "CoreShowChannels", capturedReply(t, caps, "coreshowchannels-55dbdfb0"), got)
 	if n := got[len(got)-1].get("ListItems"); n != "4" {
 		t.Errorf("CoreShowChannels ListItems %s, want 4", n)

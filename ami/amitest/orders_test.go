@@ -38,15 +38,20 @@ var dialFor = map[OutcomeKind]string{
 }
 
 // runOrdered originates one call with the given outcome on c and returns
-// the labelled events of that call in arrival order, until its last
-// Hangup/Cdr/UserEvent has arrived (quiet for 300 ms).
-func runOrdered(t *testing.T, c *client, id string, dial string) []string {
+// the labelled events of that call in arrival order: until want labels
+// have arrived (or 5 s), then whatever comes in the next 100 ms.
+func runOrdered(t *testing.T, c *client, id string, dial string, want int) []string {
 	t.Helper()
 	c.write("Action: Originate\r\nActionID: " + id + "\r\nChannel: " + dial + "\r\nContext: test\r\nExten: 400\r\nPriority: 1\r\nTimeout: 100\r\nAsync: true\r\nCallerID: \"Dialer\" <1234>\r\nChannelId: u1-" + id + "\r\nOtherChannelId: u2-" + id + "\r\nVariable: CALLID=" + id + "\r\n\r\n")
 	var labels []string
 	seen := map[string]bool{}
+	deadline := time.Now().Add(5 * time.Second)
 	for {
-		m, err := c.read(300 * time.Millisecond)
+		wait := time.Until(deadline)
+		if len(labels) >= want {
+			wait = 100 * time.Millisecond
+		}
+		m, err := c.read(wait)
 		if err != nil {
 			return labels
 		}
@@ -77,7 +82,7 @@ func TestObservedOrderings(t *testing.T) {
 				}})
 				defer srv.Close()
 				c := login(t, srv, "on")
-				got := runOrdered(t, c, fmt.Sprintf("ord-%d", i), dialFor[kind])
+				got := runOrdered(t, c, fmt.Sprintf("ord-%d", i), dialFor[kind], len(order))
 				if !slices.Equal(got, []string(order)) {
 					t.Errorf("order\n got %s\nwant %s", Order(got), order)
 				}
@@ -94,7 +99,7 @@ func TestRandomOrderSeeded(t *testing.T) {
 		c := login(t, srv, "on")
 		var all []string
 		for i := range 3 {
-			all = append(all, Order(runOrdered(t, c, fmt.Sprintf("r%d", i), "Local/200@test")).String())
+			all = append(all, Order(runOrdered(t, c, fmt.Sprintf("r%d", i), "Local/200@test", 10)).String())
 		}
 		return all
 	}
@@ -110,5 +115,38 @@ func TestRandomOrderSeeded(t *testing.T) {
 		if !observed[o] {
 			t.Errorf("order %q is not one observed for busy", o)
 		}
+	}
+}
+
+// A non-Local dial string is one channel: no ;2, no LocalBridge, and the
+// far end's cause (17 for busy) on its Hangup.
+func TestSingleChannelTech(t *testing.T) {
+	srv := NewServer(Config{Outcome: func(Originate) Outcome { return Outcome{Kind: Busy} }})
+	defer srv.Close()
+	c := login(t, srv, "on")
+	c.write("Action: Originate\r\nActionID: p1\r\nChannel: PJSIP/5551234@trunk\r\nContext: test\r\nExten: 100\r\nAsync: true\r\n\r\n")
+	var hangups []string
+	var resp msg
+	for len(hangups) < 2 || resp.headers == nil {
+		m, err := c.read(3 * time.Second)
+		if err != nil {
+			t.Fatalf("read: %v (hangups %v)", err, hangups)
+		}
+		ch := m.get("Channel") + m.get("DestChannel")
+		if strings.Contains(ch, ";2") || m.get("Event") == "LocalBridge" {
+			t.Errorf("Local-pair event for a PJSIP call: %v", m.headers)
+		}
+		switch m.get("Event") {
+		case "Hangup":
+			hangups = append(hangups, m.get("Channel")+" "+m.get("Cause"))
+		case "OriginateResponse":
+			resp = m
+		}
+	}
+	if fmt.Sprint(hangups) != "[PJSIP/trunk-00000001 17 OutgoingSpoolFailed 16]" {
+		t.Errorf("hangups %v", hangups)
+	}
+	if resp.get("Reason") != "5" || resp.get("Channel") != "PJSIP/5551234@trunk" {
+		t.Errorf("OriginateResponse %v", resp.headers)
 	}
 }

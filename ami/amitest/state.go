@@ -88,8 +88,23 @@ func (p *pbxState) newCall(o Originate, out Outcome) *call {
 		return epoch + "." + itoa(p.uid)
 	}
 	cl := &call{o: o, out: out, start: time.Now(), hungup: make(chan struct{}), chanVars: p.srv.cfg.ChannelVars}
-	base := o.Channel + "-" + fmtSeq(p.seq)
-	cl.chan1, cl.chan2 = base+";1", base+";2"
+	tech, rest, _ := strings.Cut(o.Channel, "/")
+	if strings.EqualFold(tech, "Local") {
+		// Local/x@ctx/n: the options are not part of the name
+		dest, _, _ := strings.Cut(rest, "/")
+		base := tech + "/" + dest + "-" + fmtSeq(p.seq)
+		cl.chan1, cl.chan2 = base+";1", base+";2"
+	} else {
+		// one channel, named after the endpoint as chan_pjsip does:
+		// PJSIP/100@trunk -> PJSIP/trunk-<seq>, SIP/peer/100 -> SIP/peer-<seq>
+		endpoint, _, _ := strings.Cut(rest, "/")
+		if _, at, ok := strings.Cut(endpoint, "@"); ok {
+			endpoint = at
+		}
+		cl.single = true
+		cl.chan1 = tech + "/" + endpoint + "-" + fmtSeq(p.seq)
+		cl.chan2 = cl.chan1 + ";2" // never sent: withoutLocalPair drops it
+	}
 	switch {
 	case o.ChannelID != "":
 		cl.uid1 = o.ChannelID
