@@ -24,7 +24,8 @@
 // name (ErrMalformed) ends that connection, never the process. Values are
 // checked before anything is written: CR or LF (ErrInvalidValue), a colon
 // in a header name, a comma in an Originate variable (Asterisk splits
-// Variable headers on commas).
+// Variable headers on commas), a line longer than MaxLineLength (Asterisk
+// drops it).
 //
 // Connection (conn.go): one reader goroutine per socket that only frames
 // and dispatches, never waiting on a consumer (Asterisk cuts a session that

@@ -23,6 +23,12 @@ func validateName(s string) error {
 	return nil
 }
 
+// MaxLineLength is the longest header line ("Name: value", without CRLF)
+// an action may carry. Asterisk reads a manager request into a 1,025-byte
+// line buffer (mansession inbuf in main/manager.c) and drops a longer line
+// as "too long", so such a value is refused here instead of being lost.
+const MaxLineLength = 1022
+
 // validateAction checks an action name and its header pairs before
 // anything is written. ActionID is ours to set.
 func validateAction(action string, headers []string) error {
@@ -42,6 +48,9 @@ func validateAction(action string, headers []string) error {
 		if err := ValidateValue(headers[i+1]); err != nil {
 			// The value is not quoted: it may be a secret.
 			return fmt.Errorf("%s: header %s: %w", action, headers[i], err)
+		}
+		if n := len(headers[i]) + 2 + len(headers[i+1]); n > MaxLineLength {
+			return fmt.Errorf("%w: %s: header %s is %d bytes, Asterisk reads at most %d", ErrInvalidValue, action, headers[i], n, MaxLineLength)
 		}
 	}
 	return nil

@@ -240,6 +240,7 @@ func TestEncodeRefusesCRLF(t *testing.T) {
 		{"", "v"},
 		{"ActionID", "mine"},
 		{"odd"},
+		{"Data", strings.Repeat("x", MaxLineLength)},
 	}
 	for _, hs := range cases {
 		b, err := EncodeAction("Originate", "p-1", hs...)
@@ -252,6 +253,9 @@ func TestEncodeRefusesCRLF(t *testing.T) {
 	}
 	if _, err := EncodeAction("Ping\r\n", "p-1"); !errors.Is(err, ErrInvalidValue) {
 		t.Errorf("action name: %v", err)
+	}
+	if _, err := EncodeAction("Setvar", "p-2", "Value", strings.Repeat("x", MaxLineLength-len("Value: "))); err != nil {
+		t.Errorf("a line of exactly MaxLineLength: %v", err)
 	}
 	b, err := EncodeAction("Setvar", "p-2", "Variable", "X", "Value", "")
 	if err != nil || string(b) != "Action: Setvar\r\nActionID: p-2\r\nVariable: X\r\nValue: \r\n\r\n" {
