@@ -247,3 +247,63 @@ func containsAllInOrder(got, want []string) bool {
 	}
 	return i == len(want)
 }
+
+// A dropped connection (network cut, Asterisk still up): clients get stale,
+// then resynced with nothing between when nothing changed, and a change
+// made while the link was down arrives exactly once.
+func TestDroppedConnectionNoDuplicates(t *testing.T) {
+	fake := amitest.NewServer(fakeCallCentre())
+	t.Cleanup(fake.Close)
+	hub := NewHub(HubConfig{})
+	svc, err := NewService(ServiceConfig{Addr: fake.Addr, Username: "dialer", Secret: "secret", Hub: hub,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Backoff: backoff.Policy{Min: 50 * time.Millisecond, Max: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := hub.Subscribe(Scope{Agents: []string{Any}, Queues: []string{Any}}, "", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitType(t, sub, TypeResynced)
+
+	types := func() []string {
+		var out []string
+		for {
+			f := <-sub.ch
+			s := string(f.ev.Type)
+			if f.ev.Agent != "" {
+				s += " " + f.ev.Agent
+			}
+			if f.ev.Status != "" {
+				s += " " + f.ev.Status
+			}
+			out = append(out, s)
+			if f.ev.Type == TypeResynced {
+				return out
+			}
+		}
+	}
+	fake.DropAll()
+	if got := types(); !reflect.DeepEqual(got, []string{"stale", "resynced"}) {
+		t.Errorf("after a cut with no change: %v", got)
+	}
+	// cut again, and refuse connects while Bob's phone goes busy
+	if err := fake.SetRefusing(true); err != nil {
+		t.Fatal(err)
+	}
+	fake.DropAll()
+	if e := waitType(t, sub, TypeStale); e.Type != TypeStale {
+		t.Fatal(e)
+	}
+	fake.SetDeviceState("Custom:agent501", "BUSY")
+	if err := fake.SetRefusing(false); err != nil {
+		t.Fatal(err)
+	}
+	// only what changed: queueCount and the names are not told again
+	want := []string{"extensionStatus 501 busy", "queueMemberStatus 501 busy", "resynced"}
+	if got := types(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after a cut with a change: %v, want %v", got, want)
+	}
+}
