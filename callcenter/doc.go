@@ -17,9 +17,11 @@
 //     the subscription's lists), delivered by index, with ids, a retention
 //     window for Last-Event-ID resume, snapshots, bounded per-client
 //     buffers and heartbeats.
-//   - Handler (http.go): GET /v1/events (SSE) and the JSON command
-//     endpoints, bearer tokens stored hashed, each allowed a set of agents
-//     and queues.
+//   - Handler (http.go, sse.go): GET /v1/events (SSE) and the JSON
+//     command endpoints (Paths), bearer tokens stored hashed, each allowed
+//     a set of agents and queues. An HTTP/1.1 stream is hijacked from
+//     net/http, so an idle subscriber costs one small goroutine and its
+//     socket.
 //   - Service (service.go): the one shared AMI connection with its
 //     server-side filter, the rebuild on every (re)connect, and the
 //     commands (originate-call, redirect-call, park-and-announce,
