@@ -479,3 +479,21 @@ func TestTrackerHangupNewerThanChannelList(t *testing.T) {
 		t.Fatalf("outcomes %+v, %d left", outs, tr.Len())
 	}
 }
+
+// The events may beat the Originate reply to the owner (they travel on the
+// subscription, the reply on the caller's goroutine): the call still ends
+// once, and the late Sent changes nothing.
+func TestTrackerEventsBeforeSent(t *testing.T) {
+	tr := NewTracker()
+	_, _ = tr.Place("e", Originate{Channel: "Foo/1", Context: "t", Exten: "1"}, epoch)
+	o, done := tr.Feed(parseAll(t, "Event: OriginateResponse\r\nResponse: Failure\r\nReason: 0\r\nUniqueid: e\r\n\r\n")[0], epoch)
+	if !done || o.Disposition != InvalidDestination {
+		t.Fatalf("outcome %+v %v", o, done)
+	}
+	if o, done := tr.Sent("e", nil, epoch); done || tr.Len() != 0 {
+		t.Errorf("late Sent: %+v %v, %d left", o, done, tr.Len())
+	}
+	if outs := tr.Tick(epoch.Add(time.Hour)); len(outs) != 0 {
+		t.Errorf("a second outcome: %+v", outs)
+	}
+}
