@@ -560,4 +560,3 @@ func (m *Model) extension(st *modelState, ev Fields) {
 	}
 	m.dirtyAgents[id] = struct{}{}
 }
-
