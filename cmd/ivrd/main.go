@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -121,10 +122,23 @@ func run(configPath string) error {
 	}
 	logger.Info("listening for FreeSWITCH", "addr", ln.Addr().String())
 
+	var h health
+	httpStop, stopHTTP := context.WithCancel(context.Background())
+	defer stopHTTP() // after the drain: /healthz answers 503 until then
 	if cfg.HTTP != "" {
-		go serveHTTP(ctx, cfg.HTTP, reg, logger)
+		hln, err := net.Listen("tcp", cfg.HTTP)
+		if err != nil {
+			return fmt.Errorf("http listen: %w", err)
+		}
+		go serveHTTP(httpStop, hln, newHTTPHandler(reg, &h), logger)
 	}
 	go watchReloads(ctx, registry, cfg.FlowsDir, logger)
+	context.AfterFunc(ctx, func() {
+		h.draining.Store(true)
+		notify("STOPPING=1")
+	})
+	h.ready.Store(true)
+	notify("READY=1\nSTATUS=taking calls on " + ln.Addr().String())
 
 	return engine.Serve(ctx, ln, ivr.ServeOptions{Allow: allow, DrainTimeout: cfg.DrainTimeout, Fallback: cfg.DrainFallback, Logger: logger})
 }
@@ -149,24 +163,63 @@ func parsePrefixes(ss []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-func serveHTTP(ctx context.Context, addr string, reg *prometheus.Registry, logger *slog.Logger) {
+// health is what /healthz and /readyz report.
+type health struct {
+	ready    atomic.Bool // the listener is up and the flows are loaded
+	draining atomic.Bool // SIGTERM/SIGINT: no new calls
+}
+
+// newHTTPHandler serves /metrics, /healthz (the process is up: 200, or 503
+// while draining so a balancer stops sending calls) and /readyz (200 only
+// when the listener is up, the flows are loaded and no drain runs).
+func newHTTPHandler(reg *prometheus.Registry, h *health) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if ctx.Err() != nil {
+		if h.draining.Load() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		switch {
+		case h.draining.Load():
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+		case !h.ready.Load():
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		default:
+			fmt.Fprintln(w, "ready")
+		}
+	})
+	return mux
+}
+
+// newHTTPServer bounds every phase of a connection: a client that sends
+// headers slowly, or keeps an idle keep-alive connection, is cut.
+func newHTTPServer(addr string, handler http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+// serveHTTP runs the HTTP server until stop is done: that is after the
+// drain, so /healthz can say 503 while calls drain.
+func serveHTTP(stop context.Context, ln net.Listener, handler http.Handler, logger *slog.Logger) {
+	srv := newHTTPServer(ln.Addr().String(), handler)
 	go func() {
-		<-ctx.Done()
+		<-stop.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Error("http server", "err", err)
 	}
 }
@@ -196,7 +249,9 @@ func watchReloads(ctx context.Context, registry *flows.Registry, dir string, log
 		case <-ctx.Done():
 			return
 		case <-hup:
+			notify("RELOADING=1")
 			reload(registry, logger, "SIGHUP")
+			notify("READY=1")
 		case ev := <-events:
 			if strings.HasSuffix(ev.Name, ".yaml") {
 				settle = time.After(200 * time.Millisecond)
