@@ -145,7 +145,9 @@ func TestClusterDeadMasterSpoolsOnlyItsShards(t *testing.T) {
 	if st := w.Stats(); st.Lost != 0 || st.Duplicates != 0 || st.Segments != 0 {
 		t.Fatalf("stats after recovery: %+v", st)
 	}
-	checkExactlyOnceInOrder(t, readShards(t, cl.Client(t), keys), calls, perCall)
+	msgs := readShards(t, cl.Client(t), keys)
+	logFigures(t, "cluster master SIGKILL", calls*perCall, w.Stats(), msgs)
+	checkExactlyOnceInOrder(t, msgs, calls, perCall)
 }
 
 // Issue 16, cluster: after a node's script cache is flushed (a failover to a

@@ -65,10 +65,12 @@
 //
 // Append never does network I/O and never waits for Redis or for a writer
 // goroutine: it takes its shard's mutex for O(1) queue work. While its shard
-// spools (Redis down or slow, or the queue full), Append writes the entry to
-// the spool itself before it returns (write(2) into the page cache; the writer
-// fsyncs): back-pressure from the disk, never from Redis, and an entry
-// appended while Redis is known to be down survives a crash of the process.
+// spools (Redis down or slow, or the queue full), Append waits until the
+// shard's spiller goroutine has written the entry to the spool (group commit:
+// one write(2) into the page cache for every waiting entry; the writer
+// fsyncs), at most AppendBound/4: back-pressure from the disk, never from
+// Redis, and an entry appended while Redis is known to be down survives a
+// crash of the process unless the disk stalled past that wait.
 // The tests assert that no Append took longer than AppendBound while Redis was
 // SIGKILLed and restarted under load.
 //

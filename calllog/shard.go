@@ -33,16 +33,22 @@ type shardWriter struct {
 	spooling bool // entries go to the spool, behind what is already there
 	closed   bool
 	marked   uint64 // highest own sequence known to be in Redis (goroutine only)
+	spilled  uint64 // highest sequence the spiller has handed to the spool
+	// spilledCh is closed (and replaced) after every spill, waking Appends.
+	spilledCh chan struct{}
 
 	expect map[string]uint64 // next sequence expected per earlier writer, for gap counts (goroutine only)
 
-	wake     chan struct{}   // cap 1: "something to do"
-	stopping chan struct{}   // closed by Close: the run loop's replay yields
-	runCtx   context.Context // bounds the run loop's writes; cancelled when Close's ctx ends
-	stopRun  context.CancelFunc
-	closing  chan context.Context
-	done     chan struct{}
-	result   chan error
+	wake      chan struct{} // cap 1: "something to do"
+	spillWake chan struct{} // cap 1: "the spooling queue has something"
+	spillQuit chan struct{}
+	spillDone chan struct{}
+	stopping  chan struct{}   // closed by Close: the run loop's replay yields
+	runCtx    context.Context // bounds the run loop's writes; cancelled when Close's ctx ends
+	stopRun   context.CancelFunc
+	closing   chan context.Context
+	done      chan struct{}
+	result    chan error
 }
 
 func (s *shardWriter) start() {
@@ -53,6 +59,11 @@ func (s *shardWriter) start() {
 	s.done = make(chan struct{})
 	s.result = make(chan error, 1)
 	s.expect = map[string]uint64{}
+	s.spilledCh = make(chan struct{})
+	s.spillWake = make(chan struct{}, 1)
+	s.spillQuit = make(chan struct{})
+	s.spillDone = make(chan struct{})
+	go s.spiller()
 	go s.run()
 }
 
@@ -67,10 +78,11 @@ func (s *shardWriter) newQueue() []record {
 	return make([]record, 0, min(s.w.cfg.QueueSize, 1024))
 }
 
-// append queues e, or, while this shard spools, writes it to the spool before
-// returning (write(2) into the page cache: it survives a crash of this
-// process; the goroutine fsyncs). Everything queued before it is written
-// first, so the spool stays in sequence order.
+// append queues e. While this shard spools, it then waits (at most
+// spoolWaitBound) until the spiller has written e to the spool — group
+// commit: one write(2) into the page cache for every entry waiting, so an
+// entry Append returned for survives a crash of this process (the goroutine
+// fsyncs for power loss).
 func (s *shardWriter) append(e *Entry) {
 	s.mu.Lock()
 	if s.closed {
@@ -78,54 +90,87 @@ func (s *shardWriter) append(e *Entry) {
 		s.w.lostAfterClose(e)
 		return
 	}
-	if !s.spooling {
-		s.seq++
-		s.queue = append(s.queue, newRecord(s.id, s.seq, *e))
-		if len(s.queue) <= s.w.cfg.QueueSize {
-			s.mu.Unlock()
-			s.signal()
-			return
-		}
-		// Queue full: the goroutine is behind (Redis slow or down). From
-		// here on this shard's entries go behind the spool.
-		s.spooling = true
+	s.seq++
+	seq := s.seq
+	s.queue = append(s.queue, newRecord(s.id, seq, *e))
+	if !s.spooling && len(s.queue) <= s.w.cfg.QueueSize {
 		s.mu.Unlock()
-		s.flushQueueToSpool()
 		s.signal()
 		return
 	}
+	// Spooling, or the queue is full (the goroutine is behind: Redis slow or
+	// down); from here on this shard's entries go behind the spool.
+	s.spooling = true
 	s.mu.Unlock()
-
-	s.spool.mu.Lock() // lock order everywhere: spool.mu, then mu
-	s.mu.Lock()
-	if s.closed || !s.spooling {
-		// Closed or back to live meanwhile: take the ordinary path.
-		s.mu.Unlock()
-		s.spool.mu.Unlock()
-		s.append(e)
-		return
+	select {
+	case s.spillWake <- struct{}{}:
+	default:
 	}
-	s.seq++
-	batch := append(s.queue, newRecord(s.id, s.seq, *e))
-	s.queue = s.newQueue()
-	s.mu.Unlock()
-	err := s.spool.appendLocked(batch)
-	s.spool.mu.Unlock()
-	s.spooled(batch, err)
-	s.signal()
+	s.waitSpilled(seq)
 }
 
-// flushQueueToSpool moves the queue to the active segment.
+// spoolWaitBound bounds how long Append waits for the spiller: a disk slower
+// than that costs the guarantee for those entries (they are written moments
+// later), never Append's bound.
+const spoolWaitBound = AppendBound / 4
+
+func (s *shardWriter) waitSpilled(seq uint64) {
+	var timeout <-chan time.Time
+	for {
+		s.mu.Lock()
+		done := s.spilled >= seq || s.closed
+		ch := s.spilledCh
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		if timeout == nil {
+			t := time.NewTimer(spoolWaitBound)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return
+		}
+	}
+}
+
+// spiller writes the queue of a spooling shard to the spool whenever Append
+// asks, so Append never writes the disk under contention itself.
+func (s *shardWriter) spiller() {
+	defer close(s.spillDone)
+	for {
+		select {
+		case <-s.spillWake:
+			s.flushQueueToSpool()
+			s.signal() // the goroutine fsyncs
+		case <-s.spillQuit:
+			return
+		}
+	}
+}
+
+// flushQueueToSpool moves the queue of a spooling shard to the active
+// segment and wakes the Appends waiting for it.
 func (s *shardWriter) flushQueueToSpool() {
 	s.spool.mu.Lock()
 	defer s.spool.mu.Unlock()
 	s.mu.Lock()
+	if !s.spooling || len(s.queue) == 0 {
+		s.mu.Unlock()
+		return
+	}
 	batch := s.queue
 	s.queue = s.newQueue()
 	s.mu.Unlock()
-	if len(batch) > 0 {
-		s.spooled(batch, s.spool.appendLocked(batch))
-	}
+	s.spooled(batch, s.spool.appendLocked(batch))
+	s.mu.Lock()
+	s.spilled = batch[len(batch)-1].Seq // on failure too: the loss is counted, nobody waits for it
+	close(s.spilledCh)
+	s.spilledCh = make(chan struct{})
+	s.mu.Unlock()
 }
 
 // spooled accounts for a spool write and reports its failure loudly.
@@ -450,6 +495,9 @@ func (s *shardWriter) finish(ctx context.Context) error {
 			}
 		}
 	}
+	close(s.spillQuit)
+	<-s.spillDone
+	s.drainToSpool() // what the spiller had not taken yet
 	if err := s.spool.close(); err != nil {
 		s.w.stats.spoolErrors.Add(1)
 		s.logger.Error("calllog: spool close failed", "err", err)

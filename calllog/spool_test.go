@@ -88,7 +88,9 @@ func TestRemovedSpoolFilesDoNotStallTheWriter(t *testing.T) {
 	if !errors.Is(err, calllog.ErrLost) {
 		t.Fatalf("Close = %v, want ErrLost for the removed entries", err)
 	}
-	if msgs := readStream(t, client, "{fsivr}:calls"); len(msgs) != 1 {
+	msgs := readStream(t, client, "{fsivr}:calls")
+	logFigures(t, "spool files removed under the writer", before+1, w.Stats(), msgs)
+	if len(msgs) != 1 {
 		t.Fatalf("stream has %d entries, want 1", len(msgs))
 	}
 }
@@ -197,7 +199,9 @@ func TestUnreadableSegmentIsQuarantined(t *testing.T) {
 	if !strings.Contains(logs.String(), "quarantined") {
 		t.Fatalf("no log line:\n%s", logs.String())
 	}
-	checkExactlyOnceInOrder(t, readStream(t, client, "{fsivr}:calls"), 1, 11)
+	msgs := readStream(t, client, "{fsivr}:calls")
+	logFigures(t, "unreadable segment", 11, w2.Stats(), msgs)
+	checkExactlyOnceInOrder(t, msgs, 1, 11)
 }
 
 // Item 18: a bit flipped in a spooled record (here in its sequence number,
@@ -234,7 +238,9 @@ func TestBitFlippedRecordIsSkippedNotDuplicate(t *testing.T) {
 	if st.Corrupt != 1 || st.Duplicates != 0 || st.Written != 19 {
 		t.Fatalf("stats %+v, want Corrupt 1, Duplicates 0, Written 19", st)
 	}
-	if msgs := readStream(t, client, "{fsivr}:calls"); len(msgs) != 19 {
+	msgs := readStream(t, client, "{fsivr}:calls")
+	logFigures(t, "bit-flipped spool record", 20, st, msgs)
+	if len(msgs) != 19 {
 		t.Fatalf("stream has %d entries, want 19", len(msgs))
 	}
 }

@@ -174,10 +174,12 @@ func (w *Writer) Stats() Stats {
 // Append hands an entry to the writer and returns at once. It never does
 // network I/O and never waits for Redis or for the writer goroutines: it
 // takes its shard's mutex for O(1) queue work. While its shard's Redis is
-// down (or the queue is full) it writes the entry to the spool itself
-// (write(2) into the page cache, no fsync) before returning, so a crash of
-// this process loses no entry acknowledged that way — back-pressure from the
-// disk, never from Redis. Entries over the limits of Config (MaxEntriesPerCall,
+// down (or the queue is full) it then waits until the shard's spiller has
+// written the entry to the spool (group commit: one write(2) into the page
+// cache for all waiting entries, no fsync), at most AppendBound/4, so a crash
+// of this process loses no entry Append returned for in that state —
+// back-pressure from the disk, never from Redis. Entries over the limits of
+// Config (MaxEntriesPerCall,
 // MaxValueBytes, MaxFields) are cut or dropped, counted and logged once per
 // call. Entries of one call must be appended from one goroutine (or
 // otherwise in order); they reach Redis in that order.

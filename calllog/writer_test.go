@@ -316,7 +316,9 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	if st.RedisErrors == 0 || st.Spooled == 0 {
 		t.Fatalf("the outage was not observed: %+v", st)
 	}
-	checkExactlyOnceInOrder(t, readStream(t, client, w.Keys().StreamKey(0)), calls, perCall)
+	msgs := readStream(t, client, w.Keys().StreamKey(0))
+	logFigures(t, "Redis SIGKILL under load", calls*perCall, st, msgs)
+	checkExactlyOnceInOrder(t, msgs, calls, perCall)
 	// The summaries count each entry exactly once too (dedupe covers them).
 	for _, c := range []int{0, 99, 199} {
 		ev, err := client.HGet(context.Background(), w.Keys().SummaryKey("call-"+strconv.Itoa(c)), "events").Result()
