@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -218,6 +219,36 @@ func ImportCSV(ctx context.Context, r io.Reader, n *Normalizer, sink func([]Cont
 	if numCol < 0 {
 		return rep, fmt.Errorf("%w: no \"number\" column in header %q", ErrImport, strings.Join(header, ","))
 	}
+	// Normalising a number (phonenumbers) is the cost of an import, so
+	// rows are normalised on every core in chunks and taken back in row
+	// order: duplicates, problems and batches come out exactly as a
+	// sequential read would give them.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan rowChunk, 4)
+	readErr := make(chan error, 1)
+	go func() { readErr <- readChunks(ctx, cr, len(cols), chunks) }()
+	workers := max(1, runtime.GOMAXPROCS(0))
+	results := make(chan rowChunk, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ch := range chunks {
+				for i := range ch.rows {
+					normalizeRow(n, &ch.rows[i], cols, numCol, idCol, tzCol)
+				}
+				select {
+				case results <- ch:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+
 	seen := make(map[string]struct{})
 	batch := make([]Contact, 0, ImportBatch)
 	flush := func() error {
@@ -230,63 +261,13 @@ func ImportCSV(ctx context.Context, r io.Reader, n *Normalizer, sink func([]Cont
 		batch = make([]Contact, 0, ImportBatch)
 		return nil
 	}
-	for row := 2; ; row++ {
-		if row%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return rep, err
-			}
-		}
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				rep.Rows++
-				rep.add(Problem{Row: pe.Line, Column: "", Reason: ProblemShortRow, Value: pe.Err.Error()})
-				continue
-			}
-			return rep, fmt.Errorf("%w: row %d: %w", ErrImport, row, err)
-		}
+	take := func(r *rawRow) error {
 		rep.Rows++
-		if len(rec) != len(cols) {
-			rep.add(Problem{Row: row, Reason: ProblemShortRow, Value: fmt.Sprintf("%d columns, header has %d", len(rec), len(cols))})
-			continue
+		if r.problem != nil {
+			rep.add(*r.problem)
+			return nil
 		}
-		var id, zone string
-		if idCol >= 0 {
-			id = strings.TrimSpace(rec[idCol])
-		}
-		if tzCol >= 0 {
-			zone = strings.TrimSpace(rec[tzCol])
-		}
-		var vars map[string]string
-		for i, v := range rec {
-			if i == numCol || i == idCol || i == tzCol || v == "" {
-				continue
-			}
-			if vars == nil {
-				vars = map[string]string{}
-			}
-			vars[cols[i]] = v
-		}
-		c, reason, col := n.Contact(id, rec[numCol], zone, vars)
-		if reason != "" {
-			val := ""
-			switch col {
-			case "number":
-				val = rec[numCol]
-			case "timezone":
-				val = zone
-			case "id":
-				val = id
-			default:
-				val = vars[col]
-			}
-			rep.add(Problem{Row: row, Column: col, Reason: reason, Value: val})
-			continue
-		}
+		c := r.contact
 		dupCol, dup := "", false
 		if _, ok := seen["n"+c.Number]; ok {
 			dupCol, dup = "number", true
@@ -298,8 +279,8 @@ func ImportCSV(ctx context.Context, r io.Reader, n *Normalizer, sink func([]Cont
 			if dupCol == "id" {
 				val = c.ID
 			}
-			rep.add(Problem{Row: row, Column: dupCol, Reason: ProblemDuplicate, Value: val})
-			continue
+			rep.add(Problem{Row: r.row, Column: dupCol, Reason: ProblemDuplicate, Value: val})
+			return nil
 		}
 		seen["n"+c.Number] = struct{}{}
 		if c.ID != c.Number {
@@ -308,12 +289,140 @@ func ImportCSV(ctx context.Context, r io.Reader, n *Normalizer, sink func([]Cont
 		rep.Accepted++
 		batch = append(batch, c)
 		if len(batch) == ImportBatch {
-			if err := flush(); err != nil {
-				return rep, err
+			return flush()
+		}
+		return nil
+	}
+	pending := map[int]rowChunk{}
+	next := 0
+	for ch := range results {
+		pending[ch.seq] = ch
+		for {
+			c, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			for i := range c.rows {
+				if err := take(&c.rows[i]); err != nil {
+					return rep, err
+				}
 			}
 		}
 	}
+	if err := <-readErr; err != nil {
+		return rep, err
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
 	return rep, flush()
+}
+
+// rawRow is one CSV row on its way through the import.
+type rawRow struct {
+	row     int
+	rec     []string
+	contact Contact
+	problem *Problem
+}
+
+type rowChunk struct {
+	seq  int
+	rows []rawRow
+}
+
+const importChunk = 512
+
+// readChunks reads the CSV rows (copied: the reader reuses its record)
+// into chunks; syntax errors and wrong column counts become problems.
+func readChunks(ctx context.Context, cr *csv.Reader, ncols int, out chan<- rowChunk) error {
+	defer close(out)
+	seq := 0
+	cur := rowChunk{rows: make([]rawRow, 0, importChunk)}
+	send := func() error {
+		if len(cur.rows) == 0 {
+			return nil
+		}
+		cur.seq = seq
+		seq++
+		select {
+		case out <- cur:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		cur = rowChunk{rows: make([]rawRow, 0, importChunk)}
+		return nil
+	}
+	for row := 2; ; row++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return send()
+		}
+		r := rawRow{row: row}
+		var pe *csv.ParseError
+		switch {
+		case errors.As(err, &pe):
+			r.problem = &Problem{Row: pe.Line, Reason: ProblemShortRow, Value: pe.Err.Error()}
+		case err != nil:
+			return fmt.Errorf("%w: row %d: %w", ErrImport, row, err)
+		case len(rec) != ncols:
+			r.problem = &Problem{Row: row, Reason: ProblemShortRow, Value: fmt.Sprintf("%d columns, header has %d", len(rec), ncols)}
+		default:
+			r.rec = append(make([]string, 0, len(rec)), rec...)
+		}
+		cur.rows = append(cur.rows, r)
+		if len(cur.rows) == importChunk {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// normalizeRow fills r.contact or r.problem (duplicates are checked later,
+// in row order).
+func normalizeRow(n *Normalizer, r *rawRow, cols []string, numCol, idCol, tzCol int) {
+	if r.problem != nil {
+		return
+	}
+	rec := r.rec
+	var id, zone string
+	if idCol >= 0 {
+		id = strings.TrimSpace(rec[idCol])
+	}
+	if tzCol >= 0 {
+		zone = strings.TrimSpace(rec[tzCol])
+	}
+	var vars map[string]string
+	for i, v := range rec {
+		if i == numCol || i == idCol || i == tzCol || v == "" {
+			continue
+		}
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		vars[cols[i]] = v
+	}
+	c, reason, col := n.Contact(id, rec[numCol], zone, vars)
+	r.rec = nil
+	if reason == "" {
+		r.contact = c
+		return
+	}
+	val := ""
+	switch col {
+	case "number":
+		val = rec[numCol]
+	case "timezone":
+		val = zone
+	case "id":
+		val = id
+	default:
+		val = vars[col]
+	}
+	r.problem = &Problem{Row: r.row, Column: col, Reason: reason, Value: val}
 }
 
 // ErrInvalidValue is wrapped when a value that would reach a dial string,

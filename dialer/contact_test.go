@@ -3,6 +3,7 @@ package dialer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +165,57 @@ func TestReadDNC(t *testing.T) {
 	}
 	if _, err := dialer.ReadDNC(strings.NewReader("+1 212 555 0100\nnot a number\n"), &dialer.Normalizer{}); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("bad DNC line: %v", err)
+	}
+}
+
+// TestImportCSVOrderAcrossChunks: rows normalised in parallel still come
+// out in order: batches, problems and "first one wins" for duplicates.
+func TestImportCSVOrderAcrossChunks(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("number\n")
+	for i := range 5000 {
+		if i%700 == 699 {
+			b.WriteString("+44 20 7946 0000\n") // duplicate of row 2
+			continue
+		}
+		if i%1000 == 500 {
+			b.WriteString("bogus\n")
+			continue
+		}
+		fmt.Fprintf(&b, "+1 212 %03d %04d\n", 200+i/10000, i%10000)
+	}
+	var got []string
+	rep, err := dialer.ImportCSV(context.Background(), strings.NewReader(strings.Replace(b.String(), "+1 212 200 0000", "+44 20 7946 0000", 1)),
+		&dialer.Normalizer{}, func(cs []dialer.Contact) error {
+			for _, c := range cs {
+				got = append(got, c.Number)
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows != 5000 || len(got) != rep.Accepted || got[0] != "+442079460000" {
+		t.Fatalf("rows %d accepted %d first %v", rep.Rows, rep.Accepted, got[:1])
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] && i > 1 {
+			t.Fatalf("contact %d %s after %s: out of order", i, got[i], got[i-1])
+		}
+	}
+	last := 0
+	for _, p := range rep.Problems {
+		if p.Row <= last {
+			t.Fatalf("problems out of row order: %v", rep.Problems)
+		}
+		last = p.Row
+	}
+	if rep.ByReason[dialer.ProblemDuplicate] != 7 || rep.ByReason[dialer.ProblemInvalidNumber] != 5 {
+		t.Errorf("by reason %v", rep.ByReason)
+	}
+	stop := errors.New("store down")
+	if _, err := dialer.ImportCSV(context.Background(), strings.NewReader(b.String()), &dialer.Normalizer{},
+		func([]dialer.Contact) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("sink error: %v", err)
 	}
 }
