@@ -84,7 +84,7 @@ func Example_mount() {
 	h, err := callcenter.NewHandler(callcenter.HandlerConfig{
 		Hub: hub, Commands: svc, Logger: slog.Default(),
 		Tokens: []callcenter.Token{{Name: "wallboard", SHA256: callcenter.HashToken("s3cret"),
-			Scope: callcenter.Scope{Agents: []string{callcenter.Any}, Queues: []string{"support"}}}},
+			Agents: []string{callcenter.Any}, Queues: []string{"support"}}},
 	})
 	if err != nil {
 		panic(err)

@@ -24,8 +24,8 @@ var ErrBadScope = errors.New("callcenter: bad agent or queue list")
 // Scope is a list of agents and a list of queues: what a subscription
 // asks for, or what a token may see and command.
 type Scope struct {
-	Agents []string `yaml:"agents" json:"agents"`
-	Queues []string `yaml:"queues" json:"queues"`
+	Agents []string
+	Queues []string
 }
 
 // ParseScope reads comma-separated agent and queue lists (the agents= and

@@ -16,10 +16,14 @@ import (
 // Token is a bearer token's stored form: its SHA-256 (hex), never the
 // token itself, and what it may see and command.
 type Token struct {
-	Name   string `yaml:"name" json:"name"`     // for logs and metrics; never the secret
-	SHA256 string `yaml:"sha256" json:"sha256"` // hex SHA-256 of the bearer token (HashToken)
-	Scope  `yaml:",inline" json:"scope"`
+	Name   string   `yaml:"name" json:"name"`     // for logs and metrics; never the secret
+	SHA256 string   `yaml:"sha256" json:"sha256"` // hex SHA-256 of the bearer token (HashToken)
+	Agents []string `yaml:"agents" json:"agents"` // the agents it may see and command (Any for all)
+	Queues []string `yaml:"queues" json:"queues"` // the queues likewise
 }
+
+// Scope is what the token may see and command.
+func (t *Token) Scope() Scope { return Scope{Agents: t.Agents, Queues: t.Queues} }
 
 // HashToken returns the stored form of a bearer token.
 func HashToken(secret string) string {
@@ -93,9 +97,20 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	h := &Handler{cfg: cfg, tokens: map[string]*Token{}, mux: http.NewServeMux(), log: cfg.Logger.With("component", "callcenter")}
 	for i := range cfg.Tokens {
 		t := &cfg.Tokens[i]
+		if t.Name == "" {
+			return nil, fmt.Errorf("callcenter: token %d has no name", i+1)
+		}
 		sum := strings.ToLower(t.SHA256)
 		if _, err := hex.DecodeString(sum); err != nil || len(sum) != 64 {
 			return nil, fmt.Errorf("callcenter: token %q: SHA256 is not 64 hex digits", t.Name)
+		}
+		if _, dup := h.tokens[sum]; dup {
+			return nil, fmt.Errorf("callcenter: token %q: the same secret as another token", t.Name)
+		}
+		for _, n := range append(append([]string(nil), t.Agents...), t.Queues...) {
+			if err := CheckName(n); err != nil {
+				return nil, fmt.Errorf("callcenter: token %q: %w", t.Name, err)
+			}
 		}
 		h.tokens[sum] = t
 	}
@@ -125,7 +140,7 @@ func (h *Handler) auth(w http.ResponseWriter, r *http.Request) *Token {
 }
 
 func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, t *Token, want Scope) bool {
-	if ok, what := want.Within(t.Scope); !ok {
+	if ok, what := want.Within(t.Scope()); !ok {
 		h.cfg.Metrics.refusal()
 		h.log.Warn("refused: outside the token's scope", "token", t.Name, "path", r.URL.Path, "outside", what, "asked", want.String())
 		httpError(w, http.StatusForbidden, what+" is outside this token's scope")

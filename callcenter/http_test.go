@@ -171,9 +171,9 @@ func summary(evs []sseEvent) []string {
 }
 
 var testTokens = []Token{
-	{Name: "sup", SHA256: HashToken("sup-secret"), Scope: Scope{Agents: []string{"500", "501"}, Queues: []string{"support"}}},
-	{Name: "sales", SHA256: HashToken("sales-secret"), Scope: Scope{Agents: []string{"510"}, Queues: []string{"sales"}}},
-	{Name: "wall", SHA256: HashToken("wall-secret"), Scope: Scope{Agents: []string{Any}, Queues: []string{Any}}},
+	{Name: "sup", SHA256: HashToken("sup-secret"), Agents: []string{"500", "501"}, Queues: []string{"support"}},
+	{Name: "sales", SHA256: HashToken("sales-secret"), Agents: []string{"510"}, Queues: []string{"sales"}},
+	{Name: "wall", SHA256: HashToken("wall-secret"), Agents: []string{Any}, Queues: []string{Any}},
 }
 
 // Two clients with different scopes get exactly their events; a late
@@ -356,5 +356,23 @@ func TestSlowClientDroppedOthersUndelayed(t *testing.T) {
 	// (300 ms) before it is dropped; the fast one must not wait for that.
 	if worst > 250*time.Millisecond {
 		t.Errorf("fast client delayed by %v while the slow one stalled", worst)
+	}
+}
+
+func TestNewHandlerChecksTokens(t *testing.T) {
+	hub := NewHub(HubConfig{})
+	for name, toks := range map[string][]Token{
+		"no name":   {{SHA256: HashToken("a")}},
+		"bad hash":  {{Name: "x", SHA256: "secret-in-clear"}},
+		"duplicate": {{Name: "x", SHA256: HashToken("a")}, {Name: "y", SHA256: HashToken("a")}},
+		"bad agent": {{Name: "x", SHA256: HashToken("a"), Agents: []string{"5\r\n00"}}},
+		"bad queue": {{Name: "x", SHA256: HashToken("a"), Queues: []string{"a,b"}}},
+	} {
+		if _, err := NewHandler(HandlerConfig{Hub: hub, Tokens: toks}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := NewHandler(HandlerConfig{Hub: hub, Tokens: testTokens}); err != nil {
+		t.Errorf("good tokens: %v", err)
 	}
 }

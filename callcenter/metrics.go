@@ -11,6 +11,7 @@ import (
 type Metrics struct {
 	subscribers prometheus.Gauge
 	events      *prometheus.CounterVec
+	byType      map[Type]prometheus.Counter // events' children, looked up once
 	dropped     prometheus.Counter
 	refused     prometheus.Counter
 	reconnects  prometheus.Counter
@@ -47,17 +48,23 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			return nil, fmt.Errorf("callcenter metrics: %w", err)
 		}
 	}
+	m.byType = map[Type]prometheus.Counter{}
 	for _, t := range []Type{TypeAgentName, TypeExtensionStatus, TypeQueueMemberStatus, TypePhoneNumber, TypeQueueCount,
 		TypeAgentComplete, TypeOriginateFailed, TypeStale, TypeResynced} {
-		m.events.WithLabelValues(string(t))
+		m.byType[t] = m.events.WithLabelValues(string(t))
 	}
 	return m, nil
 }
 
 func (m *Metrics) published(t Type) {
-	if m != nil {
-		m.events.WithLabelValues(string(t)).Inc()
+	if m == nil {
+		return
 	}
+	if c, ok := m.byType[t]; ok {
+		c.Inc()
+		return
+	}
+	m.events.WithLabelValues(string(t)).Inc()
 }
 
 func (m *Metrics) subscriberAdded() {
