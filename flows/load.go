@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,6 +26,9 @@ type Options struct {
 	// SkipPromptCheck disables the prompt file check (e.g. ivrctl graph, or
 	// tests without the sound files).
 	SkipPromptCheck bool
+	// MaxFileBytes refuses flow files larger than this; 0 means
+	// DefaultMaxFileBytes.
+	MaxFileBytes int64
 
 	soundsName string // how messages name Sounds (its directory)
 }
@@ -39,11 +43,39 @@ func (o Options) forFile(path string) Options {
 	return o
 }
 
-// Load reads, validates and compiles one flow file.
-func Load(path string, opts Options) (*Flow, error) {
-	src, err := os.ReadFile(path)
+// DefaultMaxFileBytes caps a flow file: a flow is a few KiB of YAML; a file
+// far larger is a mistake, not a flow, and is not read into memory.
+const DefaultMaxFileBytes = 1 << 20
+
+// ErrTooLarge is wrapped by the error for a flow file over MaxFileBytes.
+var ErrTooLarge = errors.New("flows: flow file too large")
+
+// readFlowFile reads path, refusing files over the cap before reading them.
+func readFlowFile(path string, opts Options) ([]byte, error) {
+	limit := opts.MaxFileBytes
+	if limit <= 0 {
+		limit = DefaultMaxFileBytes
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("flows: %w", err)
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("flows: %w", err)
+	}
+	if int64(len(src)) > limit {
+		return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, path, limit)
+	}
+	return src, nil
+}
+
+// Load reads, validates and compiles one flow file.
+func Load(path string, opts Options) (*Flow, error) {
+	src, err := readFlowFile(path, opts)
+	if err != nil {
+		return nil, err
 	}
 	return Parse(path, src, opts.forFile(path))
 }
@@ -100,9 +132,9 @@ func loadFiles(paths []string, opts Options, prev func(file string) *Flow) (map[
 	var probs []Problem
 	var readErrs []error
 	for _, p := range paths {
-		src, err := os.ReadFile(p)
+		src, err := readFlowFile(p, opts)
 		if err != nil {
-			readErrs = append(readErrs, fmt.Errorf("flows: %w", err))
+			readErrs = append(readErrs, err)
 			continue
 		}
 		var f *Flow

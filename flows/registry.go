@@ -3,9 +3,11 @@ package flows
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrNoFlows is returned by NewRegistry and Reload for a directory without
@@ -48,6 +50,51 @@ func (r *Registry) Names() []string {
 	sort.Strings(names)
 	return names
 }
+
+// ErrUnsettled is returned by ReloadSettled when a flow file changed while
+// it was being read twice: someone is still writing it.
+var ErrUnsettled = errors.New("flows: a flow file is still being written")
+
+// ReloadSettled reloads only when every flow file of the directory reads
+// the same twice, settle apart: a file an editor or a script is still
+// writing in place is not served half-written (write a temp file and rename
+// it, and no reader ever sees a partial file). On ErrUnsettled nothing
+// changed; try again later.
+func (r *Registry) ReloadSettled(settle time.Duration) error {
+	first, err := r.snapshot()
+	if err != nil {
+		return err
+	}
+	time.Sleep(settle)
+	second, err := r.snapshot()
+	if err != nil {
+		return err
+	}
+	if !maps.Equal(first, second) {
+		return ErrUnsettled
+	}
+	return r.Reload()
+}
+
+// snapshot is the content hash of every flow file, by path.
+func (r *Registry) snapshot() (map[string]string, error) {
+	paths, err := flowFiles(r.dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(paths))
+	for _, p := range paths {
+		src, err := readFlowFile(p, r.opts)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = versionOf(src)
+	}
+	return out, nil
+}
+
+// Dir is the directory the registry loads.
+func (r *Registry) Dir() string { return r.dir }
 
 // Reload re-reads the directory. On any problem (an *InvalidError or a read
 // error) the current set stays in place and the error is returned. A file

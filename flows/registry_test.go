@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func copyFlow(t *testing.T, dir, name string, mutate func(string) string) {
@@ -105,5 +106,60 @@ func TestRegistryEmptyDir(t *testing.T) {
 	}
 	if _, err := NewRegistry(filepath.Join(t.TempDir(), "missing"), Options{}); err == nil || errors.Is(err, ErrInvalid) {
 		t.Errorf("missing dir: %v", err)
+	}
+}
+
+// Issue 16 item 19: a file being written in place is not served half
+// written; a file over the cap is refused.
+func TestReloadSettledWaitsForTheWriter(t *testing.T) {
+	dir := t.TempDir()
+	copyFlow(t, dir, "notify.yaml", nil)
+	r, err := NewRegistry(dir, Options{SkipPromptCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := r.Get("notify")
+	src, err := os.ReadFile("sales.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A slow writer rewriting the file in place, chunk by chunk.
+	path := filepath.Join(dir, "notify.yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stop := make(chan struct{})
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for i := 0; i < len(src); i += 64 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			_, _ = f.Write(src[i:min(i+64, len(src))])
+		}
+	}()
+	if err := r.ReloadSettled(100 * time.Millisecond); !errors.Is(err, ErrUnsettled) {
+		t.Fatalf("reload during the write: %v, want ErrUnsettled", err)
+	}
+	if cur, _ := r.Get("notify"); cur != before {
+		t.Fatal("a half-written file replaced the flow")
+	}
+	close(stop)
+	<-written
+}
+
+func TestFlowFileSizeCap(t *testing.T) {
+	dir := t.TempDir()
+	copyFlow(t, dir, "notify.yaml", func(s string) string { return s + "\n# " + strings.Repeat("x", 4096) + "\n" })
+	if _, err := LoadDir(dir, Options{SkipPromptCheck: true, MaxFileBytes: 4096}); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized flow file: %v, want ErrTooLarge", err)
+	}
+	if _, err := LoadDir(dir, Options{SkipPromptCheck: true}); err != nil {
+		t.Fatalf("under the default cap: %v", err)
 	}
 }

@@ -5,6 +5,11 @@
 //
 // SIGHUP (or any change in the flows directory) reloads the flows after
 // validating them; SIGTERM/SIGINT stop accepting calls and drain.
+//
+// Editors and scripts should write a flow to a temporary file and rename it
+// into flows_dir: a rename is atomic. A file rewritten in place is reloaded
+// only once it reads the same twice 300 ms apart, and a symlinked flows_dir
+// (a Kubernetes ConfigMap) is followed when its target is swapped.
 package main
 
 import (
@@ -18,6 +23,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -58,7 +64,7 @@ func run(configPath string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	registry, err := flows.NewRegistry(cfg.FlowsDir, flows.Options{SoundsDir: cfg.SoundsDir})
+	registry, err := flows.NewRegistry(cfg.FlowsDir, flows.Options{SoundsDir: cfg.SoundsDir, MaxFileBytes: cfg.MaxFlowBytes})
 	if err != nil {
 		return fmt.Errorf("flows: %w", err)
 	}
@@ -224,25 +230,37 @@ func serveHTTP(stop context.Context, ln net.Listener, handler http.Handler, logg
 	}
 }
 
-// watchReloads reloads the flows on SIGHUP and when a file in dir changes.
-// A reload validates every flow first; a bad edit is refused with its errors
-// and the running versions stay.
+// reloadSettle is how long a flow file must read the same before a file
+// change is reloaded (editors and scripts write in bursts).
+const reloadSettle = 300 * time.Millisecond
+
+// watchReloads reloads the flows on SIGHUP and when something changes in
+// dir. A reload validates every flow first; a bad edit is refused with its
+// errors and the running versions stay. A file still being written is not
+// reloaded until it reads the same twice. When dir is a symlink (a
+// ConfigMap-style swap of the whole directory) its parent is watched too
+// and the watch follows the new target; inside dir every event counts, not
+// only *.yaml names (Kubernetes swaps a "..data" symlink).
 func watchReloads(ctx context.Context, registry *flows.Registry, dir string, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
 	var events <-chan fsnotify.Event
+	var target string // the resolved dir being watched
 	w, err := fsnotify.NewWatcher()
-	if err == nil {
+	if err != nil {
+		logger.Warn("cannot watch flows dir; SIGHUP still reloads", "dir", dir, "err", err)
+	} else {
 		defer w.Close()
-		if err := w.Add(dir); err != nil {
-			logger.Warn("cannot watch flows dir; SIGHUP still reloads", "dir", dir, "err", err)
-		} else {
-			events = w.Events
+		events = w.Events
+		if fi, err := os.Lstat(dir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			if err := w.Add(filepath.Dir(filepath.Clean(dir))); err != nil {
+				logger.Warn("cannot watch the flows dir's parent; a swap of the symlink needs SIGHUP", "dir", dir, "err", err)
+			}
 		}
+		target = follow(w, dir, "", logger)
 	}
-	// Editors write in bursts; settle before reloading.
 	var settle <-chan time.Time
 	for {
 		select {
@@ -252,19 +270,46 @@ func watchReloads(ctx context.Context, registry *flows.Registry, dir string, log
 			notify("RELOADING=1")
 			reload(registry, logger, "SIGHUP")
 			notify("READY=1")
-		case ev := <-events:
-			if strings.HasSuffix(ev.Name, ".yaml") {
-				settle = time.After(200 * time.Millisecond)
+		case <-events:
+			if w != nil {
+				target = follow(w, dir, target, logger)
 			}
+			settle = time.After(reloadSettle)
 		case <-settle:
 			settle = nil
-			reload(registry, logger, "file change")
+			err := registry.ReloadSettled(reloadSettle)
+			if errors.Is(err, flows.ErrUnsettled) {
+				logger.Info("a flow file is still being written; reload postponed")
+				settle = time.After(reloadSettle)
+				continue
+			}
+			logReload(registry, logger, "file change", err)
 		}
 	}
 }
 
+// follow makes sure the watch is on dir's current target and returns it.
+func follow(w *fsnotify.Watcher, dir, watched string, logger *slog.Logger) string {
+	t, err := filepath.EvalSymlinks(dir)
+	if err != nil || t == watched {
+		return watched
+	}
+	if watched != "" {
+		_ = w.Remove(watched)
+	}
+	if err := w.Add(t); err != nil {
+		logger.Warn("cannot watch flows dir; SIGHUP still reloads", "dir", dir, "target", t, "err", err)
+		return ""
+	}
+	return t
+}
+
 func reload(registry *flows.Registry, logger *slog.Logger, why string) {
-	if err := registry.Reload(); err != nil {
+	logReload(registry, logger, why, registry.Reload())
+}
+
+func logReload(registry *flows.Registry, logger *slog.Logger, why string, err error) {
+	if err != nil {
 		logger.Error("flow reload refused; the running versions stay", "trigger", why, "err", err)
 		return
 	}
