@@ -80,7 +80,9 @@ func rebuildFresh(t *testing.T, addr string) View {
 // client misses nothing and sees nothing twice, and the list actions were
 // sent only at the two connects.
 func TestRestartMidStream(t *testing.T) {
-	fake := amitest.NewServer(fakeCallCentre())
+	cfg := fakeCallCentre()
+	cfg.BootDelay = 150 * time.Millisecond // Login is accepted before FullyBooted after the restart (65)
+	fake := amitest.NewServer(cfg)
 	t.Cleanup(fake.Close)
 	hub := NewHub(HubConfig{})
 	var logs bytes.Buffer
@@ -164,6 +166,14 @@ func TestRestartMidStream(t *testing.T) {
 	for _, a := range RebuildActions {
 		if n := len(fake.ActionsNamed(a)); n != 2 {
 			t.Errorf("%s sent %d times, want 2 (one per connect)", a, n)
+		}
+	}
+	// after the restart the lists waited for FullyBooted (BootDelay after Login)
+	logins, lists := fake.ActionsNamed("Login"), fake.ActionsNamed("QueueStatus")
+	last := lists[len(lists)-1]
+	for _, l := range logins {
+		if l.Session == last.Session && last.At.Sub(l.At) < cfg.BootDelay {
+			t.Errorf("QueueStatus %v after Login, before FullyBooted", last.At.Sub(l.At))
 		}
 	}
 	for _, a := range []string{"QueueSummary", "Status", "Agents", "ExtensionState"} {
