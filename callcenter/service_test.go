@@ -170,11 +170,17 @@ func TestRestartMidStream(t *testing.T) {
 	}
 	// after the restart the lists waited for FullyBooted (BootDelay after Login)
 	logins, lists := fake.ActionsNamed("Login"), fake.ActionsNamed("QueueStatus")
-	last := lists[len(lists)-1]
+	last, found := lists[len(lists)-1], false
 	for _, l := range logins {
-		if l.Session == last.Session && last.At.Sub(l.At) < cfg.BootDelay {
-			t.Errorf("QueueStatus %v after Login, before FullyBooted", last.At.Sub(l.At))
+		if l.Session == last.Session {
+			found = true
+			if last.At.Sub(l.At) < cfg.BootDelay {
+				t.Errorf("QueueStatus %v after Login, before FullyBooted", last.At.Sub(l.At))
+			}
 		}
+	}
+	if !found {
+		t.Errorf("no Login in session %d", last.Session)
 	}
 	for _, a := range []string{"QueueSummary", "Status", "Agents", "ExtensionState"} {
 		if n := len(fake.ActionsNamed(a)); n != 0 {
