@@ -26,7 +26,7 @@ type Response struct {
 // It is safe for concurrent use: many goroutines share one connection and
 // each action's reply is matched by its ActionID.
 type Client struct {
-	*conn
+	*Conn
 }
 
 // Dial connects to Asterisk at addr and logs in (MD5 challenge with
@@ -85,7 +85,7 @@ func NewClient(ctx context.Context, nc net.Conn, opts ...Option) (*Client, error
 		return nil, fmt.Errorf("ami: banner: %w", err)
 	}
 	_ = nc.SetReadDeadline(time.Time{})
-	c := &Client{conn: newConn(nc, rd, cfg, banner)}
+	c := &Client{Conn: newConn(nc, rd, cfg, banner)}
 	c.start()
 	return c, nil
 }
@@ -134,7 +134,7 @@ func (c *Client) login(ctx context.Context, username, secret string, useMD5 bool
 // the Response. Invalid names or values give ErrInvalidValue and nothing
 // is written. Without a context deadline the action gets the connection's
 // action timeout (ErrTimeout).
-func (c *Client) Action(ctx context.Context, action string, headers ...string) (*Response, error) {
+func (c *Conn) Action(ctx context.Context, action string, headers ...string) (*Response, error) {
 	return c.roundTrip(ctx, action, headers...)
 }
 
@@ -490,9 +490,6 @@ func (c *Client) AddFilter(ctx context.Context, f Filter) error {
 	_, err := c.roundTrip(ctx, "Filter", h...)
 	return err
 }
-
-// Subscribe returns a subscription to the named events (all when none).
-func (c *Client) Subscribe(names ...string) *Subscription { return c.conn.Subscribe(names...) }
 
 // ActionIDPrefix is the prefix of this connection's ActionIDs; an
 // OriginateResponse whose ActionID lacks it came from another client.

@@ -18,78 +18,6 @@ import (
 	"github.com/fsivr/fsivr/internal/mailbox"
 )
 
-// Defaults of a connection.
-const (
-	// DefaultActionTimeout bounds an action whose context has no deadline:
-	// every pending action has one, so none waits forever.
-	DefaultActionTimeout = 10 * time.Second
-	// DefaultKeepalive is the Ping interval after Login.
-	DefaultKeepalive = 30 * time.Second
-	// DefaultHighWater and DefaultMaxQueue bound each subscription's
-	// mailbox: a warning above the first, the subscription is closed with
-	// ErrQueueOverflow at the second. A 20 ms pause of a consumer is a few
-	// hundred events at the captured 20-client load, far below both.
-	DefaultHighWater = mailbox.DefaultHighWater
-	DefaultMaxQueue  = mailbox.DefaultMax
-)
-
-// Option configures a connection (Dial, NewClient) or a Reconnector.
-type Option func(*config)
-
-type config struct {
-	logger        *slog.Logger
-	maxFrame      int
-	limits        mailbox.Limits
-	actionTimeout time.Duration
-	keepalive     time.Duration
-	prefix        string
-	md5           bool
-}
-
-func newConfig(opts []Option) config {
-	c := config{keepalive: DefaultKeepalive}
-	for _, o := range opts {
-		o(&c)
-	}
-	if c.logger == nil {
-		c.logger = slog.Default()
-	}
-	if c.maxFrame <= 0 {
-		c.maxFrame = DefaultMaxFrame
-	}
-	if c.actionTimeout <= 0 {
-		c.actionTimeout = DefaultActionTimeout
-	}
-	return c
-}
-
-// WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// WithMaxFrame sets the largest accepted message in bytes (default 1 MiB).
-func WithMaxFrame(n int) Option { return func(c *config) { c.maxFrame = n } }
-
-// WithQueueLimits sets each subscription's high-water mark and hard cap.
-func WithQueueLimits(highWater, maxQueue int) Option {
-	return func(c *config) { c.limits = mailbox.Limits{HighWater: highWater, Max: maxQueue} }
-}
-
-// WithActionTimeout sets the deadline of actions whose context has none.
-func WithActionTimeout(d time.Duration) Option { return func(c *config) { c.actionTimeout = d } }
-
-// WithKeepalive sets the Ping interval after Login; 0 turns keepalive off.
-// A Ping unanswered within the interval ends the connection (ErrTimeout).
-func WithKeepalive(d time.Duration) Option { return func(c *config) { c.keepalive = d } }
-
-// WithActionIDPrefix sets the prefix of our ActionIDs (default: random
-// per connection). Asterisk sends OriginateResponse to every session with
-// the originator's ActionID, so prefixes must differ between clients.
-func WithActionIDPrefix(p string) Option { return func(c *config) { c.prefix = p } }
-
-// WithMD5Auth makes Dial and the Reconnector log in with the MD5
-// challenge (the secret never crosses the wire).
-func WithMD5Auth() Option { return func(c *config) { c.md5 = true } }
-
 // Stats are counters of a subscription's mailbox or of a connection.
 type Stats struct {
 	EventsQueued       uint64 // events put in the mailbox(es)
@@ -107,10 +35,11 @@ type pending struct {
 	items  []*Message
 }
 
-// conn is the connection layer: one reader goroutine that only frames and
-// dispatches, replies matched by ActionID, a serialized writer and
-// per-subscription ordered mailboxes.
-type conn struct {
+// Conn is the connection layer that Client embeds: one reader goroutine
+// that only frames and dispatches, replies matched by ActionID, a
+// serialized writer and per-subscription ordered mailboxes. It is safe for
+// concurrent use.
+type Conn struct {
 	nc     net.Conn
 	rd     *Reader
 	cfg    config
@@ -139,14 +68,14 @@ type conn struct {
 	keepalive sync.Once
 }
 
-func newConn(nc net.Conn, rd *Reader, cfg config, banner string) *conn {
+func newConn(nc net.Conn, rd *Reader, cfg config, banner string) *Conn {
 	prefix := cfg.prefix
 	if prefix == "" {
 		var b [4]byte
 		_, _ = rand.Read(b[:])
 		prefix = "fsivr-" + hex.EncodeToString(b[:]) + "-"
 	}
-	c := &conn{
+	c := &Conn{
 		nc:      nc,
 		rd:      rd,
 		cfg:     cfg,
@@ -161,7 +90,7 @@ func newConn(nc net.Conn, rd *Reader, cfg config, banner string) *conn {
 	return c
 }
 
-func (c *conn) start() {
+func (c *Conn) start() {
 	c.readerWG.Add(1)
 	go c.readLoop()
 }
@@ -169,7 +98,7 @@ func (c *conn) start() {
 // readLoop frames messages and dispatches them. It never waits on a
 // consumer: replies go to buffered channels, events to unbounded mailboxes
 // (Asterisk cuts a session that leaves about 4 MB unread).
-func (c *conn) readLoop() {
+func (c *Conn) readLoop() {
 	defer c.readerWG.Done()
 	for {
 		m, err := c.rd.ReadMessage()
@@ -190,7 +119,7 @@ func (c *conn) readLoop() {
 	}
 }
 
-func (c *conn) dispatch(m *Message) {
+func (c *Conn) dispatch(m *Message) {
 	if m.IsEvent() {
 		if id := m.ActionID(); id != "" && strings.HasPrefix(id, c.prefix) && c.listItem(id, m) {
 			return
@@ -231,7 +160,7 @@ func (c *conn) dispatch(m *Message) {
 // listItem gives an event carrying one of our ActionIDs to the list action
 // collecting it; false if no list is collecting (OriginateResponse, or a
 // list whose caller gave up: those go to the subscriptions).
-func (c *conn) listItem(id string, m *Message) bool {
+func (c *Conn) listItem(id string, m *Message) bool {
 	c.mu.Lock()
 	p := c.pending[id]
 	if p == nil || p.resp == nil {
@@ -270,7 +199,7 @@ func isFailure(resp string) bool {
 }
 
 // publish appends an event to every subscription that wants it.
-func (c *conn) publish(m *Message) {
+func (c *Conn) publish(m *Message) {
 	for _, s := range *c.subs.Load() {
 		if s.wants(m) {
 			s.put(m)
@@ -281,7 +210,7 @@ func (c *conn) publish(m *Message) {
 // Subscribe returns a subscription to the named events (every event when
 // no name is given), matched case-insensitively, in arrival order from now
 // on. Read it with Notify and Drain; the reader never waits for it.
-func (c *conn) Subscribe(names ...string) *Subscription {
+func (c *Conn) Subscribe(names ...string) *Subscription {
 	s := &Subscription{
 		c:     c,
 		names: append([]string(nil), names...),
@@ -302,7 +231,7 @@ func (c *conn) Subscribe(names ...string) *Subscription {
 	return s
 }
 
-func (c *conn) unsubscribe(s *Subscription) {
+func (c *Conn) unsubscribe(s *Subscription) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := *c.subs.Load()
@@ -316,26 +245,26 @@ func (c *conn) unsubscribe(s *Subscription) {
 }
 
 // Done is closed when the connection is gone.
-func (c *conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} { return c.done }
 
 // Booted is closed when FullyBooted arrives. After a restart Asterisk
 // accepts Login before it has booted (up to 339 ms earlier in the
 // captures): wait for this before trusting list actions.
-func (c *conn) Booted() <-chan struct{} { return c.booted }
+func (c *Conn) Booted() <-chan struct{} { return c.booted }
 
 // Banner is the manager version Asterisk announced ("11.0.0").
-func (c *conn) Banner() string { return c.banner }
+func (c *Conn) Banner() string { return c.banner }
 
 // Err is why the connection ended (nil while it is up). Clean ends
 // (Close, Logoff, an announced Shutdown) match ErrClosed.
-func (c *conn) Err() error {
+func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closeReason
 }
 
 // Stats counts replies nobody waited for and sums the subscriptions.
-func (c *conn) Stats() Stats {
+func (c *Conn) Stats() Stats {
 	c.mu.Lock()
 	s := Stats{RepliesUnclaimed: c.unclaimed}
 	c.mu.Unlock()
@@ -351,7 +280,7 @@ func (c *conn) Stats() Stats {
 
 // fail ends the connection with err (the first reason wins), fails every
 // pending action and ends every subscription, and logs once.
-func (c *conn) fail(err error) {
+func (c *Conn) fail(err error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -373,7 +302,7 @@ func (c *conn) fail(err error) {
 }
 
 // Close closes the connection and waits for the reader to stop.
-func (c *conn) Close() error {
+func (c *Conn) Close() error {
 	c.fail(fmt.Errorf("%w: closed by us", ErrClosed))
 	c.readerWG.Wait()
 	return nil
@@ -383,7 +312,7 @@ func (c *conn) Close() error {
 // (and, for a list action, every item up to the ...Complete event). The
 // pending entry is removed on every path. A Response: Error or Failure
 // gives a *ResponseError along with the Response.
-func (c *conn) roundTrip(ctx context.Context, action string, headers ...string) (*Response, error) {
+func (c *Conn) roundTrip(ctx context.Context, action string, headers ...string) (*Response, error) {
 	if err := validateAction(action, headers); err != nil {
 		return nil, err
 	}
@@ -440,7 +369,7 @@ func (c *conn) roundTrip(ctx context.Context, action string, headers ...string) 
 
 // write sends payload; called with wmu held. A failed or interrupted write
 // leaves the stream in an unknown state, so it ends the connection.
-func (c *conn) write(ctx context.Context, payload []byte) error {
+func (c *Conn) write(ctx context.Context, payload []byte) error {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.nc.SetWriteDeadline(dl)
 	}
@@ -466,7 +395,7 @@ func (c *conn) write(ctx context.Context, payload []byte) error {
 
 // startKeepalive pings every interval once logged in; an unanswered Ping
 // ends the connection so that its owner reconnects.
-func (c *conn) startKeepalive() {
+func (c *Conn) startKeepalive() {
 	if c.cfg.keepalive <= 0 {
 		return
 	}
@@ -496,7 +425,7 @@ func (c *conn) startKeepalive() {
 // connection. The reader appends without waiting; the owner waits on
 // Notify and takes everything queued with Drain.
 type Subscription struct {
-	c     *conn
+	c     *Conn
 	names []string
 	mb    *mailbox.Mailbox[*Message]
 

@@ -43,10 +43,10 @@
 // filtered by event name. After Login a keepalive Ping runs (WithKeepalive);
 // an unanswered one ends the connection with ErrTimeout.
 //
-// API (client.go, reconnect.go, originate.go): Dial logs in (plain, or the
-// MD5 challenge with WithMD5Auth); a wrong secret is ErrAuth, and secrets
-// never reach logs or errors. Action sends any action; `Response: Error` is
-// a *ResponseError matching ErrAction. Typed helpers cover what fsivr
+// API (client.go, reconnector.go, originate.go; options in config.go):
+// Dial logs in (plain, or the MD5 challenge with WithMD5Auth); a wrong
+// secret is ErrAuth, and secrets never reach logs or errors. Action sends
+// any action; `Response: Error` is a *ResponseError matching ErrAction. Typed helpers cover what fsivr
 // uses: Originate, Redirect, Hangup, Getvar/Setvar, Command (Output lines
 // of Asterisk ≥ 14 and the older Follows form), Status, CoreShowChannels,
 // QueueStatus/QueueSummary, QueueAdd/QueueRemove/QueuePause/QueuePenalty,
