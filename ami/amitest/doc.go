@@ -55,7 +55,8 @@
 // scripted event, to the sessions whose mask and filters let it through:
 // the call-centre tests use it for queue and agent events); and break it
 // with PauseReading, DropAll, SetRefusing, Restart and the slow-client cut
-// (Config.SlowClientLimit, 4 MiB like Asterisk).
+// (Config.WriteTimeout, 100 ms like Asterisk's writetimeout, once the
+// socket buffers are full; Config.SlowClientLimit caps the fake's own queue).
 //
 // Known simplifications: a non-Local dial string (PJSIP/100@trunk) is
 // played as the Local scenario's ;1 channel alone, named PJSIP/trunk-<seq>,

@@ -31,6 +31,9 @@ func newServer(cfg Config) (*Server, error) {
 	if cfg.AuthFailDelay == 0 {
 		cfg.AuthFailDelay = time.Second
 	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 100 * time.Millisecond
+	}
 	if cfg.SlowClientLimit == 0 {
 		cfg.SlowClientLimit = 4 << 20
 	}

@@ -42,9 +42,14 @@ type Config struct {
 	// AuthFailDelay is how long a wrong secret waits before Response: Error
 	// and the close; default 1 s as Asterisk. Negative: no delay.
 	AuthFailDelay time.Duration
-	// SlowClientLimit is how many bytes may wait unread for one session
-	// before the fake cuts it mid-message, as Asterisk does at about 4 MB;
-	// default 4 MiB, negative: never cut.
+	// WriteTimeout is manager.conf's writetimeout: a write to a session
+	// that blocks this long (its peer stopped reading and the socket
+	// buffers, about 4 MB, are full) cuts the session mid-message, as
+	// Asterisk does. Default 100 ms; negative: never.
+	WriteTimeout time.Duration
+	// SlowClientLimit caps the bytes the fake itself queues for one session
+	// beyond the socket buffers; past it the session is cut the same way.
+	// Default 4 MiB, negative: no cap.
 	SlowClientLimit int
 	// BootDelay is, after Restart, how long after the first successful Login
 	// FullyBooted arrives (65_restart_fastpoll: 339 ms). Default 0.

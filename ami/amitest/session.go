@@ -46,9 +46,9 @@ func (c *session) enqueueLocked(b []byte) {
 	if lim := c.srv.cfg.SlowClientLimit; lim > 0 && c.pending > lim {
 		// Asterisk's cut: what is already written stays, the rest is lost,
 		// the TCP connection is closed; the last message sent is partial.
-		// The write in progress is cut short at once (a deadline in the
-		// past makes it return with what it wrote), so the peer gets a
-		// partial message and then EOF.
+		// A cap on the fake's own queue: the write in progress is cut
+		// short at once (a deadline in the past makes it return with what
+		// it wrote), so the peer gets a partial message and then EOF.
 		c.dead = true
 		c.out = nil
 		_ = c.conn.SetWriteDeadline(time.Unix(1, 0))
@@ -138,11 +138,22 @@ func (c *session) kill() {
 	}
 }
 
+// writeChunk is the size of the fake's socket writes.
+const writeChunk = 4096
+
 func (c *session) writer() {
 	defer c.srv.wg.Done()
+	// Under pressure (the peer reads slower than the fake writes) the last
+	// byte written is held back until more follows, so the stream the peer
+	// has always stops inside a message: a cut then lands mid-message, as
+	// in the captures. Without pressure nothing is held (no added latency).
+	var held []byte
+	flush := time.NewTimer(time.Hour)
+	flush.Stop()
 	for {
 		select {
 		case <-c.wake:
+		case <-flush.C:
 		case <-c.srv.ctx.Done():
 			_ = c.conn.Close()
 			return
@@ -155,25 +166,47 @@ func (c *session) writer() {
 			_ = c.conn.Close()
 			return
 		}
-		// One write per batch: cheaper, and a write cut short by the slow
-		// client limit then ends mid-message as Asterisk's does.
-		for len(out) > 0 {
-			var batch []byte
-			for len(out) > 0 && len(batch) < 64<<10 {
-				batch = append(batch, out[0]...)
-				out = out[1:]
+		// Fixed-size chunks that ignore message boundaries, each with
+		// Asterisk's write timeout: a peer that has stopped reading fills
+		// the socket buffers, a write times out and the session is cut.
+		stream := held
+		held = nil
+		for _, b := range out {
+			stream = append(stream, b...)
+		}
+		pressure := false
+		for len(stream) > 0 {
+			chunk := stream[:min(len(stream), writeChunk)]
+			if pressure && len(chunk) == len(stream) && !closing {
+				if len(chunk) == 1 {
+					held = append(held, chunk...)
+					flush.Reset(5 * time.Millisecond)
+					break
+				}
+				chunk = chunk[:len(chunk)-1]
 			}
-			_, err := c.conn.Write(batch)
+			if d := c.srv.cfg.WriteTimeout; d > 0 {
+				_ = c.conn.SetWriteDeadline(time.Now().Add(d))
+			}
+			began := time.Now()
+			n, err := c.conn.Write(chunk)
+			if time.Since(began) > time.Millisecond {
+				pressure = true
+			}
+			stream = stream[n:]
 			c.mu.Lock()
-			c.pending -= len(batch)
+			c.pending -= n
 			dead := c.dead
 			c.mu.Unlock()
 			if err != nil || dead {
+				if err != nil && !dead {
+					c.srv.log.Info("amitest: cutting slow session", "session", c.id, "err", err)
+				}
 				_ = c.conn.Close()
 				return
 			}
 		}
-		if closing {
+		if closing && len(held) == 0 {
 			c.mu.Lock()
 			empty := len(c.out) == 0
 			c.mu.Unlock()
