@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fsivr/fsivr/internal/mailbox"
+	"github.com/fsivr/fsivr/internal/netctx"
 )
 
 // Stats are counters of a subscription's mailbox or of a connection.
@@ -370,23 +371,7 @@ func (c *Conn) roundTrip(ctx context.Context, action string, headers ...string) 
 // write sends payload; called with wmu held. A failed or interrupted write
 // leaves the stream in an unknown state, so it ends the connection.
 func (c *Conn) write(ctx context.Context, payload []byte) error {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.nc.SetWriteDeadline(dl)
-	}
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		_ = c.nc.SetWriteDeadline(time.Unix(1, 0))
-		close(fired)
-	})
-	_, err := c.nc.Write(payload)
-	if !stop() {
-		<-fired // the deadline was moved; wait so the reset below wins
-	}
-	_ = c.nc.SetWriteDeadline(time.Time{})
-	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			err = fmt.Errorf("%w (%w)", ctxErr, err)
-		}
+	if err := netctx.Write(ctx, c.nc, payload); err != nil {
 		c.fail(fmt.Errorf("ami: write: %w", err))
 		return err
 	}
