@@ -2,7 +2,9 @@ package calllog_test
 
 import (
 	"context"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,10 +21,13 @@ import (
 // flush in Close. "spooled" must be 0 (the burst fits the queue).
 // batched-no-summary is the same writer with NoSummary (stream + dedupe only),
 // the like-for-like comparison with the naive XADD.
+//
+// CALLLOG_BENCH_REDIS=host:port[,host:port...] points it at a given Redis or
+// Redis Cluster (one seed is enough) instead of a redistest server, and
+// CALLLOG_BENCH_SHARDS=N writes N shards (spread over a cluster's masters).
 func BenchmarkWrite(b *testing.B) {
-	srv := redistest.NewServer(b, redistest.Options{})
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	b.Cleanup(func() { _ = client.Close() })
+	client := benchClient(b)
+	shards, _ := strconv.Atoi(os.Getenv("CALLLOG_BENCH_SHARDS"))
 	entry := func(i int) calllog.Entry {
 		return calllog.Entry{Call: "call-" + strconv.Itoa(i%200), Flow: "sales", FlowVersion: "3",
 			Node: "menu", Kind: calllog.KindDTMF, Value: strconv.Itoa(i % 10),
@@ -31,7 +36,7 @@ func BenchmarkWrite(b *testing.B) {
 
 	batched := func(noSummary bool) func(b *testing.B) {
 		return func(b *testing.B) {
-			w, err := calllog.NewWriter(calllog.Config{SpoolDir: b.TempDir(), Stream: "bench-batched", NoSummary: noSummary,
+			w, err := calllog.NewWriter(calllog.Config{SpoolDir: b.TempDir(), Stream: "bench-batched", NoSummary: noSummary, Shards: shards,
 				// Room for the whole burst: this measures the Redis path, not the
 				// spool (a tight loop outruns any writer and would spill).
 				QueueSize: b.N + 1}, client, nil)
@@ -66,7 +71,7 @@ func BenchmarkWrite(b *testing.B) {
 			err := client.XAdd(ctx, &redis.XAddArgs{
 				Stream: "{fsivr}:bench-naive", MaxLen: calllog.DefaultMaxLen, Approx: true,
 				Values: []any{"v", "1", "id", strconv.Itoa(i), "call", e.Call, "flow", e.Flow,
-					"flow_version", e.FlowVersion, "node", e.Node, "kind", e.Kind, "value", e.Value,
+					"flow_version", e.FlowVersion, "node", e.Node, "kind", string(e.Kind), "value", e.Value,
 					"ts", calllog.FormatTime(time.Now()), "caller", e.Fields["caller"]},
 			}).Err()
 			if err != nil {
@@ -75,4 +80,21 @@ func BenchmarkWrite(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 	})
+}
+
+// benchClient is the Redis the benchmark writes to: CALLLOG_BENCH_REDIS if
+// set, else a fresh redistest server.
+func benchClient(b *testing.B) redis.UniversalClient {
+	if addrs := os.Getenv("CALLLOG_BENCH_REDIS"); addrs != "" {
+		client, err := calllog.NewRedisClient(context.Background(), &redis.UniversalOptions{Addrs: strings.Split(addrs, ",")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = client.Close() })
+		return client
+	}
+	srv := redistest.NewServer(b, redistest.Options{})
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	b.Cleanup(func() { _ = client.Close() })
+	return client
 }

@@ -65,8 +65,9 @@ type Config struct {
 	// successful write may be written twice (consumers can dedupe by "id").
 	// Default 7 days.
 	DedupeTTL time.Duration `yaml:"dedupe_ttl"`
-	// QueueSize bounds the in-memory queue (entries). When it is full, Append
-	// moves the queue to the spool file itself. Default 8192.
+	// QueueSize bounds the in-memory queue of each shard (entries). When it
+	// is full, the shard spools: its queue goes to the spool file and later
+	// entries follow it there. Default 8192.
 	QueueSize int `yaml:"queue_size"`
 	// BatchSize is the most entries sent in one script call. Default 256.
 	BatchSize int `yaml:"batch_size"`
