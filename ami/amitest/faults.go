@@ -61,3 +61,24 @@ func (s *Server) Restart(down time.Duration) <-chan struct{} {
 func (s *Server) Emit(name, class string, headers ...Header) {
 	s.broadcast(newEvent(name, class, headers))
 }
+
+// EmitRaw sends b as it is (it should end with a blank line) to every
+// logged-in session whose event mask is not off, ignoring filters: for
+// byte-level quirks Emit cannot produce, such as the captured bare LF
+// inside an Agents item or after a Park reply's Message.
+func (s *Server) EmitRaw(b []byte) {
+	raw := append([]byte(nil), b...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.sessions {
+		c.mu.Lock()
+		if c.authed && c.events.on() {
+			if c.holding > 0 {
+				c.held = append(c.held, &event{raw: raw})
+			} else {
+				c.enqueueLocked(raw)
+			}
+		}
+		c.mu.Unlock()
+	}
+}

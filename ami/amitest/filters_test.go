@@ -117,3 +117,27 @@ func TestEventMaskHidesDialplanAndCdr(t *testing.T) {
 		t.Errorf("Events off: %v", m.headers)
 	}
 }
+
+// EmitRaw passes bytes through untouched (the bare-LF Agents item of 70_*).
+func TestEmitRaw(t *testing.T) {
+	srv := NewServer(Config{})
+	defer srv.Close()
+	c := login(t, srv, "on")
+	off := login(t, srv, "off")
+	c.write("Action: Ping\r\nActionID: p\r\n\r\n")
+	for c.mustRead(time.Second).get("ActionID") != "p" {
+	}
+	raw := "Event: Agents\r\nAgent: 1001\r\nCallStarted: 1796112741\nLoggedInTime: 1796112736\r\n\r\n"
+	srv.EmitRaw([]byte(raw))
+	m := c.mustRead(time.Second)
+	if m.raw != raw {
+		t.Errorf("got %q, want %q", m.raw, raw)
+	}
+	if m.get("LoggedInTime") != "1796112736" {
+		t.Errorf("bare-LF header not split: %v", m.headers)
+	}
+	off.write("Action: Ping\r\nActionID: q\r\n\r\n")
+	if m := off.mustRead(time.Second); m.get("ActionID") != "q" {
+		t.Errorf("events-off session got %v", m.headers)
+	}
+}
