@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/fsivr/fsivr/ami/amitest"
-	"github.com/fsivr/fsivr/internal/backoff"
 )
 
 // recorder is a Commander that records what reached it.
@@ -101,7 +100,7 @@ func TestServiceCommandsAgainstFake(t *testing.T) {
 	hub := NewHub(HubConfig{})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := NewService(ServiceConfig{Addr: fake.Addr, Username: "dialer", Secret: "secret", Hub: hub, Logger: log,
-		Backoff: backoff.Policy{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond}})
+		MinDelay: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fsivr/fsivr/ami/amitest"
-	"github.com/fsivr/fsivr/internal/backoff"
 	"go.uber.org/goleak"
 )
 
@@ -23,7 +22,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	hub := NewHub(HubConfig{})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := NewService(ServiceConfig{Addr: fake.Addr, Username: "dialer", Secret: "secret", Hub: hub, Logger: log,
-		Backoff: backoff.Policy{Min: 20 * time.Millisecond, Max: 50 * time.Millisecond}})
+		MinDelay: 20 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/fsivr/fsivr/ami"
-	"github.com/fsivr/fsivr/internal/backoff"
 )
 
 // ServiceConfig configures the shared AMI connection and the commands.
@@ -26,8 +25,9 @@ type ServiceConfig struct {
 	Model   ModelConfig
 	Metrics *Metrics
 	Logger  *slog.Logger
-	// Backoff between connection attempts (internal/backoff defaults).
-	Backoff backoff.Policy
+	// MinDelay and MaxDelay bound the backoff between connection attempts
+	// (ami.Reconnector's defaults: 100 ms, 30 s).
+	MinDelay, MaxDelay time.Duration
 	// BootTimeout bounds the wait for FullyBooted after Login (Asterisk
 	// accepts logins before its boot has finished, 65); default 30 s.
 	BootTimeout time.Duration
@@ -115,8 +115,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 }
 
 // Filters are the server-side filters the service adds after
-// `Events EventMask: agent,call,dialplan`: one include per event the
-// model reads (a name(A|B) matches nothing, 66/69), the VarSet of
+// `Events EventMask: agent,call,dialplan,system`: one include per event the
+// model reads (and FullyBooted, Shutdown) (a name(A|B) matches nothing, 66/69), the VarSet of
 // MIXMONITOR_FILENAME only (dialplan class, the one way to learn a
 // recording's file name, 62), the DeviceStateChanges of Custom: and
 // Agent: devices only (what members' StateInterfaces follow), and the
@@ -125,7 +125,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 func (s *Service) Filters() []ami.Filter {
 	fs := ami.IncludeEvents("QueueMemberAdded", "QueueMemberRemoved", "QueueMemberStatus", "QueueMemberPause",
 		"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect", "AgentComplete",
-		"ExtensionStatus", "OriginateResponse")
+		"ExtensionStatus", "OriginateResponse", "FullyBooted", "Shutdown")
 	return append(fs,
 		ami.Filter{MatchCriteria: "action(include),name(VarSet),header(Variable),method(exact)", Filter: "MIXMONITOR_FILENAME"},
 		ami.Filter{MatchCriteria: "action(include),name(DeviceStateChange),header(Device),method(regex)", Filter: devicePattern()},
@@ -144,23 +144,33 @@ func devicePattern() string {
 	return "^(" + strings.Join(quoted, "|") + ")"
 }
 
-// EventMask is the class list sent before the filters.
-const EventMask = "agent,call,dialplan"
+// EventMask is the class list sent before the filters: system for
+// FullyBooted (awaited after a restart) and Shutdown only.
+const EventMask = "agent,call,dialplan,system"
 
-// Run keeps the connection up until ctx ends: connect, rebuild, follow the
-// events; on a lost link publish stale, back off, and again.
+// Run keeps the connection up until ctx ends, through ami.Reconnector
+// (backoff, Login, EventMask, Filters, FullyBooted): each connection is
+// rebuilt and followed; when it ends clients are told stale. Until the
+// first rebuild the state is stale too. It returns ctx.Err(), or an error
+// retrying cannot fix (a wrong secret: ami.ErrAuth).
 func (s *Service) Run(ctx context.Context) error {
-	for attempt := 0; ; {
-		err := s.session(ctx, &attempt)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		s.markStale(err)
-		if err := s.cfg.Backoff.Wait(ctx, attempt); err != nil {
-			return err
-		}
-		attempt++
+	s.markStale(errors.New("connecting"))
+	r := &ami.Reconnector{
+		Addr: s.cfg.Addr, Username: s.cfg.Username, Secret: s.cfg.Secret,
+		EventMask: EventMask, Filters: s.Filters(),
+		MinDelay: s.cfg.MinDelay, MaxDelay: s.cfg.MaxDelay, BootTimeout: s.cfg.BootTimeout,
+		Options: s.cfg.DialOptions, Logger: s.log,
 	}
+	err := r.Run(ctx, func(ctx context.Context, c *ami.Client, sub *ami.Subscription) {
+		err := s.follow(ctx, c, sub)
+		if ctx.Err() == nil {
+			s.markStale(err)
+		}
+	})
+	s.mu.Lock()
+	s.client = nil
+	s.mu.Unlock()
+	return err
 }
 
 func (s *Service) markStale(err error) {
@@ -171,42 +181,13 @@ func (s *Service) markStale(err error) {
 		return
 	}
 	s.stale = true
-	reason := "disconnected"
-	if err != nil {
-		reason = err.Error()
-	}
 	s.log.Warn("AMI link down; clients told the state is stale", "err", err)
-	s.cfg.Hub.Publish(Event{Type: TypeStale, Reason: reason})
+	s.cfg.Hub.Publish(Event{Type: TypeStale, Reason: err.Error()})
 }
 
-// session is one connection's life; it returns why it ended.
-func (s *Service) session(ctx context.Context, attempt *int) error {
-	c, err := ami.Dial(ctx, s.cfg.Addr, s.cfg.Username, s.cfg.Secret, s.cfg.DialOptions...)
-	if err != nil {
-		return fmt.Errorf("ami connect: %w", err)
-	}
-	defer c.Close()
-	sub := c.Subscribe()
-	defer sub.Close()
-	boot := time.NewTimer(s.cfg.BootTimeout)
-	defer boot.Stop()
-	select {
-	case <-c.Booted():
-	case <-c.Done():
-		return fmt.Errorf("ami closed before FullyBooted: %w", c.Err())
-	case <-boot.C:
-		return errors.New("ami: no FullyBooted in time")
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if err := c.Events(ctx, EventMask); err != nil {
-		return fmt.Errorf("ami events: %w", err)
-	}
-	for _, f := range s.Filters() {
-		if err := c.AddFilter(ctx, f); err != nil {
-			return fmt.Errorf("ami filter %s: %w", f.MatchCriteria, err)
-		}
-	}
+// follow is one connection's life: rebuild, then apply the live events
+// until the connection or its subscription ends; it returns why.
+func (s *Service) follow(ctx context.Context, c *ami.Client, sub *ami.Subscription) error {
 	// Events queued since Login are applied after the rebuild, in order:
 	// each carries absolute state (a member's whole block, a queue's Count)
 	// or is a one-shot fact (AgentComplete) the lists cannot give, so
@@ -230,14 +211,12 @@ func (s *Service) session(ctx context.Context, attempt *int) error {
 	s.mu.Lock()
 	diffs := s.model.Rebuild(items)
 	s.cfg.Hub.Publish(diffs...)
-	live := sub.Drain(nil)
-	for _, m := range live {
+	for _, m := range sub.Drain(nil) {
 		s.cfg.Hub.Publish(s.model.Apply(m)...)
 	}
 	s.cfg.Hub.Publish(Event{Type: TypeResynced})
 	s.client, s.stale = c, false
 	s.mu.Unlock()
-	*attempt = 0
 	s.cfg.Metrics.reconnected(took.Seconds())
 	s.log.Info("AMI connected; state rebuilt", "list_items", len(items), "differences", len(diffs), "rebuild", took)
 

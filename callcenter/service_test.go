@@ -14,7 +14,6 @@ import (
 
 	"github.com/fsivr/fsivr/ami"
 	"github.com/fsivr/fsivr/ami/amitest"
-	"github.com/fsivr/fsivr/internal/backoff"
 )
 
 func post(t *testing.T, url, token, body string) (int, string) {
@@ -89,7 +88,7 @@ func TestRestartMidStream(t *testing.T) {
 	lw := &lockedWriter{w: &logs}
 	log := slog.New(slog.NewTextHandler(lw, nil))
 	svc, err := NewService(ServiceConfig{Addr: fake.Addr, Username: "dialer", Secret: "secret", Hub: hub, Logger: log,
-		Backoff: backoff.Policy{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond}})
+		MinDelay: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +271,8 @@ func TestDroppedConnectionNoDuplicates(t *testing.T) {
 	t.Cleanup(fake.Close)
 	hub := NewHub(HubConfig{})
 	svc, err := NewService(ServiceConfig{Addr: fake.Addr, Username: "dialer", Secret: "secret", Hub: hub,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Backoff: backoff.Policy{Min: 50 * time.Millisecond, Max: 100 * time.Millisecond}})
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MinDelay: 50 * time.Millisecond, MaxDelay: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
