@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"regexp"
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -98,10 +99,7 @@ func jsonFields(body []byte) (Result, error) {
 	if obj == nil {
 		return Result{}, fmt.Errorf("%w: JSON answer is null", ErrNotFound)
 	}
-	lower := make(map[string]any, len(obj))
-	for k, v := range obj {
-		lower[strings.ToLower(k)] = v
-	}
+	lower := foldKeys(obj)
 	var r Result
 	var err error
 	if r.Extension, err = pick(lower, "extension", "extension", "extn", "ext", "cc_extn", "agent_extension", "agent"); err != nil {
@@ -116,12 +114,47 @@ func jsonFields(body []byte) (Result, error) {
 	return r, nil
 }
 
+// ambiguous marks a folded key that came in several spellings, none of them
+// the lower-case one.
+type ambiguous []string
+
+// foldKeys lower-cases the keys of obj by one rule, so the same answer always
+// gives the same fields: the lower-case spelling ("extension") wins over any
+// other ("Extension", "EXTENSION"); without it, one other spelling is taken;
+// several other spellings and no lower-case one are ambiguous (ErrInvalid
+// when that field is read).
+func foldKeys(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	spellings := map[string][]string{}
+	for k, v := range obj {
+		lk := strings.ToLower(k)
+		if k == lk {
+			out[lk] = v
+			continue
+		}
+		spellings[lk] = append(spellings[lk], k)
+		if _, exact := obj[lk]; !exact {
+			out[lk] = v
+		}
+	}
+	for lk, ks := range spellings {
+		if _, exact := obj[lk]; !exact && len(ks) > 1 {
+			sort.Strings(ks)
+			out[lk] = ambiguous(ks)
+		}
+	}
+	return out
+}
+
 // pick returns the first key present with a scalar value.
 func pick(obj map[string]any, field string, keys ...string) (string, error) {
 	for _, k := range keys {
 		v, ok := obj[k]
 		if !ok || v == nil {
 			continue
+		}
+		if a, ok := v.(ambiguous); ok {
+			return "", fmt.Errorf("%w: JSON %s given as %s and no %q", ErrInvalid, field, strings.Join(a, ", "), k)
 		}
 		switch v := v.(type) {
 		case string:

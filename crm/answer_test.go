@@ -95,3 +95,21 @@ func FuzzParseAnswer(f *testing.F) {
 		}
 	})
 }
+
+// Issue 16 item 20: one rule for keys that differ only in case.
+func TestJSONKeyCaseRule(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"EXTENSION": "601", "extension": "602", "Extension": "603"}`: "602", // lower case wins
+		`{"Extension": "603"}`: "603", // one other spelling is taken
+	} {
+		for range 20 { // map order must not matter
+			r, err := jsonFields([]byte(body))
+			if err != nil || r.Extension != want {
+				t.Fatalf("%s: %q, %v; want %s", body, r.Extension, err, want)
+			}
+		}
+	}
+	if _, err := jsonFields([]byte(`{"EXTENSION": "601", "Extension": "603"}`)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("two spellings and no lower-case one: %v, want ErrInvalid", err)
+	}
+}

@@ -52,6 +52,10 @@ type Config struct {
 	// ExtensionPattern is a regexp an extension must match as a whole (it is
 	// anchored even if written without ^ and $).
 	ExtensionPattern string `yaml:"extension_pattern"`
+	// AllowCrossHostRedirects lets a lookup follow a redirect to another
+	// host (or port or scheme). Off by default: a CRM answer that sends the
+	// caller id elsewhere is refused (ErrCrossHostRedirect).
+	AllowCrossHostRedirects bool `yaml:"allow_cross_host_redirects"`
 	// MaxBody is the largest answer body accepted, in bytes; larger is ErrInvalid.
 	MaxBody int64 `yaml:"max_body"`
 	// Registerer, if set, receives the client's prometheus metrics.

@@ -50,6 +50,10 @@ var (
 	ErrUnavailable = errors.New("crm: unavailable")
 	// ErrCircuitOpen: the breaker is open after repeated failures; no request was made.
 	ErrCircuitOpen = errors.New("crm: circuit open")
+	// ErrCrossHostRedirect: the CRM redirected the lookup to another host,
+	// port or scheme and Config.AllowCrossHostRedirects is off. It comes
+	// wrapped in ErrUnavailable.
+	ErrCrossHostRedirect = errors.New("crm: redirect to another host refused")
 	// ErrBadCallerID: the caller id is not a phone number (anonymous, empty,
 	// too long), so it was not looked up. It wraps ErrNotFound.
 	ErrBadCallerID = fmt.Errorf("%w: caller id not looked up", ErrNotFound)
@@ -105,6 +109,9 @@ func New(cfg Config, httpClient *http.Client, logger *slog.Logger) (*Client, err
 	if httpClient == nil {
 		httpClient = &http.Client{Transport: http.DefaultTransport}
 	}
+	if !cfg.AllowCrossHostRedirects {
+		httpClient = sameHostRedirects(httpClient)
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -117,6 +124,26 @@ func New(cfg Config, httpClient *http.Client, logger *slog.Logger) (*Client, err
 		metrics: m,
 		flights: make(map[string]*flight),
 	}, nil
+}
+
+// sameHostRedirects returns a copy of hc that follows redirects only to the
+// scheme and host:port of the original request.
+func sameHostRedirects(hc *http.Client) *http.Client {
+	c := *hc
+	next := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if first := via[0].URL; req.URL.Host != first.Host || req.URL.Scheme != first.Scheme {
+			return fmt.Errorf("%w: %s://%s", ErrCrossHostRedirect, req.URL.Scheme, req.URL.Host)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("crm: stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &c
 }
 
 // BreakerState is "closed", "open" or "half-open" (open and due for a probe).

@@ -1,8 +1,11 @@
 package crm_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -30,5 +33,45 @@ func TestNotFoundIsRecognisableWithoutImportingCRM(t *testing.T) {
 	}
 	if errors.As(fmt.Errorf("x: %w", crm.ErrUnavailable), &nf) {
 		t.Fatal("unavailable taken for not found")
+	}
+}
+
+// Issue 16 item 20: a redirect to another host is refused unless allowed;
+// one on the same host is followed.
+func TestCrossHostRedirectRefused(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"extension": "601"}`))
+	}))
+	defer other.Close()
+	var self *httptest.Server
+	self = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/away":
+			http.Redirect(w, r, other.URL+"/x?caller_id="+r.URL.Query().Get("caller_id"), http.StatusFound)
+		case "/here":
+			http.Redirect(w, r, self.URL+"/final?caller_id="+r.URL.Query().Get("caller_id"), http.StatusFound)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"extension": "602"}`))
+		}
+	}))
+	defer self.Close()
+	lookup := func(path string, allow bool) (crm.Result, error) {
+		c, err := crm.New(crm.Config{BaseURL: self.URL, URLTemplate: "{base}" + path + "?caller_id={caller}",
+			AllowCrossHostRedirects: allow, CacheSize: -1, BreakerFailures: -1}, &http.Client{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Lookup(context.Background(), "5551001")
+	}
+	if _, err := lookup("/away", false); !errors.Is(err, crm.ErrCrossHostRedirect) || !errors.Is(err, crm.ErrUnavailable) {
+		t.Fatalf("cross-host redirect: %v, want ErrCrossHostRedirect", err)
+	}
+	if r, err := lookup("/away", true); err != nil || r.Extension != "601" {
+		t.Fatalf("allowed cross-host redirect: %+v, %v", r, err)
+	}
+	if r, err := lookup("/here", false); err != nil || r.Extension != "602" {
+		t.Fatalf("same-host redirect: %+v, %v", r, err)
 	}
 }

@@ -38,6 +38,9 @@ type Override struct {
 	Timeout time.Duration
 	Actions []string
 	Nodes   []string
+	// AllowRemotePrompts lets a playback override name a URL or an absolute
+	// path; by default only prompt paths relative to the sounds are played.
+	AllowRemotePrompts bool
 }
 
 // OverrideKey is the default Redis key of a flow's time override.
@@ -148,6 +151,7 @@ func (c *compiler) override(nf *fields, n *Node, v *yaml.Node) {
 	}
 	o.Timeout = of.duration("timeout", false, DefaultOverrideTimeout)
 	o.Actions = of.list("actions", false)
+	o.AllowRemotePrompts = of.boolean("allow_remote_prompts", false)
 	for _, a := range o.Actions {
 		if !slices.Contains(overrideActions, a) {
 			of.errf(of.lineOf("actions"), "override action %q is not allowed (allowed: %s)", a, strings.Join(overrideActions, ", "))

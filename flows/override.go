@@ -12,6 +12,9 @@ import (
 // it (and logs why) and routes by time instead.
 var ErrOverrideRefused = errors.New("flows: override refused")
 
+// MaxOverrideBytes caps an override value read from Redis.
+const MaxOverrideBytes = 256
+
 // OverrideActions are the actions an override may ever run; a time node's
 // Override.Actions is a subset.
 var overrideActions = []string{"transfer", "playback", "hangup"}
@@ -33,6 +36,9 @@ type OverrideDecision struct {
 func (o *Override) Parse(value string) (OverrideDecision, error) {
 	refuse := func(format string, args ...any) (OverrideDecision, error) {
 		return OverrideDecision{}, fmt.Errorf("%w: %s", ErrOverrideRefused, fmt.Sprintf(format, args...))
+	}
+	if len(value) > MaxOverrideBytes {
+		return refuse("value is %d bytes long (max %d)", len(value), MaxOverrideBytes)
 	}
 	if strings.ContainsFunc(value, isControl) {
 		return refuse("value contains a control character (newline?)")
@@ -70,6 +76,9 @@ func (o *Override) Parse(value string) (OverrideDecision, error) {
 		}
 		if strings.Contains(args[0], "..") {
 			return refuse("playback file %q must not contain ..", args[0])
+		}
+		if !o.AllowRemotePrompts && (strings.Contains(args[0], "://") || strings.HasPrefix(args[0], "/")) {
+			return refuse("playback file %q must be a prompt path relative to the sounds (set allow_remote_prompts on the override for URLs and absolute paths)", args[0])
 		}
 	case "hangup":
 		if len(args) > 1 || len(args) == 1 && !isCause(args[0]) {

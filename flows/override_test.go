@@ -2,6 +2,7 @@ package flows
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -79,4 +80,26 @@ func FuzzOverrideParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Issue 16 item 20: override values are capped and play only local prompts
+// unless the flow allows more.
+func TestOverrideCapsAndLocalPrompts(t *testing.T) {
+	o := &Override{Actions: []string{"playback", "transfer"}}
+	for _, v := range []string{
+		"playback http://evil.example/x.wav",
+		"playback /etc/shadow",
+		"transfer " + strings.Repeat("9", MaxOverrideBytes),
+	} {
+		if _, err := o.Parse(v); !errors.Is(err, ErrOverrideRefused) {
+			t.Errorf("%.60q accepted: %v", v, err)
+		}
+	}
+	if d, err := o.Parse("playback new_sales/9003.wav"); err != nil || d.Args != "new_sales/9003.wav" {
+		t.Errorf("local prompt refused: %+v, %v", d, err)
+	}
+	remote := &Override{Actions: []string{"playback"}, AllowRemotePrompts: true}
+	if _, err := remote.Parse("playback http://media.example/closed.wav"); err != nil {
+		t.Errorf("allowed remote prompt refused: %v", err)
+	}
 }
