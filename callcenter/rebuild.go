@@ -1,6 +1,9 @@
 package callcenter
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // RebuildActions are the list actions a (re)connect sends, once each, to
 // rebuild the model: members, callers and queue counts (QueueStatus), hint
@@ -22,6 +25,7 @@ func (m *Model) Rebuild(items []Fields) []Event {
 	old := m.st
 	st := newState()
 	channels := map[string]bool{} // channel names and Uniqueids/Linkedids alive now
+	var live []Fields             // the CoreShowChannel items
 	for _, it := range items {
 		if it.Get("Event") == "CoreShowChannel" {
 			for _, h := range []string{"Channel", "Uniqueid", "Linkedid"} {
@@ -29,6 +33,7 @@ func (m *Model) Rebuild(items []Fields) []Event {
 					channels[v] = true
 				}
 			}
+			live = append(live, it)
 			continue
 		}
 		m.apply(st, it)
@@ -49,6 +54,7 @@ func (m *Model) Rebuild(items []Fields) []Event {
 			}
 		}
 	}
+	callsFromChannels(st, live)
 	for _, uid := range old.recOrder {
 		if p, ok := old.recordings[uid]; ok && channels[uid] {
 			m.remember(st, uid, p)
@@ -102,6 +108,39 @@ func (m *Model) Rebuild(items []Fields) []Event {
 	}
 	m.flush()
 	return m.out
+}
+
+// callsFromChannels gives a member that is in a call (InCall: 1) the
+// party of a call that began while the link was down: the member's
+// channel (its Interface's device plus "-…", e.g. Local/510@agent-0000001d;1)
+// shows the caller as ConnectedLine, and the channel in the same bridge
+// is the caller's (to redirect or park it).
+func callsFromChannels(st *modelState, live []Fields) {
+	for k, mr := range st.members {
+		a := st.agents[k.agent]
+		if !mr.inCall || a == nil || a.call != nil {
+			continue
+		}
+		prefix := deviceOfInterface(mr.iface) + "-"
+		for _, ch := range live {
+			name := ch.Get("Channel")
+			if !strings.HasPrefix(name, prefix) {
+				continue
+			}
+			c := &callRec{number: ch.Get("ConnectedLineNum"), name: ch.Get("ConnectedLineName"), queue: k.queue, agentChannel: name}
+			if bridge := ch.Get("BridgeId"); bridge != "" {
+				for _, peer := range live {
+					if peer.Get("BridgeId") == bridge && peer.Get("Channel") != name {
+						c.channel, c.uniqueID = peer.Get("Channel"), peer.Get("Uniqueid")
+					}
+				}
+			}
+			if c.number != "" && c.number != "<unknown>" {
+				a.call = c
+			}
+			break
+		}
+	}
 }
 
 // Facts returns the current state as digested events (what a new

@@ -87,3 +87,26 @@ func sorted(evs []Event) []Event {
 	sortEvents(out)
 	return out
 }
+
+// A queue call that began while the link was down: the member is InCall
+// in QueueStatus, and CoreShowChannels shows its channel's connected line
+// and bridge peer (the shapes of 67's channels).
+func TestRebuildCallBegunWhileDown(t *testing.T) {
+	m := NewModel(ModelConfig{})
+	evs := m.Rebuild([]Fields{
+		fields("Event", "QueueMember", "Queue", "support", "Name", "Alice", "Location", "Local/510@agent/n",
+			"StateInterface", "Local/510@agent/n", "Status", "2", "Paused", "0", "InCall", "1"),
+		fields("Event", "CoreShowChannel", "Channel", "Local/510@agent-0000001d;1", "Uniqueid", "1796112717.62",
+			"ConnectedLineNum", "5557777", "ConnectedLineName", "Customer J", "BridgeId", "b-1"),
+		fields("Event", "CoreShowChannel", "Channel", "Local/5557777@customer-0000001c;1", "Uniqueid", "c67-d", "BridgeId", "b-1"),
+		fields("Event", "CoreShowChannel", "Channel", "Local/511@agent-00000001;1", "Uniqueid", "x", "ConnectedLineNum", "1"),
+	})
+	phones := ofType(evs, TypePhoneNumber)
+	if len(phones) != 1 || phones[0] != (Event{Type: TypePhoneNumber, Agent: "510", Number: "5557777", Name: "Customer J", CallQueue: "support"}) {
+		t.Errorf("phoneNumber = %+v", phones)
+	}
+	caller, agentCh, ok := m.CallOf("510")
+	if !ok || caller != "Local/5557777@customer-0000001c;1" || agentCh != "Local/510@agent-0000001d;1" {
+		t.Errorf("CallOf = %q %q %v", caller, agentCh, ok)
+	}
+}
