@@ -33,7 +33,8 @@
 // per-connection random prefix plus a counter, and its reply is matched by
 // it, so any number of goroutines share one connection. A reply whose
 // `EventList: start` opens a list collects the items carrying our ActionID
-// up to the ...Complete event into one Response. OriginateResponse, which
+// up to the ...Complete event into one Response (the items of a list whose
+// caller gave up go to the subscriptions like any event). OriginateResponse, which
 // Asterisk broadcasts to every session with the originator's ActionID, is
 // an event, never a reply; replies nobody waits for (a late one, another
 // client's, a stray Goodbye) are counted and dropped, never blocking. Writes
