@@ -62,10 +62,12 @@
 // played as the Local scenario's ;1 channel alone, named PJSIP/trunk-<seq>,
 // with the far end's cause (;2's in the capture) on its Hangup; the dialplan run on the channels is the captured one of the chosen
 // scenario whatever Context/Exten say (only the names and values are
-// substituted); Redirect moves a channel without dialplan events; waiting
-// queue callers are modelled (JoinQueue, AbandonQueue, LeaveQueue) but
-// agents are never rung: AgentCalled/AgentConnect/AgentComplete, Bridge*
-// and MixMonitor events are not simulated, Emit them;
+// substituted); Redirect moves a channel without dialplan events; queue
+// calls are driven by the test, not by app_queue: JoinQueue, AbandonQueue,
+// LeaveQueue and AnswerQueueCall (AgentCalled, MIXMONITOR_FILENAME,
+// AgentConnect, AgentComplete) send the queue events, but no Dial*,
+// Bridge*, MusicOnHold or MixMonitor events, and members are never rung
+// on their own;
 // a Hangup action on a ringing Originate ends it with OriginateResponse
 // Failure Reason 1, which the captures do not show; presence state,
 // Agents, AgentLogin/Logoff and Parkinglots are not implemented.

@@ -1,6 +1,7 @@
 package amitest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -75,5 +76,64 @@ func TestQueueCallers(t *testing.T) {
 	}
 	if n := srv.Channels(); n != 0 {
 		t.Errorf("channels: %d", n)
+	}
+}
+
+// A member answering a waiting caller gives the events of 62_* with their
+// shapes: AgentCalled, VarSet MIXMONITOR_FILENAME, QueueCallerLeave,
+// AgentConnect, AgentComplete, then QueueMemberStatus with CallsTaken 1.
+func TestAnswerQueueCall(t *testing.T) {
+	caps := loadCapture(t, "62_queue_call_answered_recorded")
+	srv := NewServer(Config{Queues: []Queue{{Name: "support", Members: []Member{{Interface: "Local/510@agent/n", Name: "Alice"}}}}})
+	defer srv.Close()
+	c := login(t, srv, "on")
+	if err := srv.JoinQueue("support", QueueCaller{Channel: "Local/5551234@customer-00000000;1", Uniqueid: "c62-a",
+		CallerIDNum: "5551234", CallerIDName: "Customer A"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AnswerQueueCall("support", "c62-a", QueueAnswer{Interface: "Local/999@agent/n"}); err != ErrNoSuchMember {
+		t.Errorf("unknown member: %v", err)
+	}
+	if err := srv.AnswerQueueCall("support", "c62-a", QueueAnswer{Interface: "Local/510@agent/n",
+		Ring: 20 * time.Millisecond, Talk: 20 * time.Millisecond,
+		Recording: "/opt/ast/var/spool/asterisk/monitor/c62-a.wav"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 7 {
+		m := c.mustRead(2 * time.Second)
+		e := m.get("Event")
+		switch e {
+		case "QueueCallerJoin", "AgentCalled", "QueueCallerLeave", "AgentConnect", "AgentComplete", "QueueMemberStatus":
+		case "VarSet":
+			if m.get("Variable") != "MIXMONITOR_FILENAME" {
+				continue
+			}
+		default:
+			continue
+		}
+		got = append(got, e)
+		want := firstEvent(t, caps, e)
+		if e == "VarSet" {
+			for _, x := range caps {
+				if x.get("Variable") == "MIXMONITOR_FILENAME" {
+					want = x
+					break
+				}
+			}
+		}
+		if err := sameNames(want, m); err != nil {
+			t.Errorf("%v", err)
+		}
+		if e == "QueueMemberStatus" && (m.get("CallsTaken") != "1" || m.get("InCall") != "0") {
+			t.Errorf("after the call: %v", m.headers)
+		}
+		if e == "VarSet" && m.get("Value") != "/opt/ast/var/spool/asterisk/monitor/c62-a.wav" {
+			t.Errorf("recording %q", m.get("Value"))
+		}
+	}
+	want := "[QueueCallerJoin AgentCalled VarSet QueueCallerLeave AgentConnect AgentComplete QueueMemberStatus]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("events %v, want %s", got, want)
 	}
 }
