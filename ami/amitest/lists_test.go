@@ -207,3 +207,54 @@ func allValues(m msg, name string) []string {
 	}
 	return out
 }
+
+// Park answers with the captured bare-LF replies and error texts (64_*),
+// and the parked call gives a ParkedCall event of the captured shape.
+func TestPark(t *testing.T) {
+	caps := loadCapture(t, "64_park_and_announce")
+	srv := NewServer(Config{Outcome: func(Originate) Outcome {
+		return Outcome{Kind: Answered, Script: "answer-wait", Hold: true}
+	}})
+	defer srv.Close()
+	c := login(t, srv, "call")
+	c.write("Action: Originate\r\nActionID: o\r\nChannel: Local/740@parktest\r\nContext: parktest\r\nExten: 740\r\nAsync: true\r\nChannelId: pk-c\r\n\r\n")
+	for c.mustRead(2*time.Second).get("Event") != "OriginateResponse" {
+	}
+	wantReply := func(id string) captured {
+		for _, m := range caps {
+			if m.Dir == "S->C" && m.get("ActionID") == id && m.get("Response") != "" {
+				return m
+			}
+		}
+		t.Fatalf("no reply %s in capture", id)
+		return captured{}
+	}
+	check := func(action, id, capID string) msg {
+		t.Helper()
+		got := c.action(action, id, false)[0]
+		if err := sameShape(wantReply(capID), got); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+		return got
+	}
+	ok := check("Action: Park\r\nActionID: park-bbdd5e56\r\nChannel: pk-c;2\r\nTimeout: 60000\r\n\r\n", "park-bbdd5e56", "park-bbdd5e56")
+	if !strings.HasSuffix(ok.raw, "Park successful\n\r\n") {
+		t.Errorf("Park reply %q, want the bare LF after the Message", ok.raw)
+	}
+	var parked msg
+	for parked.headers == nil {
+		if m := c.mustRead(time.Second); m.get("Event") == "ParkedCall" {
+			parked = m
+		}
+	}
+	if err := sameNames(firstEvent(t, caps, "ParkedCall"), parked); err != nil {
+		t.Errorf("ParkedCall: %v", err)
+	}
+	if parked.get("ParkingSpace") != "701" || parked.get("ParkeeUniqueid") != "pk-c;2" || parked.get("ParkingTimeout") != "60" {
+		t.Errorf("ParkedCall values: %v", parked.headers)
+	}
+	check("Action: Park\r\nActionID: park-e6bee040\r\nChannel: Local/nosuch@parktest-00000000;2\r\n\r\n", "park-e6bee040", "park-e6bee040")
+	check("Action: Park\r\nActionID: park-5cfe08d0\r\n\r\n", "park-5cfe08d0", "park-5cfe08d0")
+	check("Action: Park\r\nActionID: park-899317d3\r\nChannel: pk-c;2\r\nParkinglot: nosuchlot\r\n\r\n", "park-899317d3", "park-899317d3")
+	check("Action: Park\r\nActionID: park-b5c0e58a\r\nChannel: pk-c;2\r\nTimeout: abc\r\n\r\n", "park-b5c0e58a", "park-b5c0e58a")
+}
