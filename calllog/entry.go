@@ -59,6 +59,10 @@ type record struct {
 	Value  string            `json:"v,omitempty"`
 	Fields map[string]string `json:"x,omitempty"`
 	TimeNs int64             `json:"t"`
+	// legacy marks a record read from a spool line without checksum (written
+	// before spool records had one, by a writer without a mark file): no
+	// gap count for it.
+	legacy bool
 }
 
 func newRecord(writer string, seq uint64, e Entry) record {

@@ -430,7 +430,7 @@ func (s *shardWriter) countGaps(name string, recs []record) {
 	var missing uint64
 	for i := range recs {
 		r := &recs[i]
-		if r.Writer != id {
+		if r.Writer != id || r.legacy {
 			continue
 		}
 		if r.Seq > next {

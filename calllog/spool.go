@@ -322,6 +322,9 @@ func (s *spool) read(name string) ([]record, error) {
 // replay. If even that fails, the segment is skipped for this process's life.
 func (s *spool) quarantine(name string, cause error) {
 	s.stats.quarantined.Add(1)
+	s.mu.Lock()
+	delete(s.counts, name) // counted as quarantined, not as vanished
+	s.mu.Unlock()
 	qdir := filepath.Join(s.dir, quarantineDir)
 	err := os.MkdirAll(qdir, 0o755)
 	if err == nil {

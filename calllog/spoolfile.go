@@ -70,6 +70,7 @@ func decodeLine(line []byte) (record, error) {
 	if err := json.Unmarshal(js, &r); err != nil {
 		return r, fmt.Errorf("%w: %v", errCorruptLine, err)
 	}
+	r.legacy = len(line) > 0 && line[0] == '{'
 	if r.Writer == "" || r.Seq == 0 {
 		return r, fmt.Errorf("%w: no writer or sequence", errCorruptLine)
 	}

@@ -226,6 +226,7 @@ func (w *Writer) Close(ctx context.Context) error {
 				s.closing <- ctx
 				<-s.done
 				errs[i] = <-s.result
+				s.stopRun()
 			}()
 		}
 		wg.Wait()
