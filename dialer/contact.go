@@ -249,7 +249,11 @@ func ImportCSV(ctx context.Context, r io.Reader, n *Normalizer, sink func([]Cont
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	seen := make(map[string]struct{})
+	// Numbers are E.164 (at most 15 digits): kept as integers, exact and
+	// small (1M contacts must import in bounded memory); ids only when
+	// they differ from the number.
+	seenNumber := make(map[uint64]struct{})
+	seenID := make(map[string]struct{})
 	batch := make([]Contact, 0, ImportBatch)
 	flush := func() error {
 		if len(batch) == 0 {
@@ -269,9 +273,10 @@ func ImportCSV(ctx context.Context, r io.Reader, n *Normalizer, sink func([]Cont
 		}
 		c := r.contact
 		dupCol, dup := "", false
-		if _, ok := seen["n"+c.Number]; ok {
+		key := e164Key(c.Number)
+		if _, ok := seenNumber[key]; ok {
 			dupCol, dup = "number", true
-		} else if _, ok := seen["i"+c.ID]; ok && c.ID != c.Number {
+		} else if _, ok := seenID[c.ID]; ok && c.ID != c.Number {
 			dupCol, dup = "id", true
 		}
 		if dup {
@@ -282,9 +287,10 @@ func ImportCSV(ctx context.Context, r io.Reader, n *Normalizer, sink func([]Cont
 			rep.add(Problem{Row: r.row, Column: dupCol, Reason: ProblemDuplicate, Value: val})
 			return nil
 		}
-		seen["n"+c.Number] = struct{}{}
+		seenNumber[key] = struct{}{}
 		if c.ID != c.Number {
-			seen["i"+c.ID] = struct{}{}
+			// A clone: the id is a substring of its whole CSV line.
+			seenID[strings.Clone(c.ID)] = struct{}{}
 		}
 		rep.Accepted++
 		batch = append(batch, c)
@@ -318,6 +324,16 @@ func ImportCSV(ctx context.Context, r io.Reader, n *Normalizer, sink func([]Cont
 		return rep, err
 	}
 	return rep, flush()
+}
+
+// e164Key is the number's digits as an integer ("+14155550100" ->
+// 14155550100); E.164 has at most 15 digits, so it is exact.
+func e164Key(e164 string) uint64 {
+	var k uint64
+	for i := 1; i < len(e164); i++ {
+		k = k*10 + uint64(e164[i]-'0')
+	}
+	return k
 }
 
 // rawRow is one CSV row on its way through the import.
