@@ -1,6 +1,7 @@
 package amitest
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -61,13 +62,18 @@ func (s *Server) eventsAction(c *session, id string, hs []Header) {
 }
 
 func (s *Server) filterAction(c *session, id string, hs []Header) {
-	if op := getHeader(hs, "Operation"); op != "" && !strings.EqualFold(op, "Add") {
+	// only Add exists; a missing Operation is unknown too (manager.c)
+	if !strings.EqualFold(getHeader(hs, "Operation"), "Add") {
 		c.send(failure(id, "Unknown operation"))
 		return
 	}
-	f, ok := parseFilter(hs)
-	if !ok {
-		c.send(failure(id, "Filter Not Added"))
+	f, err := parseFilter(hs)
+	switch {
+	case errors.Is(err, errFilterCompile):
+		c.send(failure(id, "Filter did not compile.  Check the syntax of the filter given."))
+		return
+	case err != nil:
+		c.send(failure(id, "Filter was formatted incorrectly.  Check the syntax of the filter given."))
 		return
 	}
 	c.mu.Lock()
@@ -92,11 +98,8 @@ func init() {
 // userEvent is the UserEvent action: an event of class user carrying the
 // action's headers but Action and UserEvent, ActionID included (69_*).
 func (s *Server) userEvent(c *session, id string, hs []Header) {
+	// an empty UserEvent is sent as such: Asterisk does not refuse it
 	name := getHeader(hs, "UserEvent")
-	if name == "" {
-		c.send(failure(id, "UserEvent not specified"))
-		return
-	}
 	rest := []Header{{"UserEvent", name}}
 	for _, h := range hs {
 		if !strings.EqualFold(h.Name, "Action") && !strings.EqualFold(h.Name, "UserEvent") {

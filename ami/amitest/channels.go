@@ -289,8 +289,15 @@ func (s *Server) hangupRegex(c *session, id, expr string, cause int) {
 
 func (s *Server) redirect(c *session, id string, hs []Header) {
 	name := getHeader(hs, "Channel")
-	if name == "" {
+	switch {
+	case name == "":
 		c.send(failure(id, "Channel not specified"))
+		return
+	case getHeader(hs, "Context") == "":
+		c.send(failure(id, "Context not specified"))
+		return
+	case getHeader(hs, "Exten") == "":
+		c.send(failure(id, "Exten not specified"))
 		return
 	}
 	p := s.state

@@ -1,6 +1,7 @@
 package amitest
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 )
@@ -70,8 +71,14 @@ type filter struct {
 	re      *regexp.Regexp
 }
 
+// Why a Filter action is refused (Asterisk answers each with its own text).
+var (
+	errFilterCompile = errors.New("amitest: filter regex does not compile")
+	errFilterFormat  = errors.New("amitest: filter criteria badly formatted")
+)
+
 // parseFilter builds a filter from a Filter action's headers.
-func parseFilter(hs []Header) (filter, bool) {
+func parseFilter(hs []Header) (filter, error) {
 	pattern := getHeader(hs, "Filter")
 	crit := getHeader(hs, "MatchCriteria")
 	f := filter{include: true, method: methodRegex, pattern: pattern}
@@ -84,7 +91,7 @@ func parseFilter(hs []Header) (filter, bool) {
 		for _, part := range splitCriteria(crit) {
 			key, val, ok := strings.Cut(part, "(")
 			if !ok || !strings.HasSuffix(val, ")") {
-				return filter{}, false
+				return filter{}, errFilterFormat
 			}
 			val = strings.TrimSuffix(val, ")")
 			switch strings.ToLower(strings.TrimSpace(key)) {
@@ -94,7 +101,7 @@ func parseFilter(hs []Header) (filter, bool) {
 				case "exclude":
 					f.include = false
 				default:
-					return filter{}, false
+					return filter{}, errFilterFormat
 				}
 			case "name":
 				f.name = val
@@ -115,21 +122,21 @@ func parseFilter(hs []Header) (filter, bool) {
 				case "none":
 					f.method = methodNone
 				default:
-					return filter{}, false
+					return filter{}, errFilterFormat
 				}
 			default:
-				return filter{}, false
+				return filter{}, errFilterFormat
 			}
 		}
 	}
 	if f.method == methodRegex && f.pattern != "" {
 		re, err := regexp.Compile(f.pattern)
 		if err != nil {
-			return filter{}, false
+			return filter{}, errFilterCompile
 		}
 		f.re = re
 	}
-	return f, true
+	return f, nil
 }
 
 // splitCriteria splits `a(x),b(y)` at the commas outside parentheses.

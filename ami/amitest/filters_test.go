@@ -141,3 +141,20 @@ func TestEmitRaw(t *testing.T) {
 		t.Errorf("events-off session got %v", m.headers)
 	}
 }
+
+// Refused filters get Asterisk's texts (manager.c action_filter).
+func TestFilterErrors(t *testing.T) {
+	srv := NewServer(Config{})
+	defer srv.Close()
+	c := login(t, srv, "off")
+	for _, tc := range []struct{ action, want string }{
+		{"Operation: Add\r\nFilter: Event: (Unclosed\r\n", "Filter did not compile.  Check the syntax of the filter given."},
+		{"Operation: Add\r\nMatchCriteria: action(maybe)\r\nFilter: \r\n", "Filter was formatted incorrectly.  Check the syntax of the filter given."},
+		{"Filter: Event: Hangup\r\n", "Unknown operation"},
+	} {
+		m := c.action("Action: Filter\r\nActionID: f\r\n"+tc.action+"\r\n", "f", false)[0]
+		if m.get("Response") != "Error" || m.get("Message") != tc.want {
+			t.Errorf("%q: %v", tc.action, m.headers)
+		}
+	}
+}
