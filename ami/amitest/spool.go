@@ -241,6 +241,8 @@ func (sp *Spool) run(name string) string {
 			select {
 			case <-sp.stop:
 				return ""
+			case <-sp.srv.ctx.Done():
+				return ""
 			case <-time.After(time.Until(next)):
 			}
 		}
