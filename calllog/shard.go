@@ -118,7 +118,7 @@ func (s *shardWriter) waitSpilled(seq uint64) {
 	var timeout <-chan time.Time
 	for {
 		s.mu.Lock()
-		done := s.spilled >= seq || s.closed
+		done := s.spilled >= seq || s.closed || !s.spooling // back to live: written from the queue
 		ch := s.spilledCh
 		s.mu.Unlock()
 		if done {
