@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"slices"
@@ -201,4 +202,23 @@ func promptWord(field string) string {
 		return "invalid prompt"
 	}
 	return "prompt"
+}
+
+// warnTemplatedPrompts warns about prompts built from data without a
+// fallback_prompt: the file for one caller's value may not exist (a CRM
+// extension nobody recorded), and the caller would then hear nothing.
+func (c *compiler) warnTemplatedPrompts() {
+	for _, id := range c.f.Order {
+		n := c.f.Nodes[id]
+		list := kinds[n.Kind].prompts
+		if list == nil || n.FallbackPrompt.Raw != "" {
+			continue
+		}
+		for _, p := range list(n) {
+			if p.Raw != "" && !p.IsStatic() {
+				c.f.Warnings = append(c.f.Warnings, Problem{File: c.file, Line: n.Line, Node: id,
+					Msg: fmt.Sprintf("prompt %q is built from data and has no fallback_prompt: a value without its file plays nothing", p.Raw)})
+			}
+		}
+	}
 }

@@ -134,6 +134,7 @@ func (c *compiler) compile(src []byte) *Flow {
 	c.checkInputlessCycles()
 	c.checkVars()
 	c.checkPrompts()
+	c.warnTemplatedPrompts()
 	return f
 }
 
@@ -348,6 +349,23 @@ func (c *compiler) terminal(nf *fields, n *Node) {
 		}
 	}
 	c.edge(n, n.Line, "", OutcomeDone, StateEnd)
+}
+
+// fallbackPrompt reads fallback_prompt: a static prompt, checked like the
+// others, played when a prompt built from data has no file.
+func (c *compiler) fallbackPrompt(nf *fields, n *Node) {
+	if !nf.has("fallback_prompt") {
+		return
+	}
+	t, ok := c.promptField(nf, "fallback_prompt", false)
+	if !ok {
+		return
+	}
+	if !t.IsStatic() {
+		nf.errf(nf.lineOf("fallback_prompt"), "fallback_prompt %q must be a fixed file, not built from data", t.Raw)
+		return
+	}
+	n.FallbackPrompt = t
 }
 
 // suggest returns ` (did you mean "x"?)` for a near node id.

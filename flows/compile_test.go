@@ -73,3 +73,27 @@ nodes:
 		t.Fatalf("Parse without sounds: %v", err)
 	}
 }
+
+// Issue 16 item 4: the validator warns about a prompt built from data
+// without a fallback_prompt (the flow stays valid).
+func TestTemplatedPromptWithoutFallbackWarns(t *testing.T) {
+	f, err := Parse("w.yaml", []byte(`name: w
+start: hello
+nodes:
+  hello: {kind: play, prompt: "lang/x${caller_id}.wav", next: bye}
+  bye: {kind: hangup}
+`), Options{SkipPromptCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Warnings) != 1 || !strings.Contains(f.Warnings[0].Error(), `w.yaml:4: node "hello": prompt "lang/x${caller_id}.wav" is built from data and has no fallback_prompt`) {
+		t.Fatalf("warnings %v", f.Warnings)
+	}
+	sales, err := Load("sales.yaml", Options{SkipPromptCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sales.Warnings) != 0 {
+		t.Errorf("the shipped sales flow has warnings: %v", sales.Warnings)
+	}
+}

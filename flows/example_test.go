@@ -62,6 +62,6 @@ nodes:
 	fmt.Println(err)
 	// Output:
 	// flows/typo.yaml:5: node "hello": missing required field "prompt"
-	// flows/typo.yaml:7: node "hello": unknown field "promt" in a play node (did you mean "prompt"?) (allowed: kind, log, next, prompt, prompts)
+	// flows/typo.yaml:7: node "hello": unknown field "promt" in a play node (did you mean "prompt"?) (allowed: fallback_prompt, kind, log, next, prompt, prompts)
 	// flows/typo.yaml:8: node "hello": unknown target "nowhere" in next
 }

@@ -109,6 +109,9 @@ type Flow struct {
 	Nodes    map[string]*Node
 	Order    []string             // node ids in file order
 	Prefetch map[string]*Prefetch // by name, e.g. "crm"
+	// Warnings are findings that do not make the flow invalid (a prompt
+	// built from data without a fallback), as file:line problems.
+	Warnings []Problem
 
 	nameLine int // line of the name field, for duplicate-name messages
 }
@@ -128,6 +131,10 @@ type Node struct {
 	// Outcomes lists the keys of Next in file order (for graphs, simulate
 	// and a deterministic Edges).
 	Outcomes []Outcome
+	// FallbackPrompt (play, menu, collect, bridge: fallback_prompt) is
+	// played instead of a prompt built from data (new_sales/8${ext}.wav)
+	// whose file is absent from the sounds; empty = none.
+	FallbackPrompt Template
 
 	Play     *Play
 	Menu     *Menu // KindMenu and KindCollect

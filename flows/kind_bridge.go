@@ -23,6 +23,7 @@ func (c *compiler) bridge(nf *fields, n *Node) {
 			b.Prompt = &t
 		}
 	}
+	c.fallbackPrompt(nf, n)
 	if t, ok := c.template(nf, "dial", true); ok {
 		if strings.ContainsAny(t.Raw, " \t") {
 			nf.errf(nf.lineOf("dial"), "dial %q must not contain spaces", t.Raw)

@@ -41,6 +41,7 @@ func (c *compiler) menu(nf *fields, n *Node) {
 	m.Terminators = nf.str("terminators", false, DefaultTerminators)
 	m.Prompt, _ = c.promptField(nf, "prompt", true)
 	m.Invalid, _ = c.promptField(nf, "invalid", false)
+	c.fallbackPrompt(nf, n)
 	defVar := ""
 	if !collect {
 		defVar = n.ID

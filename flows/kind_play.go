@@ -41,6 +41,7 @@ func (c *compiler) play(nf *fields, n *Node) {
 	if !nf.has("prompt") && !nf.has("prompts") {
 		nf.errf(nf.line, "missing required field %q", "prompt")
 	}
+	c.fallbackPrompt(nf, n)
 	c.target(nf, n, "next", OutcomeDone, true)
 }
 

@@ -109,7 +109,13 @@ func sandboxSounds(t *testing.T, flows ...*Flow) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range flows {
-		for _, p := range f.Prompts() {
+		prompts := f.Prompts()
+		for _, id := range f.Order {
+			if fb := f.Nodes[id].FallbackPrompt.Raw; fb != "" {
+				prompts = append(prompts, fb)
+			}
+		}
+		for _, p := range prompts {
 			full := filepath.Join(dir, filepath.FromSlash(p))
 			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 				t.Fatal(err)

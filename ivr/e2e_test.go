@@ -3,6 +3,7 @@ package ivr_test
 import (
 	"context"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -60,6 +61,7 @@ type harnessOpts struct {
 	crmTO     time.Duration
 	flows     singleFlow // nil: flows/sales.yaml and flows/notify.yaml
 	serve     ivr.ServeOptions
+	sounds    fs.FS
 }
 
 func startIVR(t *testing.T, o harnessOpts) *harness {
@@ -101,6 +103,7 @@ func startIVR(t *testing.T, o harnessOpts) *harness {
 		CallLog:     h.log,
 		Prefetchers: map[string]ivr.Prefetcher{"crm": client},
 		Overrides:   o.overrides,
+		Sounds:      o.sounds,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:         func() time.Time { return now },
 	})

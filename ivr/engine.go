@@ -10,6 +10,7 @@ package ivr
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"time"
 
@@ -30,6 +31,10 @@ type Config struct {
 	Logger      *slog.Logger
 	Metrics     *Metrics         // nil: no metrics
 	Now         func() time.Time // nil: time.Now (simulate sets a clock)
+	// Sounds are the prompt files as FreeSWITCH has them (ivrd's
+	// sounds_dir): a prompt built from data whose file is absent plays the
+	// node's fallback_prompt. nil: prompts are sent as rendered.
+	Sounds fs.FS
 }
 
 // Engine starts a Session for every call handed to it.
@@ -43,6 +48,7 @@ type Engine struct {
 	metrics     *Metrics
 	now         func() time.Time
 	machines    machines // each flow version's looplab/fsm table, built once
+	sounds      fs.FS
 }
 
 // NewEngine returns an Engine for cfg.
@@ -56,6 +62,7 @@ func NewEngine(cfg Config) *Engine {
 		logger:      cfg.Logger,
 		metrics:     cfg.Metrics,
 		now:         cfg.Now,
+		sounds:      cfg.Sounds,
 	}
 	if e.calllog == nil {
 		e.calllog = discardLog{}

@@ -3,8 +3,10 @@ package ivr_test
 import (
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/fsivr/fsivr/calllog"
+	"github.com/fsivr/fsivr/crm/crmtest"
 	"github.com/fsivr/fsivr/esl/esltest"
 	"github.com/fsivr/fsivr/flows"
 )
@@ -77,4 +79,32 @@ nodes:
 	if p := lastHangup(t, es).Fields["path"]; p != "main_menu>main_menu>bye" {
 		t.Fatalf("path %q", p)
 	}
+}
+
+// Issue 16 item 4: a prompt built from data plays the node's fallback when
+// its file is absent from the sounds.
+func TestPromptFromDataFallsBack(t *testing.T) {
+	f, err := flows.Parse("fb.yaml", []byte(`name: fb
+start: wait
+prefetch:
+  crm: {kind: crm, key: "${caller_id}", timeout: 1s}
+nodes:
+  wait: {kind: wait_for, prefetch: crm, timeout: 1s, ready: hello, missing: hello}
+  hello: {kind: play, prompt: "test/8${crm.extension}.wav", fallback_prompt: test/generic.wav, next: bye}
+  bye: {kind: hangup}
+`), flows.Options{SkipPromptCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Warnings) != 0 {
+		t.Errorf("warnings for a prompt with a fallback: %v", f.Warnings)
+	}
+	sounds := fstest.MapFS{"test/81001.wav": {Data: []byte("RIFF")}, "test/generic.wav": {Data: []byte("RIFF")}}
+	h := startIVR(t, harnessOpts{flows: singleFlow{"fb": f}, sounds: sounds})
+	h.crm.Set("5551009", crmtest.Answer{Extension: "1009"})
+	vars := map[string]string{"ivr_flow": "fb"}
+	c, _ := h.call(t, esltest.Script{CallerIDNumber: "5551001", Vars: vars}, false)
+	wantApps(t, c, "answer", "playback test/81001.wav", "hangup NORMAL_CLEARING")
+	c, _ = h.call(t, esltest.Script{CallerIDNumber: "5551009", Vars: vars}, false)
+	wantApps(t, c, "answer", "playback test/generic.wav", "hangup NORMAL_CLEARING")
 }

@@ -13,7 +13,7 @@ import (
 func (s *Session) bridgeStep(ctx context.Context, n *flows.Node) {
 	b := n.Bridge
 	if s.step == 0 && b.Prompt != nil {
-		file, err := s.render(*b.Prompt)
+		file, err := s.renderPrompt(n, *b.Prompt)
 		if err != nil {
 			s.fail("bridge prompt of "+n.ID, err)
 			return

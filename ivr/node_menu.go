@@ -9,12 +9,12 @@ import (
 )
 
 func (s *Session) startMenu(ctx context.Context, n *flows.Node) {
-	prompt, err := s.render(n.Menu.Prompt)
+	prompt, err := s.renderPrompt(n, n.Menu.Prompt)
 	if err != nil {
 		s.fail("menu prompt of "+n.ID, err)
 		return
 	}
-	invalid, err := s.render(n.Menu.Invalid)
+	invalid, err := s.renderPrompt(n, n.Menu.Invalid)
 	if err != nil {
 		s.fail("invalid prompt of "+n.ID, err)
 		return

@@ -12,7 +12,7 @@ func (s *Session) playStep(ctx context.Context, n *flows.Node) {
 		s.queue(flows.OutcomeDone)
 		return
 	}
-	file, err := s.render(n.Play.Prompts[s.step])
+	file, err := s.renderPrompt(n, n.Play.Prompts[s.step])
 	if err != nil {
 		s.fail("prompt of "+n.ID, err)
 		return

@@ -3,6 +3,7 @@ package ivr
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -301,6 +302,22 @@ func (s *Session) render(t flows.Template) (string, error) {
 		return "", err
 	}
 	return out, bad
+}
+
+// renderPrompt renders a prompt of node n. A prompt built from data whose
+// file is not in the engine's sounds (new_sales/8${ext}.wav for an
+// extension nobody recorded) is replaced by the node's fallback_prompt, so
+// the caller hears something.
+func (s *Session) renderPrompt(n *flows.Node, t flows.Template) (string, error) {
+	file, err := s.render(t)
+	if err != nil || t.IsStatic() || n.FallbackPrompt.Raw == "" || s.eng.sounds == nil || file == "" {
+		return file, err
+	}
+	if st, err := fs.Stat(s.eng.sounds, file); err == nil && !st.IsDir() {
+		return file, nil
+	}
+	s.logger.Info("prompt file absent; playing the fallback", "node", n.ID, "prompt", file, "fallback", n.FallbackPrompt.Raw)
+	return n.FallbackPrompt.Raw, nil
 }
 
 // enter runs the entry action of node id: the decision was the machine's,

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -77,15 +78,39 @@ func TestRunPlainLines(t *testing.T) {
 	}
 }
 
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// buildDialer builds the binary once for every test that runs it.
 func buildDialer(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "dialer")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "dialer-bin-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "dialer")
+		cmd := exec.Command("go", "build", "-o", built.bin, ".")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
 }
 
 // TestRunProgressBarInPTY runs the built binary in a pseudo-terminal: the

@@ -49,7 +49,7 @@ func TestSimulateScripts(t *testing.T) {
 		want []string
 	}{
 		{[]string{"--at", "2026-11-25T21:00:00-05:00"}, []string{"execute transfer fifo_hst XML new_sales", "outcome: transfer:fifo_hst"}},
-		{[]string{"--digits", "3", "--crm", ""}, []string{"execute transfer fifo_sales XML new_sales", "crm        welcome          error"}},
+		{[]string{"--digits", "3", "--crm", ""}, []string{"execute transfer fifo_sales XML new_sales", "crm        welcome          not_found"}},
 		{[]string{"--digits", ",9,0"}, []string{"execute playback new_sales/9003.wav", "execute hangup NORMAL_CLEARING", "outcome: hangup"}},
 		{[]string{"--override", "transfer fifo_hst XML new_sales"}, []string{"time_rule  office_hours     override"}},
 		{[]string{"--hangup-at", "playback:1"}, []string{"path:    welcome\n", "outcome: caller_hangup"}},

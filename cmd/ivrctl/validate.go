@@ -97,6 +97,9 @@ func runValidate(cmd *cobra.Command, paths []string, opts flows.Options) error {
 	out := cmd.OutOrStdout()
 	for _, f := range valid {
 		fmt.Fprintf(out, "OK %s (%s, version %s, %d nodes)\n", f.Name, f.File, f.Version, len(f.Nodes))
+		for _, w := range f.Warnings {
+			fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w.Error())
+		}
 	}
 	if err == nil {
 		return nil

@@ -73,6 +73,12 @@ func run(configPath string) error {
 			ErrBadConfig, cfg.DefaultFlow, cfg.FlowsDir, strings.Join(registry.Names(), ", "))
 	}
 	logger.Info("flows loaded", "flows", registry.Names())
+	for _, name := range registry.Names() {
+		f, _ := registry.Get(name)
+		for _, w := range f.Warnings {
+			logger.Warn("flow warning", "flow", name, "warning", w.Error())
+		}
+	}
 
 	var rdb redis.UniversalClient
 	if len(cfg.Redis.Addrs) > 0 {
@@ -115,7 +121,7 @@ func run(configPath string) error {
 	engine := ivr.NewEngine(ivr.Config{
 		Flows: registry, DefaultFlow: cfg.DefaultFlow, CallLog: writer,
 		Prefetchers: prefetchers, Overrides: overrides, Logger: logger,
-		Metrics: ivr.NewMetrics(reg),
+		Metrics: ivr.NewMetrics(reg), Sounds: os.DirFS(cfg.SoundsDir),
 	})
 
 	allow, err := parsePrefixes(cfg.Allow)
