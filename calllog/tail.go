@@ -83,6 +83,9 @@ func Tail(ctx context.Context, client redis.UniversalClient, opts TailOptions, o
 		return 0, errors.New("calllog: tail: no Redis client")
 	}
 	opts = opts.withDefaults()
+	if err := checkNotSharded(ctx, client, opts.Streams); err != nil {
+		return 0, err
+	}
 	t := &tailer{client: client, opts: opts, out: out}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -109,6 +112,34 @@ func Tail(ctx context.Context, client redis.UniversalClient, opts TailOptions, o
 }
 
 var errTailDone = errors.New("tail: count reached")
+
+// ErrShardedStream is returned by Tail for a stream key that does not exist
+// while the sharded streams of the same name do ("{fsivr}:calls" asked,
+// "{fsivr:0}:calls" ... written): tailing it would print nothing and create
+// an empty stream. Read the shards (TailOptions.Streams = Keys.StreamKeys(),
+// ivrctl tail --shards N).
+var ErrShardedStream = errors.New("calllog: tail: the stream is sharded")
+
+// checkNotSharded refuses unsharded keys "{ns}:name" that do not exist when
+// "{ns:0}:name" does. Lookup failures are left to the tail itself (it retries).
+func checkNotSharded(ctx context.Context, client redis.UniversalClient, streams []string) error {
+	for _, key := range streams {
+		rest, ok := strings.CutPrefix(key, "{")
+		ns, name, ok2 := strings.Cut(rest, "}:")
+		if !ok || !ok2 || strings.Contains(ns, ":") {
+			continue
+		}
+		shard0 := Keys{Namespace: ns, Stream: name, Shards: 2}.StreamKey(0)
+		n, err := client.Exists(ctx, key).Result()
+		if err != nil || n > 0 {
+			continue
+		}
+		if m, err := client.Exists(ctx, shard0).Result(); err == nil && m > 0 {
+			return fmt.Errorf("%w: %s does not exist but %s does — read every shard (ivrctl tail --shards N)", ErrShardedStream, key, shard0)
+		}
+	}
+	return nil
+}
 
 func (o TailOptions) withDefaults() TailOptions {
 	if len(o.Streams) == 0 {

@@ -2,6 +2,7 @@ package calllog_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -136,5 +137,23 @@ func TestTailRetriesThroughClusterDown(t *testing.T) {
 	}
 	if err := <-done; err != nil || !strings.Contains(out.String(), "value=after") {
 		t.Fatalf("Tail: %v; output:\n%s", err, out.String())
+	}
+}
+
+// Tailing the unsharded key of a sharded writer is refused with a clear
+// error instead of printing nothing and creating an empty stream.
+func TestTailRefusesUnshardedKeyOfShardedStreams(t *testing.T) {
+	srv := redistest.NewServer(t, redistest.Options{})
+	client := srv.Client(t)
+	w := newWriter(t, calllog.Config{Shards: 3}, client)
+	appendCalls(w, 10, 0, 1)
+	closeWriter(t, w)
+	var out syncBuffer
+	_, err := calllog.Tail(context.Background(), client, calllog.TailOptions{Stream: "{fsivr}:calls", Once: true}, &out)
+	if !errors.Is(err, calllog.ErrShardedStream) || !strings.Contains(err.Error(), "--shards") {
+		t.Fatalf("Tail = %v, want ErrShardedStream naming --shards", err)
+	}
+	if n, err := client.Exists(context.Background(), "{fsivr}:calls").Result(); err != nil || n != 0 {
+		t.Fatalf("the unsharded stream was created: %d, %v", n, err)
 	}
 }
