@@ -112,6 +112,7 @@ type call struct {
 	chanVars              []string
 	varState              map[string]map[string]string // channel -> variable (underscores stripped) -> value
 	callid                string
+	cidNum                string // an immutable copy for other goroutines: cl.vars is the call's own
 	varNames, varsValues  []string
 }
 
@@ -365,8 +366,11 @@ func (s *Server) runCall(cl *call, sc scenario, reply func(ok bool)) {
 			return false
 		}
 	}
+	if sc.legs != "" {
+		s.state.addLegs(cl, sc.legs)
+	}
 	if cl.single {
-		for _, it := range sc {
+		for _, it := range sc.items {
 			if getHeader(it.headers, "Event") == "Hangup" && getHeader(it.headers, "Channel") == "${CHAN2}" {
 				cl.farCause, cl.farCauseTxt = getHeader(it.headers, "Cause"), getHeader(it.headers, "Cause-txt")
 				break
@@ -412,7 +416,7 @@ func (s *Server) runCall(cl *call, sc scenario, reply func(ok bool)) {
 		}
 		return true
 	}
-	for _, it := range sc {
+	for _, it := range sc.items {
 		if it.wait == "" {
 			phase = append(phase, it)
 			continue

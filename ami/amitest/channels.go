@@ -177,7 +177,7 @@ func (p *pbxState) hangupEvents(ch *channel, cause int) []*event {
 		}
 		callerID, src := "", ""
 		if cl != nil {
-			callerID, src = cl.o.CallerID, cl.vars["CIDNUM"]
+			callerID, src = cl.o.CallerID, cl.cidNum
 		}
 		evs = append(evs, newEvent("Cdr", "cdr", []Header{
 			{"AccountCode", ""}, {"Source", src}, {"Destination", x.snap["Exten"]},

@@ -280,27 +280,7 @@ func replayOpt(t *testing.T, srv *Server, name string, unordered bool) []msg {
 			if w, g := want[0], batch[0]; w.kind() != g.kind() {
 				t.Fatalf("%s: first message %s, want %s", name, g.kind(), w.kind())
 			}
-			used := make([]bool, len(batch))
-			for _, w := range want {
-				var firstErr error
-				found := false
-				for j, g := range batch {
-					if used[j] || g.kind() != w.kind() || normalize(chanOf(g.get)) != normalize(chanOf(w.get)) {
-						continue
-					}
-					err := sameShape(w, g)
-					if err == nil {
-						used[j], found = true, true
-						break
-					}
-					if firstErr == nil {
-						firstErr = err
-					}
-				}
-				if !found {
-					t.Errorf("%s: no match for %s on %q: %v", name, w.kind(), chanOf(w.get), firstErr)
-				}
-			}
+			matchUnordered(t, name, want, batch)
 			return
 		}
 		for _, w := range want {
@@ -341,3 +321,30 @@ func kinds(ms []msg) []string {
 }
 
 func newReader(conn net.Conn) *bufio.Reader { return bufio.NewReader(conn) }
+
+// matchUnordered checks that each captured message has one message of the
+// same kind, channel and shape in batch, in any order.
+func matchUnordered(t *testing.T, name string, want []captured, batch []msg) {
+	t.Helper()
+	used := make([]bool, len(batch))
+	for _, w := range want {
+		var firstErr error
+		found := false
+		for j, g := range batch {
+			if used[j] || g.kind() != w.kind() || normalize(chanOf(g.get)) != normalize(chanOf(w.get)) {
+				continue
+			}
+			err := sameShape(w, g)
+			if err == nil {
+				used[j], found = true, true
+				break
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		if !found {
+			t.Errorf("%s: no match for %s on %q: %v", name, w.kind(), chanOf(w.get), firstErr)
+		}
+	}
+}

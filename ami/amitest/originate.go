@@ -100,7 +100,11 @@ type Outcome struct {
 	// "" is the kind's default (answered: 10_*, Local/100 playing
 	// tt-monkeys; with Application: 20_*); "answer-wait" is 17_*
 	// (Local/400: Wait, a static member of queue sales, so QueueMemberStatus
-	// events too). Scripts lists them.
+	// events too); "c2c-busy" is 67_*'s click-to-call: the originated agent
+	// leg answers (OriginateResponse Success, Reason 4), then dials the
+	// customer Local/<Exten>@customer, who is busy: DialEnd BUSY, Hangup 17
+	// on the customer ;2, UserEvent C2CResult, every leg's Linkedid the
+	// ChannelId. Scripts lists them.
 	Script string
 }
 
@@ -151,6 +155,10 @@ func Orders(k OutcomeKind) []Order {
 func DefaultOutcome(o Originate) Outcome {
 	if o.Application == "" && o.Exten == "999" {
 		return Outcome{Kind: ExtensionMissing}
+	}
+	if o.Context == "c2c" && o.Exten == "5559999" {
+		// click-to-call: the agent answers, the customer is busy (67_*)
+		return Outcome{Kind: Answered, Script: "c2c-busy"}
 	}
 	tech, rest, _ := strings.Cut(o.Channel, "/")
 	switch strings.ToUpper(tech) {

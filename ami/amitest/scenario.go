@@ -24,7 +24,12 @@ type item struct {
 	headers []Header
 }
 
-type scenario []item
+// scenario is a captured call: its steps, and for a call that dials a
+// second Local pair (click-to-call, 67_*) the name pattern of that pair.
+type scenario struct {
+	items []item
+	legs  string // e.g. Local/${EXTEN}@customer; "" for one pair
+}
 
 var (
 	loadOnce  sync.Once
@@ -68,7 +73,7 @@ func parseScenario(text string) (scenario, error) {
 	pendingReply := false
 	flush := func() {
 		if len(cur) > 0 {
-			sc = append(sc, item{headers: cur, vars: pendingVars, reply: pendingReply})
+			sc.items = append(sc.items, item{headers: cur, vars: pendingVars, reply: pendingReply})
 			cur, pendingVars, pendingReply = nil, "", false
 		}
 	}
@@ -82,7 +87,9 @@ func parseScenario(text string) (scenario, error) {
 			flush()
 		case strings.HasPrefix(line, "@wait "):
 			flush()
-			sc = append(sc, item{wait: strings.TrimPrefix(line, "@wait ")})
+			sc.items = append(sc.items, item{wait: strings.TrimPrefix(line, "@wait ")})
+		case strings.HasPrefix(line, "@legs "):
+			sc.legs = strings.TrimPrefix(line, "@legs ")
 		case line == "@reply":
 			flush()
 			pendingReply = true
@@ -94,7 +101,7 @@ func parseScenario(text string) (scenario, error) {
 			if !ok {
 				k, ok = strings.CutSuffix(line, ":")
 				if !ok {
-					return nil, fmt.Errorf("bad line %q", line)
+					return scenario{}, fmt.Errorf("bad line %q", line)
 				}
 			}
 			cur = append(cur, Header{k, v})
@@ -123,7 +130,7 @@ func parseOrders(text string) {
 func scenarioFor(out Outcome, app bool) (scenario, error) {
 	loadOnce.Do(loadScenarios)
 	if loadErr != nil {
-		return nil, loadErr
+		return scenario{}, loadErr
 	}
 	name := out.Kind.String()
 	switch {
@@ -134,7 +141,7 @@ func scenarioFor(out Outcome, app bool) (scenario, error) {
 	}
 	sc, ok := scenarios[name]
 	if !ok {
-		return nil, fmt.Errorf("amitest: no scenario for %s", name)
+		return scenario{}, fmt.Errorf("amitest: no scenario for %s", name)
 	}
 	return sc, nil
 }

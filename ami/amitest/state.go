@@ -142,6 +142,7 @@ func (p *pbxState) newCall(o Originate, out Outcome) *call {
 			}
 		}
 	}
+	cl.cidNum = cidNum
 	cl.vars = map[string]string{
 		"CHAN1": cl.chan1, "CHAN2": cl.chan2, "UID1": cl.uid1, "UID2": cl.uid2, "UIDF": cl.uidf,
 		"ORIG_UID": origUID, "DIAL": o.Channel, "ACTIONID": o.ActionID,
@@ -194,4 +195,20 @@ func (p *pbxState) endCall(cl *call) {
 			delete(p.channels, n)
 		}
 	}
+}
+
+// addLegs names the second Local pair a scenario dials (the customer leg
+// of a click-to-call): pattern with ${EXTEN} expanded, ordinary Uniqueids
+// (67_*: only Linkedid ties them to the ChannelId).
+func (p *pbxState) addLegs(cl *call, pattern string) {
+	epoch := itoa(int(p.srv.bootTime().Unix()))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seq++
+	base := strings.ReplaceAll(pattern, "${EXTEN}", cl.o.Exten) + "-" + fmtSeq(p.seq)
+	cl.vars["CHAN3"], cl.vars["CHAN4"] = base+";1", base+";2"
+	p.uid++
+	cl.vars["UID3"] = epoch + "." + itoa(p.uid)
+	p.uid++
+	cl.vars["UID4"] = epoch + "." + itoa(p.uid)
 }
