@@ -192,7 +192,7 @@ func BenchmarkE2E1000Originates(b *testing.B) {
 		return amitest.Outcome{Kind: amitest.Busy}
 	}})
 	defer srv.Close()
-	c, err := Dial(context.Background(), srv.Addr, "dialer", "secret", WithLogger(quiet))
+	c, err := dialQuiet(context.Background(), srv.Addr, "secret")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -29,44 +29,64 @@ type Client struct {
 	*Conn
 }
 
-// Dial connects to Asterisk at addr and logs in (MD5 challenge with
-// WithMD5Auth). A wrong username or secret gives ErrAuth (after the 1 s
-// Asterisk waits before saying so). To subscribe before the first event
-// after Login, use NewClient, Subscribe, then Login.
-func Dial(ctx context.Context, addr, username, secret string, opts ...Option) (*Client, error) {
-	c, err := DialNoLogin(ctx, addr, opts...)
+// Dialer connects Clients with the settings in its fields.
+type Dialer struct {
+	// Username and Secret are the manager.conf credentials. The secret
+	// never reaches a log line or an error.
+	Username, Secret string
+	// MD5 logs in with the MD5 challenge (Challenge, then Login with
+	// Key = md5hex(challenge + secret)): the secret never crosses the wire.
+	MD5 bool
+	// Config holds the connection settings.
+	Config
+}
+
+// Dial connects to Asterisk at addr with the default Config (see Dialer)
+// and logs in with a plain secret. A wrong username or secret gives
+// ErrAuth (after the 1 s Asterisk waits before saying so).
+func Dial(ctx context.Context, addr, username, secret string) (*Client, error) {
+	d := Dialer{Username: username, Secret: secret}
+	return d.Dial(ctx, addr)
+}
+
+// Dial connects to Asterisk at addr (host:port, 5038 by default on
+// Asterisk's side) and logs in (ErrAuth if rejected). To subscribe before
+// the first event after Login, connect with NewClient, Subscribe, then
+// Login.
+func (d *Dialer) Dial(ctx context.Context, addr string) (*Client, error) {
+	c, err := d.dialNoLogin(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.login(ctx, username, secret, c.cfg.md5); err != nil {
+	if err := c.login(ctx, d.Username, d.Secret, d.MD5); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
-// DialNoLogin connects and reads the banner, without logging in.
-func DialNoLogin(ctx context.Context, addr string, opts ...Option) (*Client, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+func (d *Dialer) dialNoLogin(ctx context.Context, addr string) (*Client, error) {
+	var nd net.Dialer
+	nc, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("ami: dial %s: %w", addr, err)
 	}
-	return NewClient(ctx, nc, opts...)
+	return d.NewClient(ctx, nc)
 }
 
 // NewClient reads the banner on an established connection and starts its
-// reader; it does not log in. It takes ownership of nc. A connection that
-// closes before the banner (Asterisk shutting down accepts, then closes)
-// gives an error matching ErrClosed; without a context deadline the banner
-// is awaited for the action timeout.
-func NewClient(ctx context.Context, nc net.Conn, opts ...Option) (*Client, error) {
-	cfg := newConfig(opts)
-	rd := NewReader(nc, cfg.maxFrame)
+// reader; it does not log in (Login or LoginMD5 does, after any
+// Subscribe that must see the first events). It takes ownership of nc. A
+// connection that closes before the banner (Asterisk shutting down
+// accepts, then closes) gives an error matching ErrClosed; without a
+// context deadline the banner is awaited for the action timeout.
+func (d *Dialer) NewClient(ctx context.Context, nc net.Conn) (*Client, error) {
+	cfg := d.Config.withDefaults()
+	rd := newConnReader(nc, cfg)
 	if _, ok := ctx.Deadline(); !ok {
 		// A peer that accepts and never speaks must not hold us forever.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.actionTimeout)
+		ctx, cancel = context.WithTimeout(ctx, cfg.ActionTimeout)
 		defer cancel()
 	}
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) })
@@ -248,7 +268,7 @@ func (c *Client) Originate(ctx context.Context, o Originate) (*Response, error) 
 				ring = 30 * time.Second
 			}
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, ring+c.cfg.actionTimeout)
+			ctx, cancel = context.WithTimeout(ctx, ring+c.cfg.ActionTimeout)
 			defer cancel()
 		}
 	}

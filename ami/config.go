@@ -7,7 +7,7 @@ import (
 	"github.com/fsivr/fsivr/internal/mailbox"
 )
 
-// Defaults of a connection.
+// Defaults for zero Config fields.
 const (
 	// DefaultActionTimeout bounds an action whose context has no deadline:
 	// every pending action has one, so none waits forever.
@@ -20,61 +20,67 @@ const (
 	// hundred events at the captured 20-client load, far below both.
 	DefaultHighWater = mailbox.DefaultHighWater
 	DefaultMaxQueue  = mailbox.DefaultMax
+	// DefaultStallTimeout bounds the rest of a message once its first
+	// byte has arrived.
+	DefaultStallTimeout = 30 * time.Second
 )
 
-// Option configures a connection (Dial, NewClient) or a Reconnector.
-type Option func(*config)
-
-type config struct {
-	logger        *slog.Logger
-	maxFrame      int
-	limits        mailbox.Limits
-	actionTimeout time.Duration
-	keepalive     time.Duration
-	prefix        string
-	md5           bool
+// Config holds the connection settings that Dialer and Reconnector share;
+// each embeds one, as esl's Dialer, Server and Reconnector do. The zero
+// Config is ready to use: zero fields take the defaults.
+type Config struct {
+	// Logger receives one line when a connection fails (default
+	// slog.Default()). Secrets never reach it.
+	Logger *slog.Logger
+	// MaxFrame is the largest accepted message in bytes (default
+	// DefaultMaxFrame, 1 MiB). A larger one ends the connection with
+	// ErrFrameTooLarge.
+	MaxFrame int
+	// HighWater and MaxQueue bound each subscription's mailbox: above
+	// HighWater (default 1000) a warning is logged and counted in Stats; at
+	// MaxQueue (default 100,000) that subscription is closed with
+	// ErrQueueOverflow.
+	HighWater, MaxQueue int
+	// ActionTimeout is the deadline of an action whose context has none,
+	// and of the banner wait (default 10 s).
+	ActionTimeout time.Duration
+	// Keepalive is the Ping interval after Login (default 30 s; negative
+	// turns keepalive off). A Ping unanswered within the interval ends the
+	// connection with ErrTimeout.
+	Keepalive time.Duration
+	// StallTimeout bounds how long the rest of a message may take once its
+	// first byte has arrived (default 30 s; negative disables it). A peer
+	// that stops in the middle of a message would otherwise hold the
+	// connection, and every action waiting on it, until the keepalive
+	// notices; an idle connection between messages is not bounded.
+	StallTimeout time.Duration
+	// ActionIDPrefix is the prefix of our ActionIDs (default: random per
+	// connection). Asterisk sends OriginateResponse to every session with
+	// the originator's ActionID, so prefixes must differ between clients.
+	ActionIDPrefix string
 }
 
-func newConfig(opts []Option) config {
-	c := config{keepalive: DefaultKeepalive}
-	for _, o := range opts {
-		o(&c)
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
-	if c.logger == nil {
-		c.logger = slog.Default()
+	if c.MaxFrame <= 0 {
+		c.MaxFrame = DefaultMaxFrame
 	}
-	if c.maxFrame <= 0 {
-		c.maxFrame = DefaultMaxFrame
+	if c.HighWater <= 0 {
+		c.HighWater = DefaultHighWater
 	}
-	if c.actionTimeout <= 0 {
-		c.actionTimeout = DefaultActionTimeout
+	if c.MaxQueue <= 0 {
+		c.MaxQueue = DefaultMaxQueue
+	}
+	if c.ActionTimeout <= 0 {
+		c.ActionTimeout = DefaultActionTimeout
+	}
+	if c.Keepalive == 0 {
+		c.Keepalive = DefaultKeepalive
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
 	}
 	return c
 }
-
-// WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// WithMaxFrame sets the largest accepted message in bytes (default 1 MiB).
-func WithMaxFrame(n int) Option { return func(c *config) { c.maxFrame = n } }
-
-// WithQueueLimits sets each subscription's high-water mark and hard cap.
-func WithQueueLimits(highWater, maxQueue int) Option {
-	return func(c *config) { c.limits = mailbox.Limits{HighWater: highWater, Max: maxQueue} }
-}
-
-// WithActionTimeout sets the deadline of actions whose context has none.
-func WithActionTimeout(d time.Duration) Option { return func(c *config) { c.actionTimeout = d } }
-
-// WithKeepalive sets the Ping interval after Login; 0 turns keepalive off.
-// A Ping unanswered within the interval ends the connection (ErrTimeout).
-func WithKeepalive(d time.Duration) Option { return func(c *config) { c.keepalive = d } }
-
-// WithActionIDPrefix sets the prefix of our ActionIDs (default: random
-// per connection). Asterisk sends OriginateResponse to every session with
-// the originator's ActionID, so prefixes must differ between clients.
-func WithActionIDPrefix(p string) Option { return func(c *config) { c.prefix = p } }
-
-// WithMD5Auth makes Dial and the Reconnector log in with the MD5
-// challenge (the secret never crosses the wire).
-func WithMD5Auth() Option { return func(c *config) { c.md5 = true } }

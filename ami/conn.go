@@ -43,7 +43,7 @@ type pending struct {
 type Conn struct {
 	nc     net.Conn
 	rd     *Reader
-	cfg    config
+	cfg    Config
 	log    *slog.Logger
 	banner string
 	prefix string
@@ -69,8 +69,8 @@ type Conn struct {
 	keepalive sync.Once
 }
 
-func newConn(nc net.Conn, rd *Reader, cfg config, banner string) *Conn {
-	prefix := cfg.prefix
+func newConn(nc net.Conn, rd *Reader, cfg Config, banner string) *Conn {
+	prefix := cfg.ActionIDPrefix
 	if prefix == "" {
 		var b [4]byte
 		_, _ = rand.Read(b[:])
@@ -80,7 +80,7 @@ func newConn(nc net.Conn, rd *Reader, cfg config, banner string) *Conn {
 		nc:      nc,
 		rd:      rd,
 		cfg:     cfg,
-		log:     cfg.logger.With("peer", nc.RemoteAddr().String()),
+		log:     cfg.Logger.With("peer", nc.RemoteAddr().String()),
 		banner:  banner,
 		prefix:  prefix,
 		pending: map[string]*pending{},
@@ -92,8 +92,20 @@ func newConn(nc net.Conn, rd *Reader, cfg config, banner string) *Conn {
 }
 
 func (c *Conn) start() {
+	if g, ok := c.rd.src.(*netctx.StallReader); ok {
+		g.Timeout = c.cfg.StallTimeout // after the banner, which has its own bound
+	}
 	c.readerWG.Add(1)
 	go c.readLoop()
+}
+
+// newConnReader returns the Reader of a connection, reading through a
+// netctx.StallReader that Conn.start arms.
+func newConnReader(nc net.Conn, cfg Config) *Reader {
+	g := &netctx.StallReader{Conn: nc, Stalled: ErrStalled}
+	r := NewReader(g, cfg.MaxFrame)
+	g.Buffered = r.Buffered
+	return r
 }
 
 // readLoop frames messages and dispatches them. It never waits on a
@@ -215,7 +227,7 @@ func (c *Conn) Subscribe(names ...string) *Subscription {
 	s := &Subscription{
 		c:     c,
 		names: append([]string(nil), names...),
-		mb:    mailbox.New[*Message](c.cfg.limits),
+		mb:    mailbox.New[*Message](mailbox.Limits{HighWater: c.cfg.HighWater, Max: c.cfg.MaxQueue}),
 		done:  make(chan struct{}),
 	}
 	c.mu.Lock()
@@ -322,7 +334,7 @@ func (c *Conn) roundTrip(ctx context.Context, action string, headers ...string) 
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.actionTimeout)
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.ActionTimeout)
 		defer cancel()
 	}
 	id := c.prefix + strconv.FormatUint(c.seq.Add(1), 10)
@@ -381,12 +393,12 @@ func (c *Conn) write(ctx context.Context, payload []byte) error {
 // startKeepalive pings every interval once logged in; an unanswered Ping
 // ends the connection so that its owner reconnects.
 func (c *Conn) startKeepalive() {
-	if c.cfg.keepalive <= 0 {
+	if c.cfg.Keepalive <= 0 {
 		return
 	}
 	c.keepalive.Do(func() {
 		go func() {
-			t := time.NewTicker(c.cfg.keepalive)
+			t := time.NewTicker(c.cfg.Keepalive)
 			defer t.Stop()
 			for {
 				select {
@@ -394,7 +406,7 @@ func (c *Conn) startKeepalive() {
 					return
 				case <-t.C:
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), c.cfg.keepalive)
+				ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Keepalive)
 				_, err := c.roundTrip(ctx, "Ping")
 				cancel()
 				if errors.Is(err, ErrTimeout) {

@@ -21,7 +21,7 @@ func TestLoginPlainKeepsEventsReadWithTheReply(t *testing.T) {
 	// goami2 loses FullyBooted/SuccessfulAuth read together with the login
 	// reply: here all three arrive in one write.
 	var logs bytes.Buffer
-	c, p := newPair(t, WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	c, p := newPair(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	sub := c.Subscribe()
 	errc := make(chan error, 1)
 	go func() { errc <- c.Login(context.Background(), "dialer", "s3cr3t-value") }()
@@ -52,7 +52,7 @@ func TestLoginPlainKeepsEventsReadWithTheReply(t *testing.T) {
 }
 
 func TestLoginWrongSecretIsErrAuth(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	errc := make(chan error, 1)
 	go func() { errc <- c.Login(context.Background(), "dialer", "WRONG") }()
 	m := p.next()
@@ -68,7 +68,7 @@ func TestLoginWrongSecretIsErrAuth(t *testing.T) {
 }
 
 func TestLoginMD5(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	errc := make(chan error, 1)
 	go func() { errc <- c.LoginMD5(context.Background(), "dialer", "secret") }()
 	m := p.next()
@@ -95,7 +95,7 @@ func TestLoginMD5(t *testing.T) {
 // shuffled order: each caller gets its own reply (goami takes the next
 // message as the reply).
 func TestConcurrentActionsMatchedByActionID(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	const n = 1000
 	go func() {
 		var batch []*Message
@@ -135,7 +135,7 @@ func TestConcurrentActionsMatchedByActionID(t *testing.T) {
 }
 
 func TestListActionCollectsItems(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	sub := c.Subscribe()
 	go func() {
 		m := p.next()
@@ -181,7 +181,7 @@ func TestListActionCollectsItems(t *testing.T) {
 // broadcast one from another session, an unknown reply and a Goodbye
 // nobody asked for never block the reader (bit4bit/gami deadlocks).
 func TestOriginateResponseIsAnEventAndStrayRepliesAreHarmless(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	sub := c.Subscribe("OriginateResponse")
 	var id string
 	go func() {
@@ -219,7 +219,7 @@ func TestOriginateResponseIsAnEventAndStrayRepliesAreHarmless(t *testing.T) {
 // 16: a synchronous Originate holds the session; its Error reply comes
 // first and all the call's events after it.
 func TestSyncOriginateThenHeldEvents(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	sub := c.Subscribe("Hangup", "UserEvent")
 	go func() {
 		m := p.next()
@@ -245,7 +245,7 @@ func TestSyncOriginateThenHeldEvents(t *testing.T) {
 }
 
 func TestContextEndRemovesPending(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var late *Message
 	go func() {
@@ -271,7 +271,7 @@ func TestContextEndRemovesPending(t *testing.T) {
 }
 
 func TestDefaultDeadline(t *testing.T) {
-	c, p := newPair(t, WithActionTimeout(50*time.Millisecond))
+	c, p := newPair(t, Config{ActionTimeout: 50 * time.Millisecond})
 	go p.next() // read, never answer
 	err := c.Ping(context.Background())
 	if !errors.Is(err, ErrTimeout) {
@@ -283,7 +283,7 @@ func TestDefaultDeadline(t *testing.T) {
 }
 
 func TestDropFailsPendingActions(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	sub := c.Subscribe()
 	go func() {
 		p.next()
@@ -303,9 +303,9 @@ func TestDropFailsPendingActions(t *testing.T) {
 }
 
 func TestBadFramesEndOnlyThatConnection(t *testing.T) {
-	c1, p1 := newPair(t)
-	c2, p2 := newPair(t, WithMaxFrame(4096))
-	c3, p3 := newPair(t)
+	c1, p1 := newPair(t, Config{})
+	c2, p2 := newPair(t, Config{MaxFrame: 4096})
+	c3, p3 := newPair(t, Config{})
 	go p1.send("Event: X\r\nthis line has no colon\r\n\r\n")
 	go p2.send("Event: Big\r\nData: " + strings.Repeat("x", 5000) + "\r\n\r\n")
 	if err := waitErr(t, c1); !errors.Is(err, ErrMalformed) {
@@ -326,7 +326,7 @@ func TestBadFramesEndOnlyThatConnection(t *testing.T) {
 // A consumer that does not drain never stalls the reader: the peer can
 // write 20,000 events and an action still gets its reply.
 func TestSlowConsumerNeverStallsReader(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	sub := c.Subscribe("Newexten")
 	ev := "Event: Newexten\r\nPrivilege: dialplan,all\r\nChannel: Local/100@test-00000001;1\r\nUniqueid: 1.1\r\nApplication: Wait\r\n\r\n"
 	done := make(chan struct{})
@@ -351,7 +351,7 @@ func TestSlowConsumerNeverStallsReader(t *testing.T) {
 }
 
 func TestSubscriptionOverflowClosesOnlyIt(t *testing.T) {
-	c, p := newPair(t, WithQueueLimits(10, 100))
+	c, p := newPair(t, Config{HighWater: 10, MaxQueue: 100})
 	full := c.Subscribe("UserEvent")
 	other := c.Subscribe("UserEvent")
 	go p.send(strings.Repeat("Event: UserEvent\r\nUserEvent: x\r\n\r\n", 100))
@@ -368,7 +368,7 @@ func TestSubscriptionOverflowClosesOnlyIt(t *testing.T) {
 }
 
 func TestKeepaliveDetectsSilentPeer(t *testing.T) {
-	c, p := newPair(t, WithKeepalive(30*time.Millisecond))
+	c, p := newPair(t, Config{Keepalive: 30 * time.Millisecond})
 	go func() {
 		m := p.next()
 		p.reply(m, "Response: Success", "Message: Authentication accepted")
@@ -392,7 +392,7 @@ func TestKeepaliveDetectsSilentPeer(t *testing.T) {
 }
 
 func TestLogoffAndShutdownAreCleanEnds(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	go func() {
 		m := p.next()
 		p.send(captured(t, "04_login_md5_challenge", "logoff", m.ActionID()))
@@ -405,7 +405,7 @@ func TestLogoffAndShutdownAreCleanEnds(t *testing.T) {
 		t.Errorf("after Logoff: %v", err)
 	}
 
-	c, p = newPair(t)
+	c, p = newPair(t, Config{})
 	raw := string(readTestdata(t, "65_restart_while_connected.s2c.raw"))
 	go func() {
 		p.send(raw[strings.Index(raw, "Event: Shutdown"):])
@@ -417,7 +417,7 @@ func TestLogoffAndShutdownAreCleanEnds(t *testing.T) {
 }
 
 func TestCommandBothForms(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	go func() {
 		m := p.next()
 		p.send(captured(t, "30_lists_redirect_queueops", "command-6e5f56da", m.ActionID()))
@@ -442,7 +442,7 @@ func TestCommandBothForms(t *testing.T) {
 
 // Nothing is written when a value would inject a header.
 func TestInvalidValuesWriteNothing(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	calls := []func() error{
 		func() error {
 			_, err := c.Originate(context.Background(), Originate{Channel: "Local/1@t", CallerID: "\"x\" <1>\r\nAction: Hangup"})
@@ -482,14 +482,46 @@ func TestInvalidValuesWriteNothing(t *testing.T) {
 func TestNoBanner(t *testing.T) {
 	a, b := net.Pipe()
 	go func() { _ = b.Close() }()
-	if _, err := NewClient(context.Background(), a, WithLogger(quiet)); !errors.Is(err, ErrClosed) {
+	if _, err := (&Dialer{Config: Config{Logger: quiet}}).NewClient(context.Background(), a); !errors.Is(err, ErrClosed) {
 		t.Errorf("closed before the banner: %v, want ErrClosed", err)
 	}
 	a, b = net.Pipe()
 	defer b.Close()
 	start := time.Now()
-	_, err := NewClient(context.Background(), a, WithLogger(quiet), WithActionTimeout(50*time.Millisecond))
+	_, err := (&Dialer{Config: Config{Logger: quiet, ActionTimeout: 50 * time.Millisecond}}).NewClient(context.Background(), a)
 	if err == nil || time.Since(start) > 2*time.Second {
 		t.Errorf("silent peer: %v after %v", err, time.Since(start))
+	}
+}
+
+// A peer that stops in the middle of a message would hold the connection,
+// and every action on it, until the keepalive noticed. Once a message's
+// first bytes are in, the rest must come within Config.StallTimeout; an
+// idle connection is never cut.
+func TestStalledMessageClosesConnection(t *testing.T) {
+	cfg := Config{StallTimeout: 50 * time.Millisecond, ActionTimeout: 5 * time.Second}
+	stalled, p := newPair(t, cfg)
+	idle, q := newPair(t, cfg)
+	go func() {
+		m := p.next()
+		p.send("Response: Success\r\nActionID: " + m.ActionID() + "\r\nPing: Po") // and then nothing
+	}()
+	if err := stalled.Ping(context.Background()); !errors.Is(err, ErrStalled) {
+		t.Fatalf("Ping on a peer stalled mid-message: %v, want ErrStalled", err)
+	}
+	<-stalled.Done()
+	if !errors.Is(stalled.Err(), ErrStalled) {
+		t.Errorf("Err = %v, want ErrStalled", stalled.Err())
+	}
+	time.Sleep(3 * cfg.StallTimeout) // idle well past the bound
+	go func() {
+		m := q.next()
+		q.reply(m, "Response: Success", "Ping: Pong")
+	}()
+	if err := idle.Ping(context.Background()); err != nil {
+		t.Errorf("idle connection: %v (only a stalled message may end a connection)", err)
+	}
+	if idle.Err() != nil {
+		t.Errorf("idle connection ended: %v", idle.Err())
 	}
 }

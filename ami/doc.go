@@ -39,16 +39,20 @@
 // an event, never a reply; replies nobody waits for (a late one, another
 // client's, a stray Goodbye) are counted and dropped, never blocking. Writes
 // are serialized. Every pending action has a deadline (the context's, or
-// WithActionTimeout) and is removed on every path. Events go to
+// Config.ActionTimeout) and is removed on every path. A peer that stops in
+// the middle of a message for longer than Config.StallTimeout ends the
+// connection (ErrStalled); an idle one is never cut. Events go to
 // Subscriptions: ordered, unbounded mailboxes read with Notify and Drain,
-// filtered by event name. After Login a keepalive Ping runs (WithKeepalive);
+// filtered by event name. After Login a keepalive Ping runs (Config.Keepalive);
 // an unanswered one ends the connection with ErrTimeout.
 //
-// API (client.go, reconnector.go, originate.go; options in config.go):
-// Dial logs in (plain, or the MD5 challenge with WithMD5Auth); a wrong
-// secret is ErrAuth, and secrets never reach logs or errors. Action sends
-// any action; `Response: Error` is a *ResponseError matching ErrAction. Typed helpers cover what fsivr
-// uses: Originate, Redirect, Hangup, Getvar/Setvar, Command (Output lines
+// API (client.go, reconnector.go, originate.go; settings in config.go):
+// one configuration style, esl's: a Config struct embedded by Dialer
+// (credentials, login mode) and Reconnector. Dial(ctx, addr, user, secret)
+// is the short form; Dialer.Dial logs in (plain, or the MD5 challenge
+// with Dialer.MD5); a wrong secret is ErrAuth, and secrets never reach
+// logs or errors. Action sends any action; `Response: Error` is a
+// *ResponseError matching ErrAction. Typed helpers cover what fsivr uses: Originate, Redirect, Hangup, Getvar/Setvar, Command (Output lines
 // of Asterisk ≥ 14 and the older Follows form), Status, CoreShowChannels,
 // QueueStatus/QueueSummary, QueueAdd/QueueRemove/QueuePause/QueuePenalty,
 // ExtensionStateList/DeviceStateList, Park, Events (the event mask) and

@@ -20,11 +20,17 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func dialFake(t *testing.T, srv *amitest.Server, opts ...Option) *Client {
+// dialQuiet logs in as "dialer" with a logger that discards.
+func dialQuiet(ctx context.Context, addr, secret string) (*Client, error) {
+	d := Dialer{Username: "dialer", Secret: secret, Config: Config{Logger: quiet}}
+	return d.Dial(ctx, addr)
+}
+
+func dialFake(t *testing.T, srv *amitest.Server) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, srv.Addr, "dialer", "secret", append([]Option{WithLogger(quiet)}, opts...)...)
+	c, err := dialQuiet(ctx, srv.Addr, "secret")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +275,7 @@ func TestE2EDropMidOriginate(t *testing.T) {
 		Addr: srv.Addr, Username: "dialer", Secret: "secret",
 		EventMask: "call", Filters: filters, Events: trackedEvents,
 		MinDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond,
-		BootTimeout: 200 * time.Millisecond, Logger: quiet,
+		BootTimeout: 200 * time.Millisecond, Config: Config{Logger: quiet},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -392,7 +398,7 @@ func TestE2ERestart(t *testing.T) {
 	defer srv.Close()
 	r := &Reconnector{
 		Addr: srv.Addr, Username: "dialer", Secret: "secret",
-		MinDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Logger: quiet,
+		MinDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Config: Config{Logger: quiet},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -424,11 +430,11 @@ func TestE2ERestart(t *testing.T) {
 func TestE2EWrongSecret(t *testing.T) {
 	srv := amitest.NewServer(amitest.Config{Logger: quiet, AuthFailDelay: 20 * time.Millisecond})
 	defer srv.Close()
-	_, err := Dial(context.Background(), srv.Addr, "dialer", "WRONG", WithLogger(quiet))
+	_, err := dialQuiet(context.Background(), srv.Addr, "WRONG")
 	if !errors.Is(err, ErrAuth) {
 		t.Fatalf("err = %v", err)
 	}
-	r := &Reconnector{Addr: srv.Addr, Username: "dialer", Secret: "WRONG", Logger: quiet}
+	r := &Reconnector{Addr: srv.Addr, Username: "dialer", Secret: "WRONG", Config: Config{Logger: quiet}}
 	if _, _, err := r.Connect(context.Background()); !errors.Is(err, ErrAuth) {
 		t.Errorf("Reconnector retried a wrong secret: %v", err)
 	}

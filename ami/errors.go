@@ -30,6 +30,9 @@ var (
 	ErrAuth = errors.New("ami: authentication failed")
 	// ErrAction is matched (errors.Is) by every *ResponseError.
 	ErrAction = errors.New("ami: action failed")
+	// ErrStalled reports a peer that stopped in the middle of a message for
+	// longer than Config.StallTimeout; the connection is closed.
+	ErrStalled = errors.New("ami: peer stalled mid-message")
 	// ErrQueueOverflow reports that a subscriber left more events undrained
 	// than the hard cap allows; that subscription is closed.
 	ErrQueueOverflow = errors.New("ami: event queue overflow")

@@ -17,10 +17,13 @@ func Example() {
 	defer srv.Close()
 	ctx := context.Background()
 
-	_, err := ami.Dial(ctx, srv.Addr, "dialer", "wrong", ami.WithLogger(slog.New(slog.DiscardHandler)))
+	_, err := ami.Dial(ctx, srv.Addr, "dialer", "wrong")
 	fmt.Println(errors.Is(err, ami.ErrAuth))
 
-	c, err := ami.Dial(ctx, srv.Addr, "dialer", "secret", ami.WithLogger(slog.New(slog.DiscardHandler)))
+	// A Dialer holds the credentials, the login mode and the Config.
+	d := ami.Dialer{Username: "dialer", Secret: "secret", MD5: true,
+		Config: ami.Config{Logger: slog.New(slog.DiscardHandler), ActionTimeout: 5 * time.Second}}
+	c, err := d.Dial(ctx, srv.Addr)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -38,7 +41,7 @@ func ExampleTracker() {
 	srv := amitest.NewServer(amitest.Config{})
 	defer srv.Close()
 	ctx := context.Background()
-	c, err := ami.Dial(ctx, srv.Addr, "dialer", "secret", ami.WithLogger(slog.New(slog.DiscardHandler)))
+	c, err := ami.Dial(ctx, srv.Addr, "dialer", "secret")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -25,13 +25,21 @@ type peer struct {
 const banner = "Asterisk Call Manager/11.0.0\r\n"
 
 // newPair returns a started, not logged-in Client and its peer.
-func newPair(t *testing.T, opts ...Option) (*Client, *peer) {
+// Keepalive is off unless cfg sets it; the logger discards unless cfg
+// sets one.
+func newPair(t *testing.T, cfg Config) (*Client, *peer) {
 	t.Helper()
 	a, b := net.Pipe()
 	p := &peer{t: t, nc: b, rd: NewReader(b, 0)}
 	go p.send(banner)
-	opts = append([]Option{WithKeepalive(0), WithLogger(slog.New(slog.DiscardHandler))}, opts...)
-	c, err := NewClient(context.Background(), a, opts...)
+	if cfg.Keepalive == 0 {
+		cfg.Keepalive = -1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := Dialer{Config: cfg}
+	c, err := d.NewClient(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
 	}

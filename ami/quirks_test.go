@@ -39,7 +39,7 @@ func TestQuirkConsumerPausesLoseNothing(t *testing.T) {
 			wantEvents = append(wantEvents, m.Name()+"/"+m.Get("Uniqueid"))
 		}
 	}
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	sub := c.Subscribe()
 	body := raw[strings.IndexByte(raw, '\n')+1:]
 	go func() {
@@ -70,7 +70,7 @@ func TestQuirkConsumerPausesLoseNothing(t *testing.T) {
 // Events sent just before Asterisk closes (65: Shutdown, then EOF) are all
 // delivered, even when drained after the connection ended.
 func TestQuirkLastMessagesBeforeClose(t *testing.T) {
-	c, p := newPair(t)
+	c, p := newPair(t, Config{})
 	sub := c.Subscribe()
 	go func() {
 		p.send(strings.Repeat("Event: UserEvent\r\nUserEvent: Last\r\n\r\n", 50) +

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/fsivr/fsivr/internal/backoff"
@@ -20,9 +19,11 @@ const DefaultBootTimeout = 5 * time.Second
 // accepts Login before it has booted) and then hands the new connection to
 // its owner, who rebuilds its state from list actions.
 type Reconnector struct {
-	Addr     string
-	Username string
-	Secret   string
+	Addr string
+	// Username, Secret and MD5 are the credentials and the login mode, as
+	// in Dialer.
+	Username, Secret string
+	MD5              bool
 	// EventMask is sent with Events after each Login ("" leaves the
 	// manager.conf default); Filters are added after it.
 	EventMask string
@@ -36,22 +37,15 @@ type Reconnector struct {
 	// BootTimeout bounds the wait for FullyBooted (default 5 s); after it
 	// the connection is handed over anyway, with a warning.
 	BootTimeout time.Duration
-	Options     []Option
-	Logger      *slog.Logger
-}
-
-func (r *Reconnector) logger() *slog.Logger {
-	if r.Logger != nil {
-		return r.Logger
-	}
-	return slog.Default()
+	// Config holds the connection settings of every Client it dials.
+	Config
 }
 
 // Connect dials until it has a logged-in, configured Client and its
 // Subscription, or ctx ends. An authentication failure or an invalid
 // filter is returned at once (retrying cannot fix it).
 func (r *Reconnector) Connect(ctx context.Context) (*Client, *Subscription, error) {
-	policy := backoff.Policy{Min: r.MinDelay, Max: r.MaxDelay}
+	log := r.Config.withDefaults().Logger
 	for attempt := 0; ; attempt++ {
 		c, sub, err := r.connectOnce(ctx)
 		if err == nil {
@@ -63,14 +57,9 @@ func (r *Reconnector) Connect(ctx context.Context) (*Client, *Subscription, erro
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		d := policy.Delay(attempt)
-		r.logger().Warn("ami: connect failed; retrying", "addr", r.Addr, "attempt", attempt+1, "delay", d, "err", err)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, nil, ctx.Err()
-		case <-t.C:
+		log.Warn("ami: connect failed; retrying", "addr", r.Addr, "attempt", attempt+1, "err", err)
+		if err := (backoff.Policy{Min: r.MinDelay, Max: r.MaxDelay}).Wait(ctx, attempt); err != nil {
+			return nil, nil, err
 		}
 	}
 }
@@ -81,11 +70,8 @@ func (r *Reconnector) connectOnce(ctx context.Context) (*Client, *Subscription, 
 			return nil, nil, err
 		}
 	}
-	opts := r.Options
-	if r.Logger != nil {
-		opts = append([]Option{WithLogger(r.Logger)}, opts...)
-	}
-	c, err := DialNoLogin(ctx, r.Addr, opts...)
+	d := Dialer{Username: r.Username, Secret: r.Secret, MD5: r.MD5, Config: r.Config}
+	c, err := d.dialNoLogin(ctx, r.Addr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,7 +81,7 @@ func (r *Reconnector) connectOnce(ctx context.Context) (*Client, *Subscription, 
 		_ = c.Close()
 		return nil, nil, err
 	}
-	if err := c.login(ctx, r.Username, r.Secret, c.cfg.md5); err != nil {
+	if err := c.login(ctx, d.Username, d.Secret, d.MD5); err != nil {
 		return fail(err)
 	}
 	if r.EventMask != "" {
@@ -118,7 +104,7 @@ func (r *Reconnector) connectOnce(ctx context.Context) (*Client, *Subscription, 
 	case <-c.Booted():
 	case <-t.C:
 		// The mask may hide the system class FullyBooted belongs to.
-		r.logger().Warn("ami: no FullyBooted after login; going on", "addr", r.Addr, "waited", bt)
+		c.cfg.Logger.Warn("ami: no FullyBooted after login; going on", "addr", r.Addr, "waited", bt)
 	case <-c.Done():
 		return fail(c.Err())
 	case <-ctx.Done():
@@ -145,6 +131,6 @@ func (r *Reconnector) Run(ctx context.Context, fn func(ctx context.Context, c *C
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r.logger().Info("ami: connection ended; reconnecting", "addr", r.Addr, "reason", c.Err())
+		c.cfg.Logger.Info("ami: connection ended; reconnecting", "addr", r.Addr, "reason", c.Err())
 	}
 }

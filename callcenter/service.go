@@ -19,7 +19,9 @@ import (
 // ServiceConfig configures the shared AMI connection and the commands.
 type ServiceConfig struct {
 	Addr, Username, Secret string
-	DialOptions            []ami.Option
+	// AMI holds the connection settings (frame and queue limits, action
+	// timeout, keepalive); its Logger defaults to Logger.
+	AMI ami.Config
 
 	Hub     *Hub
 	Model   ModelConfig
@@ -159,7 +161,10 @@ func (s *Service) Run(ctx context.Context) error {
 		Addr: s.cfg.Addr, Username: s.cfg.Username, Secret: s.cfg.Secret,
 		EventMask: EventMask, Filters: s.Filters(),
 		MinDelay: s.cfg.MinDelay, MaxDelay: s.cfg.MaxDelay, BootTimeout: s.cfg.BootTimeout,
-		Options: s.cfg.DialOptions, Logger: s.log,
+		Config: s.cfg.AMI,
+	}
+	if r.Logger == nil {
+		r.Logger = s.log
 	}
 	err := r.Run(ctx, func(ctx context.Context, c *ami.Client, sub *ami.Subscription) {
 		err := s.follow(ctx, c, sub)
