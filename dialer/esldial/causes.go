@@ -7,21 +7,21 @@ import "github.com/fsivr/fsivr/dialer"
 // Hangup-Cause) of a call that was never answered to the dialer's
 // dispositions.
 var causeDispositions = map[string]dialer.Disposition{
-	"USER_BUSY":        dialer.Busy,
-	"NO_ANSWER":        dialer.NoAnswer, // originate_timeout ran out while ringing
-	"NO_USER_RESPONSE": dialer.NoAnswer, // the far end never answered the setup (SIP 408/480)
-	"ALLOTTED_TIMEOUT": dialer.NoAnswer,
-	"CALL_REJECTED":    dialer.Rejected,
-	"USER_NOT_REGISTERED": dialer.InvalidNumber, // captured: bridge user/1001
-	"UNALLOCATED_NUMBER":  dialer.InvalidNumber,
-	"NO_ROUTE_DESTINATION": dialer.InvalidNumber, // captured: loopback/nosuchext
-	"INVALID_NUMBER_FORMAT": dialer.InvalidNumber,
-	"NUMBER_CHANGED":        dialer.InvalidNumber,
-	"NO_ROUTE_TRANSIT_NET":  dialer.InvalidNumber,
-	"INCOMPATIBLE_DESTINATION": dialer.Failed,
-	"NORMAL_TEMPORARY_FAILURE": dialer.Failed,
-	"RECOVERY_ON_TIMER_EXPIRE": dialer.Failed,
-	"NETWORK_OUT_OF_ORDER":     dialer.Failed,
+	"USER_BUSY":                 dialer.Busy,
+	"NO_ANSWER":                 dialer.NoAnswer, // originate_timeout ran out while ringing
+	"NO_USER_RESPONSE":          dialer.NoAnswer, // the far end never answered the setup (SIP 408/480)
+	"ALLOTTED_TIMEOUT":          dialer.NoAnswer,
+	"CALL_REJECTED":             dialer.Rejected,
+	"USER_NOT_REGISTERED":       dialer.InvalidNumber, // captured: bridge user/1001
+	"UNALLOCATED_NUMBER":        dialer.InvalidNumber,
+	"NO_ROUTE_DESTINATION":      dialer.InvalidNumber, // captured: loopback/nosuchext
+	"INVALID_NUMBER_FORMAT":     dialer.InvalidNumber,
+	"NUMBER_CHANGED":            dialer.InvalidNumber,
+	"NO_ROUTE_TRANSIT_NET":      dialer.InvalidNumber,
+	"INCOMPATIBLE_DESTINATION":  dialer.Failed,
+	"NORMAL_TEMPORARY_FAILURE":  dialer.Failed,
+	"RECOVERY_ON_TIMER_EXPIRE":  dialer.Failed,
+	"NETWORK_OUT_OF_ORDER":      dialer.Failed,
 	"NORMAL_CIRCUIT_CONGESTION": dialer.Congestion,
 	"SWITCH_CONGESTION":         dialer.Congestion,
 	// FreeSWITCH's own sessions-per-second throttle refuses an originate

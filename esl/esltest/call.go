@@ -248,7 +248,7 @@ func StartOutbound(ctx context.Context, addr string, s Script) (*Call, error) {
 // ErrDial wraps failures to reach the ESL listener.
 var ErrDial = errors.New("esltest: dial outbound listener")
 
-func startOutbound(ctx context.Context, addr string, s Script, si *switchInfo, onHangup func(cause string)) (*Call, error) {
+func startOutbound(ctx context.Context, addr string, s Script, si *switchInfo, onHangup func(cause string, vars map[string]string)) (*Call, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

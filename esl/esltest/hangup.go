@@ -44,7 +44,9 @@ func (s *session) teardown(cause string) {
 	s.call.hangupCause = cause
 	s.call.mu.Unlock()
 	if s.onHangup != nil {
-		s.onHangup(cause)
+		// The inbound side's CHANNEL_HANGUP_COMPLETE carries what the
+		// socket app set (notify_result): on a real switch it is one channel.
+		s.onHangup(cause, s.call.Variables())
 	}
 	if s.linger {
 		secs := -1

@@ -299,8 +299,15 @@ func (s *Server) originate(arg string) string {
 				script.Vars[k] = v
 			}
 		}
-		call, err := startOutbound(s.ctx, target, script, s.si, func(cause string) {
+		call, err := startOutbound(s.ctx, target, script, s.si, func(cause string, vars map[string]string) {
 			sc.mu.Lock()
+			// Variables the socket app set (set notify_result=confirmed)
+			// are on the channel's HANGUP_COMPLETE to every listener.
+			for k, v := range vars {
+				if _, ok := sc.ch.vars.get(k); !ok {
+					sc.ch.vars.set(k, v)
+				}
+			}
 			s.hangupLocked(sc, cause)
 			sc.mu.Unlock()
 		})

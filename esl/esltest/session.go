@@ -22,7 +22,7 @@ type session struct {
 	call     *Call
 	ch       *channel
 	si       *switchInfo
-	onHangup func(cause string)
+	onHangup func(cause string, vars map[string]string)
 
 	socketData    string
 	socketAppUUID string
@@ -55,7 +55,7 @@ type session struct {
 	lastArg        string
 }
 
-func newSession(ctx context.Context, conn net.Conn, addr string, s Script, si *switchInfo, onHangup func(string)) *session {
+func newSession(ctx context.Context, conn net.Conn, addr string, s Script, si *switchInfo, onHangup func(string, map[string]string)) *session {
 	if s.UUID == "" {
 		s.UUID = newUUID()
 	}
