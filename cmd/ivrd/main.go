@@ -104,6 +104,10 @@ func run(configPath string) error {
 		}
 	}()
 
+	if rdb != nil {
+		go janitor(ctx, rdb, writer, logger)
+	}
+
 	prefetchers := map[string]ivr.Prefetcher{}
 	if cfg.CRM.BaseURL != "" {
 		crmCfg := cfg.CRM
