@@ -37,7 +37,9 @@ func TestJanitorClosesLostCalls(t *testing.T) {
 		}
 		return m
 	}
-	waitFor(t, func() bool { return summary("crashed")["last_node"] == "main_menu" && summary("running")["outcome"] != "" })
+	waitFor(t, func() bool {
+		return summary("crashed")["last_node"] == "main_menu" && summary("running")["outcome"] != ""
+	})
 
 	n, err := closeLostCalls(ctx, client, w, now, lostAfter)
 	if err != nil || n != 1 {
