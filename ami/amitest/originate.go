@@ -104,7 +104,8 @@ type Outcome struct {
 	// leg answers (OriginateResponse Success, Reason 4), then dials the
 	// customer Local/<Exten>@customer, who is busy: DialEnd BUSY, Hangup 17
 	// on the customer ;2, UserEvent C2CResult, every leg's Linkedid the
-	// ChannelId. Scripts lists them.
+	// ChannelId; "c2c-answer" is the same where the customer (Local/<Exten>@test)
+	// answers. Scripts lists them.
 	Script string
 }
 
@@ -156,9 +157,13 @@ func DefaultOutcome(o Originate) Outcome {
 	if o.Application == "" && o.Exten == "999" {
 		return Outcome{Kind: ExtensionMissing}
 	}
-	if o.Context == "c2c" && o.Exten == "5559999" {
+	switch {
+	case o.Context == "c2c" && o.Exten == "5559999":
 		// click-to-call: the agent answers, the customer is busy (67_*)
 		return Outcome{Kind: Answered, Script: "c2c-busy"}
+	case o.Context == "c2c-test":
+		// click-to-call: the agent answers, then the customer (67_*)
+		return Outcome{Kind: Answered, Script: "c2c-answer"}
 	}
 	tech, rest, _ := strings.Cut(o.Channel, "/")
 	switch strings.ToUpper(tech) {

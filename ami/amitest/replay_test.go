@@ -66,62 +66,74 @@ func TestReplayChannelVars(t *testing.T) {
 	replayOpt(t, srv, "22_originate_local400_with_manager_channelvars", true)
 }
 
-// The click-to-call of 67_* (ChannelId c67-b): the agent leg answers, the
-// customer leg is busy; the fake sends the same events, header for header,
-// as the real session sent for that call.
-func TestClickToCallBusy(t *testing.T) {
+// The click-to-calls of 67_*: the agent leg answers, then the customer leg
+// is busy (c67-b) or answers (c67-a); the fake sends the same events,
+// header for header, as the real session sent for that call.
+func TestClickToCall(t *testing.T) {
 	caps := loadCapture(t, "67_originate_into_queue_clicktocall")
-	var want []captured
-	uids := map[string]bool{}
-	taking := false
-	for _, m := range caps {
-		if m.Dir == "C->S" {
-			if m.get("Action") == "Originate" {
-				taking = m.get("ChannelId") == "c67-b"
-			}
-			continue
-		}
-		if !taking || m.get("Event") == "" {
-			continue
-		}
-		if m.get("Linkedid") == "c67-b" || m.get("DestLinkedid") == "c67-b" || m.get("ActionID") == "originate-b7acb4fb" || uids[m.get("UniqueID")] {
-			for _, k := range []string{"Uniqueid", "DestUniqueid"} {
-				if v := m.get(k); v != "" {
-					uids[v] = true
+	for _, tc := range []struct{ chid, dialStatus string }{{"c67-b", "BUSY"}, {"c67-a", "ANSWER"}} {
+		t.Run(tc.chid, func(t *testing.T) {
+			var want []captured
+			var orig captured
+			uids := map[string]bool{}
+			taking := false
+			for _, m := range caps {
+				if m.Dir == "C->S" {
+					if m.get("Action") == "Originate" {
+						taking = m.get("ChannelId") == tc.chid
+						if taking {
+							orig = m
+						}
+					}
+					continue
+				}
+				if !taking || m.get("Event") == "" {
+					continue
+				}
+				if m.get("Linkedid") == tc.chid || m.get("DestLinkedid") == tc.chid || m.get("ActionID") == orig.get("ActionID") || uids[m.get("UniqueID")] {
+					for _, k := range []string{"Uniqueid", "DestUniqueid"} {
+						if v := m.get(k); v != "" {
+							uids[v] = true
+						}
+					}
+					want = append(want, m)
 				}
 			}
-			want = append(want, m)
-		}
-	}
-	if len(want) < 50 {
-		t.Fatalf("capture: %d events for c67-b", len(want))
-	}
-	srv := NewServer(Config{})
-	defer srv.Close()
-	c := login(t, srv, "on")
-	c.write("Action: Originate\r\nActionID: originate-b7acb4fb\r\nChannel: Local/530@agent\r\nContext: c2c\r\nExten: 5559999\r\nPriority: 1\r\nCallerID: \"Click2Call\" <5559999>\r\nTimeout: 30000\r\nAsync: true\r\nChannelId: c67-b\r\nOtherChannelId: c67-b-2\r\nVariable: CALLID=c4a2287b-1144-4e65-99ad-9d439cc7368c\r\nVariable: __CALLID=c4a2287b-1144-4e65-99ad-9d439cc7368c\r\n\r\n")
-	var got []msg
-	for len(got) < len(want) {
-		m, err := c.read(2 * time.Second)
-		if err != nil {
-			t.Fatalf("got %d of %d events: %v; last %v", len(got), len(want), err, kinds(got[max(0, len(got)-5):]))
-		}
-		if m.get("Event") == "" || m.get("Event") == "FullyBooted" || m.get("Event") == "SuccessfulAuth" {
-			continue
-		}
-		got = append(got, m)
-	}
-	matchUnordered(t, "67_*/c67-b", want, got)
-	var dialEnd, resp msg
-	for _, m := range got {
-		switch m.get("Event") {
-		case "DialEnd":
-			dialEnd = m
-		case "OriginateResponse":
-			resp = m
-		}
-	}
-	if resp.get("Reason") != "4" || dialEnd.get("DialStatus") != "BUSY" || dialEnd.get("DestLinkedid") != "c67-b" {
-		t.Errorf("OriginateResponse %v, DialEnd %v", resp.headers, dialEnd.headers)
+			if len(want) < 50 {
+				t.Fatalf("capture: %d events for %s", len(want), tc.chid)
+			}
+			srv := NewServer(Config{})
+			defer srv.Close()
+			c := login(t, srv, "on")
+			var action strings.Builder
+			for _, h := range orig.Headers {
+				action.WriteString(h[0] + ": " + h[1] + "\r\n")
+			}
+			c.write(action.String() + "\r\n")
+			var got []msg
+			for len(got) < len(want) {
+				m, err := c.read(2 * time.Second)
+				if err != nil {
+					t.Fatalf("got %d of %d events: %v; last %v", len(got), len(want), err, kinds(got[max(0, len(got)-5):]))
+				}
+				if m.get("Event") == "" || m.get("Event") == "FullyBooted" || m.get("Event") == "SuccessfulAuth" {
+					continue
+				}
+				got = append(got, m)
+			}
+			matchUnordered(t, "67_*/"+tc.chid, want, got)
+			var dialEnd, resp msg
+			for _, m := range got {
+				switch {
+				case m.get("Event") == "DialEnd" && m.get("DestLinkedid") == tc.chid && strings.HasPrefix(m.get("Channel"), "Local/530"):
+					dialEnd = m
+				case m.get("Event") == "OriginateResponse":
+					resp = m
+				}
+			}
+			if resp.get("Reason") != "4" || dialEnd.get("DialStatus") != tc.dialStatus {
+				t.Errorf("OriginateResponse %v, customer DialEnd %v", resp.headers, dialEnd.headers)
+			}
+		})
 	}
 }

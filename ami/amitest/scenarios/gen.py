@@ -15,6 +15,7 @@ import json, re, sys
 # name: capture, or (capture, ChannelId of the Originate to take)
 CAPS = {
     "c2c-busy": ("67_originate_into_queue_clicktocall", "c67-b"),
+    "c2c-answer": ("67_originate_into_queue_clicktocall", "c67-a"),
     "answer": "10_originate_local100_answer",
     "answer-app": "20_originate_local400_app_wait",
     "answer-wait": "17_originate_local400_channelid",
