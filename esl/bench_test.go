@@ -44,6 +44,30 @@ func BenchmarkParseExecuteComplete(b *testing.B) {
 	}
 }
 
+// BenchmarkIndexByteFloor is the floor the parse is held to: one
+// bytes.IndexByte per line over the same frame (every line end found once,
+// nothing copied, nothing recorded). Run it in the same invocation as
+// BenchmarkParseExecuteComplete and compare the two ns/op.
+func BenchmarkIndexByteFloor(b *testing.B) {
+	frame := pagdComplete(b)
+	b.SetBytes(int64(len(frame)))
+	lines := 0
+	for b.Loop() {
+		lines = 0
+		for p := 0; p < len(frame); {
+			nl := bytes.IndexByte(frame[p:], '\n')
+			if nl < 0 {
+				break
+			}
+			p += nl + 1
+			lines++
+		}
+	}
+	if lines < 80 {
+		b.Fatalf("%d lines in the frame, want the ~90 of the capture", lines)
+	}
+}
+
 func BenchmarkParseExecuteCompleteJSON(b *testing.B) {
 	frame := findFrame(b, "in_json_session.rx.bin", func(m *Message) bool {
 		return m.Name() == "CHANNEL_HANGUP_COMPLETE"

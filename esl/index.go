@@ -2,7 +2,6 @@ package esl
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 )
 
@@ -55,6 +54,7 @@ func parseFrame(frame []byte, hdrLen int) (*Message, error) {
 	if ct, ok := scanHeader(hdr, "content-type:"); ok {
 		kind, format = contentKind(ct)
 	}
+	idxOff := (len(frame) + 3) &^ 3 // the index is read as uint32s
 	innerSlots := 0
 	switch format {
 	case FormatPlain:
@@ -66,9 +66,9 @@ func parseFrame(frame []byte, hdrLen int) (*Message, error) {
 		innerSlots = (fields + 1) * 2
 	}
 	m := &Message{
-		buf:       newBuffer(frame, slotSize*(outerLines+innerSlots)),
+		buf:       newBuffer(frame, idxOff-len(frame)+slotSize*(outerLines+innerSlots)),
 		frameLen:  uint32(len(frame)),
-		idxOff:    uint32(len(frame)),
+		idxOff:    uint32(idxOff),
 		bodyStart: uint32(hdrLen),
 		kind:      kind,
 		format:    format,
@@ -130,9 +130,8 @@ func newBuffer(frame []byte, extra int) []byte {
 }
 
 func (m *Message) setSlot(i, a, b uint32) {
-	s := m.buf[m.idxOff+i*slotSize:][:slotSize]
-	binary.LittleEndian.PutUint32(s, a)
-	binary.LittleEndian.PutUint32(s[4:], b)
+	idx := m.index()
+	idx[2*i], idx[2*i+1] = a, b
 }
 
 // indexLines records the start and end of each line in buf[pos:end] from
@@ -142,7 +141,7 @@ func (m *Message) setSlot(i, a, b uint32) {
 // checked lazily: a line without a colon never matches a lookup.
 func (m *Message) indexLines(pos, end, i uint32, strict bool) (uint32, uint32, error) {
 	buf := m.buf[:end]
-	idx := m.buf[m.idxOff:]
+	idx := m.index()
 	for pos < end {
 		lineEnd := end
 		if nl := bytes.IndexByte(buf[pos:], '\n'); nl >= 0 {
@@ -154,9 +153,7 @@ func (m *Message) indexLines(pos, end, i uint32, strict bool) (uint32, uint32, e
 		if strict && bytes.IndexByte(buf[pos:lineEnd], ':') <= 0 {
 			return 0, 0, fmt.Errorf("%w: header line without name: %.40q", ErrMalformed, buf[pos:lineEnd])
 		}
-		slot := idx[i*slotSize : i*slotSize+slotSize]
-		binary.LittleEndian.PutUint32(slot, pos)
-		binary.LittleEndian.PutUint32(slot[4:], lineEnd)
+		idx[2*i], idx[2*i+1] = pos, lineEnd
 		i++
 		pos = lineEnd + 1
 	}
@@ -168,7 +165,7 @@ func (m *Message) indexLines(pos, end, i uint32, strict bool) (uint32, uint32, e
 // Content-Length) that many bytes of event body.
 func (m *Message) indexPlain() error {
 	end := m.frameLen
-	n, next, _ := m.indexLines(m.bodyStart, end, m.nOuter, false) // never fails when not strict
+	n, next := m.indexEventLines(m.bodyStart, end, m.nOuter)
 	m.nFields = n
 	if vs, ve, ok := m.find(m.nOuter, n, "Content-Length"); ok {
 		l, err := parseLength(m.buf[vs:ve])

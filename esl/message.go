@@ -2,7 +2,6 @@ package esl
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -55,8 +54,8 @@ const (
 	FormatChannelData
 )
 
-// slotSize is the size of one header index slot: two little-endian uint32
-// offsets into the frame bytes. A header line takes one slot (line start,
+// slotSize is the size of one header index slot: two uint32 offsets into
+// the frame bytes. A header line takes one slot (line start,
 // line end: the name and value are split at lookup time, which is cheaper
 // than splitting every line up front); a JSON field takes two (key start/end,
 // value start/end).
@@ -89,6 +88,7 @@ type Message struct {
 	cmdLen    uint32 // length of a leading command line (client commands)
 	kind      Kind
 	format    Format
+	hot       [numHot]uint16 // plain events: slot+1 of each hot header (see lookup.go)
 }
 
 // Kind reports what the message is, by its Content-Type.
@@ -242,8 +242,28 @@ func (m *Message) String() string {
 }
 
 func (m *Message) slot(i uint32) (a, b uint32) {
-	s := m.buf[m.idxOff+i*slotSize:][:slotSize]
-	return binary.LittleEndian.Uint32(s), binary.LittleEndian.Uint32(s[4:])
+	s := m.slots()[i]
+	return s[0], s[1]
+}
+
+// slots is index viewed as slots.
+func (m *Message) slots() [][2]uint32 {
+	n := (len(m.buf) - int(m.idxOff)) / slotSize
+	if n <= 0 {
+		return nil
+	}
+	return unsafe.Slice((*[2]uint32)(unsafe.Pointer(&m.buf[m.idxOff])), n)
+}
+
+// index views the index space after the frame bytes as the slots' offsets
+// (idxOff is a multiple of 4; the view is written and read only through
+// this, so byte order does not matter).
+func (m *Message) index() []uint32 {
+	n := (len(m.buf) - int(m.idxOff)) / 4
+	if n <= 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint32)(unsafe.Pointer(&m.buf[m.idxOff])), n)
 }
 
 // lineValue returns the value span of a header line whose colon is at
@@ -264,6 +284,13 @@ func lineValue(buf []byte, colon, end uint32) (uint32, uint32) {
 func (m *Message) find(lo, hi uint32, name string) (vs, ve uint32, ok bool) {
 	if name == "" {
 		return 0, 0, false
+	}
+	if m.format == FormatPlain && lo == m.nOuter && hi == m.nFields {
+		if k := hotKey(name); k >= 0 {
+			if vs, ve, found, ok := m.findHot(k); ok {
+				return vs, ve, found
+			}
+		}
 	}
 	n := uint32(len(name))
 	first := lowerASCII(name[0])
@@ -286,10 +313,9 @@ func (m *Message) find(lo, hi uint32, name string) (vs, ve uint32, ok bool) {
 		}
 		return 0, 0, false
 	}
-	idx := m.buf[m.idxOff:]
+	slots := m.slots()
 	for i := lo; i < hi; i++ {
-		s := idx[i*slotSize:][:slotSize]
-		ls, le := binary.LittleEndian.Uint32(s), binary.LittleEndian.Uint32(s[4:])
+		ls, le := slots[i][0], slots[i][1]
 		if le-ls <= n || m.buf[ls+n] != ':' || lowerASCII(m.buf[ls]) != first {
 			continue
 		}
