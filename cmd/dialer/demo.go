@@ -64,7 +64,7 @@ func cmdDemo(ctx context.Context, stdout io.Writer) error {
 	backendCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	b := amidial.New(amidial.Config{Addr: srv.Addr, Username: "dialer", Secret: "secret", Logger: quiet,
-		Options: []ami.Option{ami.WithLogger(quiet)}})
+		AMI: ami.Config{Logger: quiet}})
 	go func() { _ = b.Run(backendCtx) }()
 	<-b.Ready()
 

@@ -102,7 +102,7 @@ func (d *deps) engine(camp dialer.Campaign, b dialer.Backend, norm *dialer.Norma
 // first connection; the preflight reports a trunk that is not there.
 func startAMI(ctx context.Context, cfg AMIConfig, log *slog.Logger) *amidial.Backend {
 	b := amidial.New(amidial.Config{Addr: cfg.Addr, Username: cfg.Username, Secret: cfg.Secret, Logger: log,
-		Options: []ami.Option{ami.WithLogger(log)}})
+		AMI: ami.Config{Logger: log}})
 	go func() {
 		if err := b.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("dialer: AMI", "err", err)

@@ -40,7 +40,7 @@ type Config struct {
 	Addr     string
 	Username string
 	Secret   string
-	Options  []ami.Option
+	AMI      ami.Config // connection settings; its Logger defaults to Logger
 	Logger   *slog.Logger
 	// Tick is how often the Tracker's deadlines are checked. Default 500ms.
 	Tick time.Duration
@@ -93,7 +93,10 @@ func (b *Backend) Run(ctx context.Context) error {
 	r := &ami.Reconnector{
 		Addr: b.cfg.Addr, Username: b.cfg.Username, Secret: b.cfg.Secret,
 		Events: trackedEvents, Filters: ami.IncludeEvents(trackedEvents...),
-		Options: b.cfg.Options, Logger: b.log,
+		Config: b.cfg.AMI,
+	}
+	if r.Logger == nil {
+		r.Logger = b.log
 	}
 	return r.Run(ctx, b.serve)
 }

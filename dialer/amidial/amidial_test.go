@@ -23,7 +23,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func start(t *testing.T, srv *amitest.Server) *amidial.Backend {
 	t.Helper()
 	b := amidial.New(amidial.Config{Addr: srv.Addr, Username: "dialer", Secret: "secret", Logger: quiet(),
-		Options: []ami.Option{ami.WithLogger(quiet())}})
+		AMI: ami.Config{Logger: quiet()}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -16,7 +16,7 @@ func Example() {
 	srv := amitest.NewServer(amitest.Config{})
 	defer srv.Close()
 	b := amidial.New(amidial.Config{Addr: srv.Addr, Username: "dialer", Secret: "secret", Logger: quiet(),
-		Options: []ami.Option{ami.WithLogger(quiet())}})
+		AMI: ami.Config{Logger: quiet()}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = b.Run(ctx) }()

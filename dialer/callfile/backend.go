@@ -77,7 +77,7 @@ type Config struct {
 // AMIConfig is the optional manager session of a Backend.
 type AMIConfig struct {
 	Addr, Username, Secret string
-	Options                []ami.Option
+	Config                 ami.Config // connection settings; its Logger defaults to the Backend's
 }
 
 // Backend places calls by writing Asterisk call files (seed 004). It
@@ -502,7 +502,10 @@ var amiEvents = []string{"UserEvent", "Hangup"}
 
 func (b *Backend) runAMI(ctx context.Context) {
 	r := &ami.Reconnector{Addr: b.cfg.AMI.Addr, Username: b.cfg.AMI.Username, Secret: b.cfg.AMI.Secret,
-		Events: amiEvents, Filters: ami.IncludeEvents(amiEvents...), Options: b.cfg.AMI.Options, Logger: b.log}
+		Events: amiEvents, Filters: ami.IncludeEvents(amiEvents...), Config: b.cfg.AMI.Config}
+	if r.Logger == nil {
+		r.Logger = b.log
+	}
 	_ = r.Run(ctx, func(ctx context.Context, c *ami.Client, events *ami.Subscription) {
 		b.mu.Lock()
 		b.amiUp = true

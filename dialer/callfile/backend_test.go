@@ -40,7 +40,7 @@ func start(t *testing.T, cfg callfile.Config, withAMI bool) (*callfile.Backend, 
 	}
 	cfg.SpoolDir, cfg.Logger = dir, quiet()
 	if withAMI {
-		cfg.AMI = &callfile.AMIConfig{Addr: srv.Addr, Username: "dialer", Secret: "secret", Options: []ami.Option{ami.WithLogger(quiet())}}
+		cfg.AMI = &callfile.AMIConfig{Addr: srv.Addr, Username: "dialer", Secret: "secret", Config: ami.Config{Logger: quiet()}}
 	}
 	b, err := callfile.New(cfg)
 	if err != nil {
