@@ -219,3 +219,36 @@ func TestImportCSVOrderAcrossChunks(t *testing.T) {
 		t.Errorf("sink error: %v", err)
 	}
 }
+
+// FuzzImportCSV: whatever the bytes, the import never panics, accepts only
+// E.164 numbers with known zones, and reports every other row.
+func FuzzImportCSV(f *testing.F) {
+	for _, s := range []string{
+		"number\n+12125550100\n",
+		"id,number,timezone,name\na,+44 20 7946 0000,Europe/London,x\nb,bogus,,y\n",
+		"number,tz\n\"+1 212\n555 0100\",America/New_York\n",
+		"number\n+12125550100\n+12125550100\n",
+		"\ufeffNumber,Name\n(415) 555-0101,\"a,b\"\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var got []dialer.Contact
+		rep, err := dialer.ImportCSV(context.Background(), strings.NewReader(in), &dialer.Normalizer{DefaultRegion: "US"},
+			func(cs []dialer.Contact) error { got = append(got, cs...); return nil })
+		if err != nil {
+			return // no header or no number column: refused as a whole
+		}
+		if rep.Accepted != len(got) || rep.Accepted+len(rep.Problems) > rep.Rows {
+			t.Fatalf("rows %d accepted %d problems %d got %d", rep.Rows, rep.Accepted, len(rep.Problems), len(got))
+		}
+		for _, c := range got {
+			if !strings.HasPrefix(c.Number, "+") || len(c.Zones) == 0 {
+				t.Fatalf("accepted %+v", c)
+			}
+			if err := dialer.CheckValue(c.ID); err != nil {
+				t.Fatalf("accepted id %q: %v", c.ID, err)
+			}
+		}
+	})
+}

@@ -237,7 +237,7 @@ func (e *Engine) Run(ctx context.Context) (Progress, error) {
 		total, used := e.ports()
 		free := total - used - len(e.pending)
 		if free > 0 && len(e.pending) == 0 && !cancelled && !now.Before(claimRetry) {
-			leases, err := e.o.Store.Claim(ctx, e.camp.ID, ClaimRequest{Owner: e.o.Owner, Now: now, Max: free, Lease: e.o.Lease})
+			leases, err := e.o.Store.Claim(ctx, e.camp.ID, ClaimRequest{Owner: e.o.Owner, Now: now, Max: e.claimSize(free), Lease: e.o.Lease})
 			switch {
 			case errors.Is(err, ErrCancelled):
 				cancelled = true
@@ -247,7 +247,7 @@ func (e *Engine) Run(ctx context.Context) (Progress, error) {
 				e.storeError("claim", err)
 				claimRetry = now.Add(time.Second)
 			default:
-				if len(leases) < free {
+				if len(leases) < e.claimSize(free) {
 					// Fewer than asked: nothing more is due yet, or the
 					// global limit is held by other dialers. Claim again
 					// when the next contact is due but not before a short
@@ -304,6 +304,20 @@ func (e *Engine) Run(ctx context.Context) (Progress, error) {
 			claimRetry = time.Time{}
 		}
 	}
+}
+
+// claimSize is how many contacts to claim with free ports: no more than
+// pacing lets start within about a second, so claimed-but-waiting contacts
+// do not hold slots of the global limit that other dialers could use.
+func (e *Engine) claimSize(free int) int {
+	paced := 0
+	for _, t := range e.trunks {
+		if t.lim == nil {
+			return free
+		}
+		paced += int(math.Ceil(t.cps))
+	}
+	return max(1, min(free, paced))
 }
 
 func earliest(t time.Time, others ...time.Time) time.Time {

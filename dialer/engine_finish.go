@@ -55,9 +55,7 @@ func (e *Engine) result(c *call, out Outcome) Result {
 func (e *Engine) drop(c *call) {
 	if e.inflight[c.lease.Contact.ID] == c {
 		delete(e.inflight, c.lease.Contact.ID)
-		if !c.watched || c.trunk != nil {
-			c.trunk.used--
-		}
+		c.trunk.used-- // taken-over calls counted on their trunk too (reconcile)
 		c.cancel()
 		e.gauge()
 	}

@@ -289,3 +289,34 @@ func TestCallLogRecorder(t *testing.T) {
 		t.Errorf("entries by kind %v, want 2 attempts and 2 contacts", kinds)
 	}
 }
+
+// TestRedisDNCAddedAfterQueueing: a number added to the Redis DNC set after
+// its contact was queued is never dialed (checked at claim time).
+func TestRedisDNCAddedAfterQueueing(t *testing.T) {
+	srv := redistest.NewServer(t, redistest.Options{})
+	client := srv.Client(t)
+	fake := dialertest.New(nil, dialertest.Fixed(dialer.Outcome{Disposition: dialer.Answered}, time.Millisecond))
+	eng, _ := dialer.NewEngine(smallCampaign("dnc"), dialer.Options{Store: dialer.NewMemStore(), Backend: fake,
+		DNC: dialer.RedisDNC{Client: client, Key: "{fsivr}:dnc"}, Logger: discard()})
+	ctx := context.Background()
+	_ = eng.Create(ctx)
+	cs := utcContacts(10)
+	if _, _, err := eng.Add(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SAdd(ctx, "{fsivr}:dnc", cs[3].Number, cs[7].Number).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := eng.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range fake.Originates() {
+		if o.Call.Number == cs[3].Number || o.Call.Number == cs[7].Number {
+			t.Errorf("DNC number %s dialed", o.Call.Number)
+		}
+	}
+	if p.Final[dialer.StatusDNC] != 2 || p.Final[dialer.StatusAnswered] != 8 {
+		t.Errorf("progress %+v", p)
+	}
+}

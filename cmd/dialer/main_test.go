@@ -184,3 +184,18 @@ func TestConfigEnvOverrides(t *testing.T) {
 		t.Error("unknown store accepted")
 	}
 }
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := loadConfig("testdata/dialer.yaml", func(k string) string {
+		return map[string]string{"FSIVR_AMI_SECRET": "from-env"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store != "redis" || cfg.AMI.Secret != "from-env" || cfg.DNCRedisKey != "{fsivr}:dnc" || cfg.Lease != 30*time.Second {
+		t.Errorf("cfg %+v", cfg)
+	}
+	if _, err := loadCampaign("testdata/campaign.yaml"); err != nil {
+		t.Error(err)
+	}
+}
