@@ -36,7 +36,8 @@ func (p Problem) Error() string {
 }
 
 // InvalidError lists every problem found in one or more flow files, sorted
-// by file and line. It implements Invalid() so that ivrctl exits with 1.
+// by file and line. errors.Is(err, ErrInvalid) is true for it (ivrctl exits
+// with 1 on it).
 type InvalidError struct {
 	Problems []Problem
 }
