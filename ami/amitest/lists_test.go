@@ -258,3 +258,68 @@ func TestPark(t *testing.T) {
 	check("Action: Park\r\nActionID: park-899317d3\r\nChannel: pk-c;2\r\nParkinglot: nosuchlot\r\n\r\n", "park-899317d3", "park-899317d3")
 	check("Action: Park\r\nActionID: park-b5c0e58a\r\nChannel: pk-c;2\r\nTimeout: abc\r\n\r\n", "park-b5c0e58a", "park-b5c0e58a")
 }
+
+// ExtensionStateList, DeviceStateList, ExtensionState and DEVICE_STATE
+// changes have the shapes and texts of 60_*: list items with the ActionID
+// second and no Privilege, Status -1 Unknown for a missing hint, the reply
+// before the events, no event when the state does not change, an invalid
+// state refused.
+func TestDeviceAndHintStates(t *testing.T) {
+	caps := loadCapture(t, "60_hints_extensionstatus")
+	srv := NewServer(Config{
+		Hints: []Hint{{Exten: "500", Context: "agents", Hint: "Custom:agent500"},
+			{Exten: "501", Context: "agents", Hint: "Custom:agent501&Custom:agent501b"}},
+		Devices: []Device{{Name: "Custom:agent500", State: "NOT_INUSE"}, {Name: "Custom:agent501", State: "NOT_INUSE"},
+			{Name: "Custom:agent501b", State: "NOT_INUSE"}},
+	})
+	defer srv.Close()
+	c := login(t, srv, "off")
+	checkShapes(t, "ExtensionStateList", capturedReply(t, caps, "extensionstatelist-before-2619df61"),
+		c.action("Action: ExtensionStateList\r\nActionID: esl\r\n\r\n", "esl", true))
+	checkShapes(t, "DeviceStateList", capturedReply(t, caps, "devicestatelist-before-1051033c"),
+		c.action("Action: DeviceStateList\r\nActionID: dsl\r\n\r\n", "dsl", true))
+	for _, tc := range []struct{ action, capID string }{
+		{"Exten: 500\r\nContext: agents", "extensionstate-acfa1387"},
+		{"Exten: 999\r\nContext: agents", "extensionstate-e2100292"},
+		{"Exten: 500\r\nContext: nosuchcontext", "extensionstate-deb554eb"},
+	} {
+		got := c.action("Action: ExtensionState\r\nActionID: "+tc.capID+"\r\n"+tc.action+"\r\n\r\n", tc.capID, false)[0]
+		if err := sameShape(capturedReply(t, caps, tc.capID)[0], got); err != nil {
+			t.Errorf("ExtensionState %s: %v", tc.action, err)
+		}
+	}
+	ev := login(t, srv, "on")
+	for ev.mustRead(time.Second).get("Event") != "SuccessfulAuth" {
+	}
+	set := func(dev, state string) msg {
+		return c.action("Action: Setvar\r\nActionID: sv\r\nVariable: DEVICE_STATE("+dev+")\r\nValue: "+state+"\r\n\r\n", "sv", false)[0]
+	}
+	if m := set("Custom:agent501", "INUSE"); m.get("Message") != "Variable Set" {
+		t.Fatalf("Setvar: %v", m.headers)
+	}
+	set("Custom:agent501b", "RINGING")
+	var statuses []string
+	sawDevice := false
+	for len(statuses) < 2 || !sawDevice {
+		switch m := ev.mustRead(time.Second); {
+		case m.get("Event") == "ExtensionStatus":
+			statuses = append(statuses, m.get("Status")+" "+m.get("StatusText"))
+		case m.get("Device") == "Custom:agent501b":
+			sawDevice = true
+		}
+	}
+	if fmt.Sprint(statuses) != "[1 InUse 9 InUse&Ringing]" {
+		t.Errorf("two-device hint: %v, want InUse then InUse&Ringing (60_*)", statuses)
+	}
+	set("Custom:agent501b", "RINGING") // the same state again: no event
+	if m := set("Custom:agent500", "FOO"); m.get("Response") != "Error" || m.get("Message") != "Variable not set" {
+		t.Errorf("invalid state: %v", m.headers)
+	}
+	ev.write("Action: Ping\r\nActionID: end\r\n\r\n")
+	if m := ev.mustRead(time.Second); m.get("ActionID") != "end" {
+		t.Errorf("event after setting the same state: %v", m.headers)
+	}
+	if v := c.action("Action: Getvar\r\nActionID: gv\r\nVariable: DEVICE_STATE(Custom:agent501b)\r\n\r\n", "gv", false)[0].get("Value"); v != "RINGING" {
+		t.Errorf("Getvar DEVICE_STATE = %q", v)
+	}
+}
