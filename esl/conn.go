@@ -7,10 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/fsivr/fsivr/internal/mailbox"
 	"github.com/fsivr/fsivr/internal/netctx"
@@ -79,52 +77,22 @@ func newConn(nc net.Conn, rd *Reader, cfg Config) *Conn {
 }
 
 func (c *Conn) start() {
-	if g, ok := c.rd.src.(*stallGuard); ok {
-		g.timeout = c.cfg.StallTimeout // after the handshake, which has its own bound
+	if g, ok := c.rd.src.(*netctx.StallReader); ok {
+		g.Timeout = c.cfg.StallTimeout // after the handshake, which has its own bound
 	}
 	c.readerWG.Add(1)
 	go c.readLoop()
 }
 
 // newConnReader returns the Reader of a connection, reading through a
-// stallGuard that Conn.start arms.
+// netctx.StallReader that Conn.start arms: a peer that stops in the middle
+// of a frame would otherwise hold the connection (and its call) forever,
+// while an idle connection (a long prompt) is never cut.
 func newConnReader(nc net.Conn, cfg Config) *Reader {
-	g := &stallGuard{nc: nc}
+	g := &netctx.StallReader{Conn: nc, Stalled: ErrStalled}
 	r := NewReader(g, cfg.MaxFrame)
-	g.rd = r
+	g.Buffered = r.Buffered
 	return r
-}
-
-// stallGuard bounds how long a message may take once its first bytes have
-// arrived: a peer that stops in the middle of a frame would otherwise hold
-// the connection (and its call) forever. The Reader only reads while the
-// message it is framing is incomplete, so bytes already buffered when it
-// calls Read mean a message is under way; the deadline is set when one
-// starts and cleared when none is, so an idle connection (a long prompt,
-// a quiet inbound socket) is never cut.
-type stallGuard struct {
-	nc      net.Conn
-	rd      *Reader
-	timeout time.Duration // <= 0: off (during the handshake, or disabled)
-	armed   bool
-}
-
-func (g *stallGuard) Read(p []byte) (int, error) {
-	if g.timeout > 0 {
-		switch partial := g.rd.Buffered() > 0; {
-		case partial && !g.armed:
-			_ = g.nc.SetReadDeadline(time.Now().Add(g.timeout))
-			g.armed = true
-		case !partial && g.armed:
-			_ = g.nc.SetReadDeadline(time.Time{})
-			g.armed = false
-		}
-	}
-	n, err := g.nc.Read(p)
-	if err != nil && g.armed && errors.Is(err, os.ErrDeadlineExceeded) {
-		err = fmt.Errorf("%w: message incomplete %v after its first bytes (%d buffered)", ErrStalled, g.timeout, g.rd.Buffered())
-	}
-	return n, err
 }
 
 // readLoop frames messages and dispatches them. It never waits on the
