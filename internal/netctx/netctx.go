@@ -1,6 +1,7 @@
-// Package netctx bounds blocking socket calls by a context, for the
-// protocol connections of esl and ami: a write must give up when its
-// caller's context ends, and net.Conn only knows deadlines.
+// Package netctx bounds blocking socket calls, for the protocol
+// connections of esl and ami: a write must give up when its caller's
+// context ends (Write), a read must give up when a peer stops in the
+// middle of a message (StallReader), and net.Conn only knows deadlines.
 package netctx
 
 import (
