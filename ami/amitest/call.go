@@ -346,7 +346,7 @@ func (s *Server) runCall(cl *call, sc scenario, reply func(ok bool)) {
 			finish()
 			if reply != nil {
 				reply(false)
-			} else if cl.hangupCause >= 0 && s.ctx.Err() == nil && !cl.spool {
+			} else if cl.hungupByAction() && s.ctx.Err() == nil && !cl.spool {
 				// Hung up by a Hangup action before the answer. Not in the
 				// captures: the fake reports Failure with Reason 1
 				// (AST_CONTROL_HANGUP), the control frame that ends the dial.
@@ -404,8 +404,11 @@ func (s *Server) runCall(cl *call, sc scenario, reply func(ok bool)) {
 			case "Newchannel":
 				s.state.addChannel(cl, getHeader(e.headers, "Channel"), getHeader(e.headers, "Uniqueid"))
 			case "DialEnd":
-				if getHeader(e.headers, "DialStatus") == "ANSWER" {
+				if getHeader(e.headers, "DialStatus") == "ANSWER" && cl.answer.IsZero() {
+					// under the pbx lock: a Hangup action reads it for the Cdr
+					s.state.mu.Lock()
 					cl.answer = time.Now()
+					s.state.mu.Unlock()
 				}
 			}
 			s.state.observe(e)
@@ -530,4 +533,15 @@ func (cl *call) withChanVars(hs []Header) []Header {
 		set()
 	}
 	return out
+}
+
+// hungupByAction reports whether a Hangup action (not a restart) ended the
+// call; hangupCause is read only once hungup is closed, which orders it.
+func (cl *call) hungupByAction() bool {
+	select {
+	case <-cl.hungup:
+		return cl.hangupCause >= 0
+	default:
+		return false
+	}
 }
