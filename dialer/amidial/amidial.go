@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,8 +62,22 @@ type Backend struct {
 	tracker    *ami.Tracker
 	waiting    map[string]chan ami.Outcome
 	congestion []time.Time
-	ready      chan struct{} // closed once the first connection is up
-	readyOnce  sync.Once
+	// adopted are live calls of a dead dialer found by Reconcile, followed
+	// by their events until they hang up (ended).
+	adopted   map[string]*adoptedCall
+	ready     chan struct{} // closed once the first connection is up
+	readyOnce sync.Once
+}
+
+// adoptedCall is a taken-over call we did not originate: its answer and
+// hangup come from the channel events (the OriginateResponse is long gone).
+type adoptedCall struct {
+	id       string
+	answered time.Time
+	cause2   string // hangup cause of the ;2 leg of a Local channel (the real one)
+	ended    bool
+	gone     int // Reconciles that found the channel gone without its Hangup
+	out      dialer.Outcome
 }
 
 // New returns a backend for cfg; call Run.
@@ -80,7 +95,7 @@ func New(cfg Config) *Backend {
 		cfg.ThrottleWindow = 2 * time.Second
 	}
 	return &Backend{cfg: cfg, log: cfg.Logger, tracker: ami.NewTracker(),
-		waiting: map[string]chan ami.Outcome{}, ready: make(chan struct{})}
+		waiting: map[string]chan ami.Outcome{}, adopted: map[string]*adoptedCall{}, ready: make(chan struct{})}
 }
 
 // events the Tracker needs.
@@ -141,6 +156,9 @@ func (b *Backend) serve(ctx context.Context, c *ami.Client, events *ami.Subscrip
 			for _, m := range buf {
 				if out, done := b.tracker.Feed(m, now); done {
 					b.deliverLocked(out)
+				}
+				if len(b.adopted) > 0 {
+					b.followAdoptedLocked(m, now)
 				}
 			}
 			b.mu.Unlock()
@@ -300,13 +318,71 @@ func (b *Backend) burst(at time.Time) bool {
 	return len(b.congestion) >= b.cfg.ThrottleBurst
 }
 
-// Reconcile implements dialer.Reconciler: a call this process tracks, or
-// whose channel Asterisk still has (Status by Uniqueid = attempt id), is
-// live; otherwise AMI cannot tell whether it rang (StateUnknown).
+// followAdoptedLocked applies one event to the adopted calls: an answer
+// (Newstate Up of the first channel) and the hangup of the first channel,
+// whose cause decides an unanswered call.
+func (b *Backend) followAdoptedLocked(m *ami.Message, now time.Time) {
+	uid := m.Get("Uniqueid")
+	a := b.adopted[strings.TrimSuffix(uid, "-2")]
+	if a == nil || a.ended {
+		return
+	}
+	switch {
+	case m.Name() == "Newstate" && uid == a.id:
+		if m.Get("ChannelState") == "6" && a.answered.IsZero() {
+			a.answered = now
+		}
+	case m.Name() == "Hangup" && uid != a.id:
+		a.cause2 = m.Get("Cause")
+	case m.Name() == "Hangup":
+		cause := m.Get("Cause")
+		if a.cause2 != "" && a.cause2 != "0" {
+			cause = a.cause2
+		}
+		a.ended = true
+		a.out = dialer.Outcome{Disposition: causeDisposition(cause, !a.answered.IsZero()), Cause: cause,
+			Reason: "adopted", Answered: a.answered, Ended: now}
+	}
+}
+
+// causeDisposition maps a hangup cause of a call whose OriginateResponse
+// was missed.
+func causeDisposition(cause string, answered bool) dialer.Disposition {
+	if answered {
+		return dialer.Answered
+	}
+	switch cause {
+	case "17":
+		return dialer.Busy
+	case "18", "19":
+		return dialer.NoAnswer
+	case "34", "38":
+		return dialer.Congestion
+	case "42":
+		return dialer.Throttled
+	case "21":
+		return dialer.Rejected
+	case "1", "3", "28":
+		return dialer.InvalidNumber
+	}
+	return dialer.Failed
+}
+
+// Reconcile implements dialer.Reconciler. A call this process tracks is
+// live. A call whose channel Asterisk still has (CoreShowChannels,
+// Uniqueid = attempt id) is live and adopted: its answer and hangup are
+// followed from the events, and a later Reconcile returns its outcome.
+// Otherwise AMI cannot tell whether it rang (StateUnknown).
 func (b *Backend) Reconcile(ctx context.Context, c dialer.Call) (dialer.State, dialer.Outcome, error) {
 	b.mu.Lock()
 	tracked := b.tracker.Tracked(c.AttemptID)
 	client := b.client
+	if a := b.adopted[c.AttemptID]; a != nil && a.ended {
+		delete(b.adopted, c.AttemptID)
+		b.mu.Unlock()
+		return dialer.StateEnded, a.out, nil
+	}
+	adopted := b.adopted[c.AttemptID]
 	b.mu.Unlock()
 	if tracked {
 		return dialer.StateLive, dialer.Outcome{}, nil
@@ -319,9 +395,29 @@ func (b *Backend) Reconcile(ctx context.Context, c dialer.Call) (dialer.State, d
 		return dialer.StateUnknown, dialer.Outcome{}, fmt.Errorf("amidial: reconcile: %w", err)
 	}
 	for _, m := range channels {
-		if u := m.Get("Uniqueid"); u == c.AttemptID || u == c.AttemptID+"-2" {
+		if m.Get("Uniqueid") == c.AttemptID {
+			if adopted != nil {
+				return dialer.StateLive, dialer.Outcome{}, nil
+			}
+			a := &adoptedCall{id: c.AttemptID}
+			if m.Get("ChannelState") == "6" {
+				a.answered = time.Now()
+			}
+			b.mu.Lock()
+			b.adopted[c.AttemptID] = a
+			b.mu.Unlock()
 			return dialer.StateLive, dialer.Outcome{}, nil
 		}
+	}
+	if adopted != nil {
+		// Gone: its Hangup may still be queued; after a second look it
+		// was missed (it came before the adoption) and the outcome is lost.
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if adopted.gone++; adopted.gone < 2 {
+			return dialer.StateLive, dialer.Outcome{}, nil
+		}
+		delete(b.adopted, c.AttemptID)
 	}
 	return dialer.StateUnknown, dialer.Outcome{}, nil
 }

@@ -272,3 +272,70 @@ func TestCampaignAgainstAmitest(t *testing.T) {
 		}
 	}
 }
+
+// TestReconcileAdoptsLiveCall: a dialer dies with calls up; another one
+// finds them by ChannelId, follows their events and gets their outcome.
+func TestReconcileAdoptsLiveCall(t *testing.T) {
+	srv := amitest.NewServer(amitest.Config{Logger: quiet(), Outcome: func(o amitest.Originate) amitest.Outcome {
+		if strings.HasPrefix(o.Channel, "Local/200@") {
+			return amitest.Outcome{Kind: amitest.Busy, Ring: 1500 * time.Millisecond}
+		}
+		return amitest.Outcome{Kind: amitest.Answered, Ring: 20 * time.Millisecond, Talk: 1500 * time.Millisecond}
+	}})
+	defer srv.Close()
+	first := amidial.New(amidial.Config{Addr: srv.Addr, Username: "dialer", Secret: "secret", Logger: quiet(),
+		AMI: ami.Config{Logger: quiet()}})
+	runCtx, stopFirst := context.WithCancel(context.Background())
+	firstDone := make(chan struct{})
+	go func() { defer close(firstDone); _ = first.Run(runCtx) }()
+	<-first.Ready()
+	second := start(t, srv)
+	answered, busy := call("100"), call("200")
+	callCtx, abandon := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, c := range []dialer.Call{answered, busy} {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = first.Originate(callCtx, c) }()
+	}
+	if err := srv.WaitActions(context.Background(), "Originate", 2); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the answered one is up, the busy one rings
+	stopFirst()
+	abandon()
+	<-firstDone
+	wg.Wait()
+	ctx := context.Background()
+	for _, c := range []dialer.Call{answered, busy} {
+		if st, _, err := second.Reconcile(ctx, c); st != dialer.StateLive || err != nil {
+			t.Fatalf("Reconcile %s while up = %s, %v", c.Channel, st, err)
+		}
+	}
+	want := map[string]dialer.Disposition{answered.AttemptID: dialer.Answered, busy.AttemptID: dialer.Busy}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(want) > 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		for _, c := range []dialer.Call{answered, busy} {
+			d, ok := want[c.AttemptID]
+			if !ok {
+				continue
+			}
+			st, out, err := second.Reconcile(ctx, c)
+			if err != nil || st == dialer.StateUnknown {
+				t.Fatalf("Reconcile %s = %s, %v", c.Channel, st, err)
+			}
+			if st == dialer.StateEnded {
+				if out.Disposition != d {
+					t.Errorf("%s: %s, want %s (cause %s)", c.Channel, out.Disposition, d, out.Cause)
+				}
+				delete(want, c.AttemptID)
+			}
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no outcome for %d adopted calls", len(want))
+	}
+	if st, _, _ := second.Reconcile(ctx, call("100")); st != dialer.StateUnknown {
+		t.Errorf("a call Asterisk never had: %s, want unknown", st)
+	}
+}
