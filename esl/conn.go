@@ -92,6 +92,9 @@ func newConnReader(nc net.Conn, cfg Config) *Reader {
 	g := &netctx.StallReader{Conn: nc, Stalled: ErrStalled}
 	r := NewReader(g, cfg.MaxFrame)
 	g.Buffered = r.Buffered
+	if raw := newRawIdleReader(nc); raw != nil {
+		r.idle = &idleConn{stall: g, raw: raw}
+	}
 	return r
 }
 

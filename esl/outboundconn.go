@@ -1,6 +1,7 @@
 package esl
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -81,7 +82,7 @@ func newOutboundConn(ctx context.Context, nc net.Conn, cfg Config, linger bool, 
 	oc := &OutboundConn{
 		Conn:        newConn(nc, rd, cfg),
 		uuid:        uuid,
-		channelData: cd,
+		channelData: compactChannelData(cd),
 		linger:      linger,
 		hungUpCh:    make(chan struct{}),
 		waiters:     map[string]chan *Message{},
@@ -159,9 +160,58 @@ func (oc *OutboundConn) markHangup(cause string) {
 // UUID is the controlled channel's Unique-ID.
 func (oc *OutboundConn) UUID() string { return oc.uuid }
 
-// ChannelData is the connect reply: the channel's headers and variables
-// (e.g. Get("variable_ivr_flow"), Get("Caller-Caller-ID-Number")).
+// ChannelData is the connect reply: the channel's variables and caller
+// profile (e.g. Get("variable_ivr_flow"), Get("Caller-Caller-ID-Number")).
+// Only the headers a call can use are kept (see keepChannelHeader); the
+// event bookkeeping of the reply (Event-*, FreeSWITCH-*, codecs, channel
+// state, Caller-*-Time) reads as absent.
 func (oc *OutboundConn) ChannelData() *Message { return oc.channelData }
+
+// compactChannelData copies the headers of a connect reply that
+// keepChannelHeader keeps into a message of their own. The reply is ~3.5 KB
+// of headers plus their index, held for the whole call; the bookkeeping
+// half of it was never read.
+func compactChannelData(cd *Message) *Message {
+	buf := make([]byte, 0, cd.frameLen)
+	for i := range cd.nOuter {
+		ls, le := cd.slot(i)
+		line := cd.buf[ls:le]
+		if colon := bytes.IndexByte(line, ':'); colon > 0 && keepChannelHeader(line[:colon]) {
+			buf = append(append(buf, line...), '\n')
+		}
+	}
+	buf = append(buf, '\n')
+	m, err := parseFrame(buf, len(buf))
+	if err != nil { // cannot happen: the lines parsed once already
+		return cd
+	}
+	m.format = FormatChannelData
+	return m
+}
+
+// channelHeaders are the connect-reply headers kept besides the channel
+// variables and the caller profile.
+var channelHeaders = map[string]bool{
+	"Content-Type": true, "Reply-Text": true, "Socket-Mode": true, "Control": true,
+	"Unique-ID": true, "Core-UUID": true, "Channel-Name": true, "Channel-Call-UUID": true,
+	"Channel-Caller-ID-Number": true, "Channel-Caller-ID-Name": true,
+	"Channel-Destination-Number": true, "Channel-Unique-ID": true,
+	"Call-Direction": true, "Answer-State": true,
+}
+
+// keepChannelHeader tells the connect-reply headers a call may read: every
+// channel variable (what the dialplan and a dialer set; the flow is picked
+// by one), the caller profile except its timestamps (numbers, names,
+// context, ANI, network address), and channelHeaders.
+func keepChannelHeader(name []byte) bool {
+	switch {
+	case bytes.HasPrefix(name, []byte("variable_")):
+		return true
+	case bytes.HasPrefix(name, []byte("Caller-")):
+		return !bytes.HasSuffix(name, []byte("-Time"))
+	}
+	return channelHeaders[string(name)]
+}
 
 // HungUp is closed when the channel hangs up (CHANNEL_HANGUP,
 // CHANNEL_HANGUP_COMPLETE or a disconnect notice, whichever comes first).

@@ -37,6 +37,7 @@ type Reader struct {
 	scanned  int // bytes after start already searched for the blank line
 	maxFrame int
 	err      error
+	idle     idleSource // nil: the buffer is kept between messages
 }
 
 // NewReader returns a Reader reading from r that rejects messages larger
@@ -113,7 +114,9 @@ func (r *Reader) readMessage() (*Message, error) {
 	}
 	frame := r.buf[r.start : r.start+total]
 	r.start += total
-	return parseFrame(frame, hdrEnd)
+	m, err := parseFrame(frame, hdrEnd) // copies what it keeps
+	r.releaseBuf()
+	return m, err
 }
 
 func (r *Reader) eofErr(err error) error {
@@ -131,6 +134,15 @@ func (r *Reader) eofErr(err error) error {
 func (r *Reader) fill(need int) error {
 	empty := 0
 	for r.end-r.start < need {
+		if r.idle != nil && r.start == r.end {
+			r.releaseBuf()
+			buf, n, err := r.idle.readIdle(getReadBuf, putReadBuf)
+			if err != nil {
+				return err
+			}
+			r.buf, r.start, r.end = buf, 0, n
+			continue
+		}
 		if r.end == len(r.buf) {
 			r.makeRoom(need)
 		}
@@ -164,6 +176,9 @@ func (r *Reader) makeRoom(need int) {
 	}
 	nb := make([]byte, size)
 	n := copy(nb, r.buf[r.start:r.end])
+	if r.idle != nil {
+		putReadBuf(r.buf)
+	}
 	r.buf, r.start, r.end = nb, 0, n
 }
 
