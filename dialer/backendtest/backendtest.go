@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,7 +163,7 @@ func PortLimit(t *testing.T, h Harness) {
 // nothing was originated twice.
 func KillAndReconcile(t *testing.T, h Harness) {
 	cl := h.Call(Answered)
-	cl.Channel = h.LongChannel
+	cl.Channel = strings.ReplaceAll(h.LongChannel, "${number}", cl.Number)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
