@@ -481,3 +481,47 @@ func TestE2EThousandOriginates(t *testing.T) {
 		}
 	}
 }
+
+// Dialer.MD5 and Reconnector.MD5 log in through the challenge: the fake
+// checks the key, so a wrong secret is ErrAuth, and the secret itself
+// never crosses the wire.
+func TestE2EMD5Login(t *testing.T) {
+	srv := amitest.NewServer(amitest.Config{Logger: quiet, AuthFailDelay: 20 * time.Millisecond})
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d := Dialer{Username: "dialer", Secret: "secret", MD5: true, Config: Config{Logger: quiet}}
+	c, err := d.Dial(ctx, srv.Addr)
+	if err != nil {
+		t.Fatalf("MD5 login: %v", err)
+	}
+	_ = c.Close()
+	d.Secret = "WRONG"
+	if _, err := d.Dial(ctx, srv.Addr); !errors.Is(err, ErrAuth) {
+		t.Errorf("MD5 login with a wrong secret: %v, want ErrAuth", err)
+	}
+	r := &Reconnector{Addr: srv.Addr, Username: "dialer", Secret: "secret", MD5: true, BootTimeout: 100 * time.Millisecond, Config: Config{Logger: quiet}}
+	c, sub, err := r.Connect(ctx)
+	if err != nil {
+		t.Fatalf("Reconnector MD5 login: %v", err)
+	}
+	sub.Close()
+	_ = c.Close()
+	if n := len(srv.ActionsNamed("Challenge")); n != 3 {
+		t.Errorf("%d Challenge actions, want 3 (one per MD5 login)", n)
+	}
+	logins := srv.ActionsNamed("Login")
+	if len(logins) != 3 {
+		t.Errorf("%d Login actions, want 3", len(logins))
+	}
+	for _, a := range logins {
+		if a.Get("Key") == "" || !strings.EqualFold(a.Get("AuthType"), "MD5") {
+			t.Errorf("Login without the MD5 key: %v", a.Headers)
+		}
+		for _, h := range a.Headers {
+			if strings.EqualFold(h.Name, "Secret") {
+				t.Errorf("an MD5 Login carried the Secret header")
+			}
+		}
+	}
+}
