@@ -2,8 +2,14 @@ package ivr
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fsivr/fsivr/esl"
 	"github.com/fsivr/fsivr/flows"
@@ -75,7 +81,7 @@ func BenchmarkNewSession(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s := NewSession(eng, ch, f)
-		if s.m.Current() != f.Start {
+		if s.state != f.Start {
 			b.Fatal("machine not at the start node")
 		}
 	}
@@ -120,13 +126,13 @@ func BenchmarkMenuStep(b *testing.B) {
 	s.cancel = cancel
 	b.ReportAllocs()
 	for b.Loop() {
-		s.m.SetState("main_menu")
+		s.state = "main_menu"
 		s.phase, s.wait = phaseFlow, wait{kind: waitApp, appUUID: ch.appID, app: "play_and_get_digits"}
 		s.path = s.path[:0]
 		s.onEvent(ctx, ev)
 		s.fireQueued(ctx)
-		if s.m.Current() != flows.StateEnd && s.m.Current() != "transfer_hst" {
-			b.Fatalf("in %s after the menu", s.m.Current())
+		if s.state != flows.StateEnd && s.state != "transfer_hst" {
+			b.Fatalf("in %s after the menu", s.state)
 		}
 	}
 }
@@ -143,4 +149,104 @@ func benchComplete(appID string) string {
 		"variable_read_result: success\n" +
 		"variable_menu_number: 1\n\n"
 	return "Content-Length: " + strconv.Itoa(len(body)) + "\nContent-Type: text/event-plain\n\n" + body
+}
+
+// scriptedChannel plays FreeSWITCH for one "menu 1" sales call inside the
+// session's own goroutine: each Send queues the events the switch would
+// answer with (prebuilt, with one fixed Application-UUID), so a benchmark
+// of a whole call measures the session alone, with no socket, no parser
+// and no fake switch beside it.
+type scriptedChannel struct {
+	benchChannel
+	replies map[string][]*esl.Message // by application
+	mailbox []*esl.Message
+}
+
+func newScriptedChannel(b *testing.B) *scriptedChannel {
+	c := &scriptedChannel{benchChannel: *newBenchChannel(b)}
+	ev := func(name string, headers ...string) *esl.Message {
+		body := "Event-Name: " + name + "\nUnique-ID: " + c.UUID() + "\n"
+		for i := 0; i+1 < len(headers); i += 2 {
+			body += headers[i] + ": " + headers[i+1] + "\n"
+		}
+		body += "\n"
+		return mustParse(b, "Content-Length: "+strconv.Itoa(len(body))+"\nContent-Type: text/event-plain\n\n"+body)
+	}
+	app := func(name, uuid string, extra ...string) []*esl.Message {
+		h := append([]string{"Application", name, "Application-UUID", uuid, "Caller-Destination-Number", "5000"}, extra...)
+		return []*esl.Message{ev("CHANNEL_EXECUTE", h...), ev("CHANNEL_EXECUTE_COMPLETE", append(h, "Application-Response", "_none_")...)}
+	}
+	// answer's completion carries another UUID: the session does not wait
+	// for it, and it must not be taken for the playback's.
+	answer := append(app("answer", "d1f0c3a4-0000-4000-8000-000000000001"), ev("CHANNEL_ANSWER"))
+	menu := app("play_and_get_digits", c.appID, "variable_read_result", "success", "variable_menu_number", "1")
+	menu = append(menu[:1], ev("DTMF", "DTMF-Digit", "1", "DTMF-Source", "RTP"), menu[1])
+	transfer := append(app("transfer", c.appID),
+		ev("CHANNEL_HANGUP", "Hangup-Cause", "NORMAL_CLEARING"), ev("CHANNEL_HANGUP_COMPLETE", "Hangup-Cause", "NORMAL_CLEARING"))
+	c.replies = map[string][]*esl.Message{
+		"answer": answer, "playback": app("playback", c.appID), "play_and_get_digits": menu, "transfer": transfer,
+	}
+	return c
+}
+
+func (c *scriptedChannel) Send(_ context.Context, app, _ string) (string, error) {
+	c.sent++
+	c.mailbox = append(c.mailbox, c.replies[app]...)
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+	if app == "answer" {
+		return "d1f0c3a4-0000-4000-8000-000000000001", nil
+	}
+	return c.appID, nil
+}
+
+func (c *scriptedChannel) Drain(buf []*esl.Message) []*esl.Message {
+	buf = append(buf, c.mailbox...)
+	c.mailbox = c.mailbox[:0]
+	return buf
+}
+
+func (c *scriptedChannel) events() int {
+	n := 0
+	for _, r := range c.replies {
+		n += len(r)
+	}
+	return n
+}
+
+// BenchmarkSessionWholeCall is one whole "menu 1" sales call in the session
+// alone: NewSession, begin (CRM prefetch answering at once), welcome
+// playback, time routing, the main menu, the transfer and the hangup, with
+// 13 events in, Prometheus metrics, an Info-level JSON logger (ivrd's
+// default) and the call-log entries built (then dropped). ns/event is the
+// session's share of the per-event cost; BenchmarkWholeCall adds the
+// socket, the parser and the fake switch.
+func BenchmarkSessionWholeCall(b *testing.B) {
+	f := benchFlow(b)
+	eng := NewEngine(Config{
+		Prefetchers: map[string]Prefetcher{"crm": PrefetchFunc(func(context.Context, string) (map[string]string, error) {
+			return map[string]string{"extension": "1001"}, nil
+		})},
+		Logger:  slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Metrics: NewMetrics(prometheus.NewRegistry()),
+		Now:     func() time.Time { return time.Date(2026, 11, 25, 10, 0, 0, 0, f.Nodes["office_hours"].Time.Zone) },
+	})
+	ch := newScriptedChannel(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	var s *Session
+	for b.Loop() {
+		ch.mailbox = ch.mailbox[:0]
+		s = NewSession(eng, ch, f)
+		s.Run(ctx)
+	}
+	if s.outcome != "transfer:fifo_hst" || s.phase != phaseDone {
+		b.Fatalf("call ended with outcome %q in phase %s, want transfer:fifo_hst, done", s.outcome, s.phase)
+	}
+	if want := []string{"welcome", "office_hours", "main_menu", "transfer_hst"}; strings.Join(s.path, ">") != strings.Join(want, ">") {
+		b.Fatalf("path %v, want %v", s.path, want)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(ch.events()), "ns/event")
 }

@@ -55,7 +55,11 @@ type Session struct {
 	// logger is the diagnostic log (slog, ivrd's JSON lines); the call log
 	// (Redis) is written by callLog only.
 	logger *slog.Logger
-	m      *fsm.FSM
+	// machine is the flow version's looplab/fsm, shared by its calls;
+	// state is this call's state in it (a node id, flows.StateEnd or
+	// flows.StateHungUp).
+	machine *flowMachine
+	state   string
 
 	vars  map[string]string // ${name} values: builtins, prefetch fields, digits
 	path  []string          // node ids in the order entered
@@ -131,14 +135,7 @@ func newSession(eng *Engine, ch Channel, flow *flows.Flow, d *drain) *Session {
 	if d != nil {
 		s.drainStartC, s.handoverC = d.started, d.handover
 	}
-	s.m = fsm.NewFSM(flow.Start, eng.machines.eventsOf(flow), fsm.Callbacks{
-		// The callback only records the decision; the session loop does the I/O.
-		"enter_state": func(_ context.Context, e *fsm.Event) {
-			if e.Dst != flows.StateEnd && e.Dst != flows.StateHungUp {
-				s.path = append(s.path, e.Dst)
-			}
-		},
-	})
+	s.machine, s.state = eng.machines.of(flow), flow.Start
 	return s
 }
 
@@ -187,7 +184,7 @@ func (s *Session) Run(ctx context.Context) {
 				s.finish("connection closed")
 			}
 		case <-ctx.Done():
-			s.logger.Warn("session released to the dialplan", "reason", ctx.Err(), "node", s.m.Current(), "phase", s.phase)
+			s.logger.Warn("session released to the dialplan", "reason", ctx.Err(), "node", s.state, "phase", s.phase)
 			if s.phase == phaseFlow {
 				s.outcome = "released"
 			}
@@ -351,7 +348,7 @@ func (s *Session) enter(ctx context.Context, id string) {
 }
 
 // current is the node the machine is in; nil after the flow.
-func (s *Session) current() *flows.Node { return s.flow.Nodes[s.m.Current()] }
+func (s *Session) current() *flows.Node { return s.flow.Nodes[s.state] }
 
 // send queues one application and makes it what the node waits for.
 func (s *Session) send(ctx context.Context, app, arg string) bool {
@@ -397,7 +394,7 @@ func (s *Session) sendFailed(app string, err error) {
 	}
 	s.eng.metrics.eslError()
 	s.logger.Error("sendmsg failed", "app", app, "err", err)
-	s.callLog(calllog.KindError, s.m.Current(), "sendmsg "+app, map[string]string{"error": err.Error()})
+	s.callLog(calllog.KindError, s.state, "sendmsg "+app, map[string]string{"error": err.Error()})
 	s.outcome = "error"
 	s.finish("sendmsg failed")
 }
@@ -409,8 +406,8 @@ func (s *Session) fail(msg string, err error) {
 	if err != nil {
 		fields["error"] = err.Error()
 	}
-	s.logger.Error("flow error; releasing the call to the dialplan", "node", s.m.Current(), "msg", msg, "err", err)
-	s.callLog(calllog.KindError, s.m.Current(), msg, fields)
+	s.logger.Error("flow error; releasing the call to the dialplan", "node", s.state, "msg", msg, "err", err)
+	s.callLog(calllog.KindError, s.state, msg, fields)
 	s.outcome = "error"
 	s.finish("error")
 }
@@ -422,21 +419,26 @@ func (s *Session) fireQueued(ctx context.Context) {
 	for s.queued != "" && s.phase == phaseFlow {
 		ev := s.queued
 		s.queued = ""
-		from := s.m.Current()
-		err := s.m.Event(context.Background(), string(ev))
+		from := s.state
+		to, err := s.machine.fire(from, string(ev))
 		var noTrans fsm.NoTransitionError
-		if err != nil && !errors.As(err, &noTrans) {
-			s.fail("no transition "+string(ev)+" from "+from, err)
-			return
-		}
-		if errors.As(err, &noTrans) {
+		switch {
+		case err == nil:
+			s.state = to
+			if to != flows.StateEnd && to != flows.StateHungUp {
+				s.path = append(s.path, to)
+			}
+		case errors.As(err, &noTrans):
 			// A node that leads back to itself (a menu replaying on "9"):
 			// looplab/fsm has no self-transition and enters no state, so
 			// the session records and re-enters the node itself.
 			s.path = append(s.path, from)
+		default:
+			s.fail("no transition "+string(ev)+" from "+from, err)
+			return
 		}
 		s.eng.metrics.nodeDone(s.flow.Name, from, string(ev))
-		s.enter(ctx, s.m.Current())
+		s.enter(ctx, s.state)
 	}
 }
 
@@ -496,13 +498,15 @@ func (s *Session) onHangup(ev *esl.Message) {
 	if cause := ev.Get("Hangup-Cause"); cause != "" {
 		s.hangupCause = cause
 	}
-	if s.m.Current() == flows.StateHungUp || s.phase == phaseDone {
+	if s.state == flows.StateHungUp || s.phase == phaseDone {
 		return
 	}
 	s.phase = phaseHangingUp
 	s.queued = ""
-	if err := s.m.Event(context.Background(), eventHangup); err != nil {
+	if to, err := s.machine.fire(s.state, eventHangup); err != nil {
 		s.logger.Debug("hangup transition", "err", err)
+	} else {
+		s.state = to
 	}
 	s.logger.Info("caller hung up or call ended", "cause", s.hangupCause, "node", s.lastNode())
 	// Nothing waits for a node's input any more: wait a bounded time for
@@ -527,8 +531,8 @@ func (s *Session) transferredAway(ev *esl.Message) {
 		return
 	}
 	dest, ctxName := ev.Get("Caller-Destination-Number"), ev.Get("Caller-Context")
-	s.logger.Info("call transferred away by someone else; the flow is over", "node", s.m.Current(), "dest", dest, "context", ctxName)
-	s.callLog(calllog.KindTransfer, s.m.Current(), dest, transferFields(dest, "", ctxName, "external"))
+	s.logger.Info("call transferred away by someone else; the flow is over", "node", s.state, "dest", dest, "context", ctxName)
+	s.callLog(calllog.KindTransfer, s.state, dest, transferFields(dest, "", ctxName, "external"))
 	s.outcome = "transferred_away"
 	s.queued = ""
 	s.stopTimer()
@@ -558,7 +562,7 @@ func (s *Session) handOver(ctx context.Context) {
 		fb = s.drain.fallback
 	}
 	if fb == "" {
-		s.logger.Warn("drain bound reached and no fallback transfer configured; the socket will be closed", "node", s.m.Current())
+		s.logger.Warn("drain bound reached and no fallback transfer configured; the socket will be closed", "node", s.state)
 		return
 	}
 	w := strings.Fields(fb)
@@ -569,8 +573,8 @@ func (s *Session) handOver(ctx context.Context) {
 		s.logger.Error("drain hand-over failed; the socket will be closed", "fallback", fb, "err", err)
 		return
 	}
-	s.logger.Warn("drain bound reached; call handed to the fallback", "node", s.m.Current(), "fallback", fb)
-	s.callLog(calllog.KindTransfer, s.m.Current(), w[0], transferFields(w[0], w[1], w[2], "drain"))
+	s.logger.Warn("drain bound reached; call handed to the fallback", "node", s.state, "fallback", fb)
+	s.callLog(calllog.KindTransfer, s.state, w[0], transferFields(w[0], w[1], w[2], "drain"))
 	s.outcome = "drain_transfer:" + w[0]
 	s.queued = ""
 	s.stopTimer()
@@ -595,7 +599,7 @@ func (s *Session) setOutcome(o string) {
 // where is the node an event belongs to: the current node, or after the
 // flow the node that ended it (not the machine's end/hungup states).
 func (s *Session) where() string {
-	if cur := s.m.Current(); cur != flows.StateEnd && cur != flows.StateHungUp {
+	if cur := s.state; cur != flows.StateEnd && cur != flows.StateHungUp {
 		return cur
 	}
 	return s.lastNode()
@@ -692,7 +696,7 @@ func (s *Session) onTimeout() {
 	case waitHangupComplete:
 		s.finish("hangup (no HANGUP_COMPLETE)")
 	case waitPrefetch:
-		s.callLog(prefetchEntryKind(s.flow.Prefetch[w.prefetch]), s.m.Current(), "late", map[string]string{"prefetch": w.prefetch})
+		s.callLog(prefetchEntryKind(s.flow.Prefetch[w.prefetch]), s.state, "late", map[string]string{"prefetch": w.prefetch})
 		s.queue(flows.OutcomeMissing)
 	case waitOverride:
 		n := s.current()
