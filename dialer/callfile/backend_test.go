@@ -376,3 +376,67 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("second submit of a name: %v", err)
 	}
 }
+
+// Owner and mode are applied before the rename (Asterisk, running as
+// another user, must be able to read and utime the file); the mtime is the
+// scheduled time.
+func TestOwnerModeMtime(t *testing.T) {
+	dir := t.TempDir()
+	owner := &callfile.Owner{UID: os.Getuid(), GID: os.Getgid()}
+	sp, err := callfile.OpenSpool(dir, "", owner, 0o604)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(time.Hour).Truncate(time.Second)
+	if err := sp.Submit("x.call", []byte("Channel: Local/1@t\nApplication: Wait\n"), at); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(sp.Outgoing("x.call"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o604 || int(st.Uid) != owner.UID || int(st.Gid) != owner.GID || !fi.ModTime().Equal(at) {
+		t.Errorf("mode %v uid %d gid %d mtime %v; want 0604 %d %d %v", fi.Mode().Perm(), st.Uid, st.Gid, fi.ModTime(), owner.UID, owner.GID, at)
+	}
+	if os.Getuid() != 0 {
+		// Another owner needs privileges: the error says so and nothing
+		// reaches outgoing/.
+		sp2, err := callfile.OpenSpool(dir, "", &callfile.Owner{UID: 0, GID: 0}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sp2.Submit("y.call", []byte("Channel: Local/1@t\nApplication: Wait\n"), time.Time{}); err == nil || !strings.Contains(err.Error(), "chown") {
+			t.Errorf("chown to root as uid %d: %v", os.Getuid(), err)
+		}
+		if _, err := os.Stat(sp2.Outgoing("y.call")); err == nil {
+			t.Error("a file whose chown failed reached outgoing/")
+		}
+	}
+}
+
+// A campaign that opts into Asterisk's retries: MaxRetries 1 RetryTime 1s
+// on a busy line is two calls 1 s apart in one file, one dialer attempt,
+// Expired refined to busy.
+func TestAsteriskRetriesOptIn(t *testing.T) {
+	b, _, _ := start(t, callfile.Config{MaxRetries: 1, RetryTime: time.Second}, true)
+	cl := call("200")
+	t0 := time.Now()
+	out, err := b.Originate(context.Background(), cl)
+	if err != nil || out.Disposition != dialer.Busy {
+		t.Fatalf("%+v %v", out, err)
+	}
+	if el := time.Since(t0); el < time.Second {
+		t.Errorf("two attempts in %v, RetryTime 1s", el)
+	}
+	data, err := os.ReadFile(b.Spool().Done(cl.AttemptID + ".call"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, n, err := callfile.ReadStatus(data); st != callfile.Expired || n != 2 || err != nil {
+		t.Errorf("archived %s after %d attempts (%v)\n%s", st, n, err, data)
+	}
+	if !strings.Contains(string(data), "MaxRetries: 1\nRetryTime: 1\n") {
+		t.Errorf("file:\n%s", data)
+	}
+}
