@@ -68,7 +68,7 @@
 // spools (Redis down or slow, or the queue full), Append waits until the
 // shard's spiller goroutine has written the entry to the spool (group commit:
 // one write(2) into the page cache for every waiting entry; the writer
-// fsyncs), at most AppendBound/4: back-pressure from the disk, never from
+// fsyncs), at most AppendBound/10: back-pressure from the disk, never from
 // Redis, and an entry appended while Redis is known to be down survives a
 // crash of the process unless the disk stalled past that wait.
 // The tests assert that no Append took longer than AppendBound while Redis was

@@ -18,7 +18,7 @@ type Stats struct {
 	Lost        uint64 // entries dropped: spool unwritable while Redis was down, spool file removed under the writer, or Append after Close
 	Corrupt     uint64 // spool lines skipped: checksum mismatch or undecodable (torn write, flipped bit)
 	Quarantined uint64 // unreadable spool segments moved to quarantine/
-	Missing     uint64 // sequence gaps of earlier writers found in the spool at replay (entries a crashed process held only in memory)
+	Missing     uint64 // sequence gaps of earlier writers found in the spool at replay: entries a crashed process held only in memory (and entries it already reported lost or corrupt)
 	Capped      uint64 // entries dropped because their call reached MaxEntriesPerCall
 	Truncated   uint64 // values or field names cut to MaxValueBytes, or fields beyond MaxFields dropped
 	SpoolErrors uint64 // spool I/O errors (write, sync, read, remove)

@@ -112,7 +112,7 @@ func (s *shardWriter) append(e *Entry) {
 // spoolWaitBound bounds how long Append waits for the spiller: a disk slower
 // than that costs the guarantee for those entries (they are written moments
 // later), never Append's bound.
-const spoolWaitBound = AppendBound / 4
+const spoolWaitBound = AppendBound / 10
 
 func (s *shardWriter) waitSpilled(seq uint64) {
 	var timeout <-chan time.Time
@@ -165,7 +165,7 @@ func (s *shardWriter) flushQueueToSpool() {
 	batch := s.queue
 	s.queue = s.newQueue()
 	s.mu.Unlock()
-	s.spooled(batch, s.spool.appendLocked(batch))
+	s.spoolBatchLocked(batch)
 	s.mu.Lock()
 	s.spilled = batch[len(batch)-1].Seq // on failure too: the loss is counted, nobody waits for it
 	close(s.spilledCh)
@@ -173,9 +173,31 @@ func (s *shardWriter) flushQueueToSpool() {
 	s.mu.Unlock()
 }
 
+// spoolBatchLocked appends batch to the active segment (the caller holds
+// spool.mu). If the write fails (disk full), the records are tried one by one
+// so that only those the disk cannot take are lost.
+func (s *shardWriter) spoolBatchLocked(batch []record) {
+	err := s.spool.appendLocked(batch)
+	if err == nil || len(batch) == 1 {
+		s.spooled(batch, err)
+		return
+	}
+	for i := range batch {
+		if err := s.spool.appendLocked(batch[i : i+1]); err != nil {
+			s.spooled(batch[:i], nil)
+			s.spooled(batch[i:], err)
+			return
+		}
+	}
+	s.spooled(batch, nil)
+}
+
 // spooled accounts for a spool write and reports its failure loudly.
 func (s *shardWriter) spooled(batch []record, err error) {
 	st := &s.w.stats
+	if len(batch) == 0 {
+		return
+	}
 	if err == nil {
 		st.spooled.Add(uint64(len(batch)))
 		return
@@ -296,7 +318,9 @@ func (s *shardWriter) writeLive(ctx context.Context, batch []record) error {
 		s.mu.Lock()
 		s.spooling = true
 		s.mu.Unlock()
-		s.spooled(rest, s.spool.writeClosed(rest))
+		kept, serr := s.spool.writeClosed(rest)
+		s.spooled(rest[:kept], nil)
+		s.spooled(rest[kept:], serr)
 		return err
 	}
 	return nil

@@ -129,36 +129,69 @@ func (s *spool) appendLocked(recs []record) error {
 	return nil
 }
 
-// writeClosed writes recs as a new closed segment, fsynced. The writer
-// goroutine uses it for a batch that was in flight when Redis failed: its
-// records are older than anything appended to the active segment meanwhile,
-// and its name sorts before it.
-func (s *spool) writeClosed(recs []record) error {
+// writeClosed writes recs as a new closed segment, fsynced, and returns how
+// many of them it holds. The writer goroutine uses it for a batch that was in
+// flight when Redis failed: its records are older than anything appended to
+// the active segment meanwhile, and its name sorts before it. If the whole
+// batch does not fit (disk full), as many leading records as fit are kept —
+// a record is never kept torn — and the error says why the rest is not.
+func (s *spool) writeClosed(recs []record) (int, error) {
 	if len(recs) == 0 {
-		return nil
+		return 0, nil
 	}
 	var buf bytes.Buffer
 	if err := s.encode(&buf, recs); err != nil {
-		return err
+		return 0, err
 	}
 	name := segmentName(&recs[0])
 	path := filepath.Join(s.dir, name)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("calllog: create spool segment: %w", err)
+		return 0, fmt.Errorf("calllog: create spool segment: %w", err)
 	}
+	kept := len(recs)
 	_, werr := f.Write(buf.Bytes())
+	if werr != nil {
+		kept = s.writePrefix(f, recs)
+	}
 	serr := f.Sync()
 	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		_ = os.Remove(path) // a partial segment would replay garbage; the caller reports the loss
-		return fmt.Errorf("calllog: write spool segment %s: %w", path, err)
+	if kept == 0 || serr != nil || cerr != nil {
+		_ = os.Remove(path) // the caller reports the loss
+		return 0, fmt.Errorf("calllog: write spool segment %s: %w", path, errors.Join(werr, serr, cerr))
 	}
 	s.mu.Lock()
-	s.counts[name] = len(recs)
+	s.counts[name] = kept
 	s.mu.Unlock()
 	s.segments.Add(1)
-	return nil
+	if werr != nil {
+		return kept, fmt.Errorf("calllog: write spool segment %s: %w", path, werr)
+	}
+	return kept, nil
+}
+
+// writePrefix rewrites f with as many leading records of recs as fit, one at
+// a time, and returns how many it kept.
+func (s *spool) writePrefix(f *os.File, recs []record) int {
+	if f.Truncate(0) != nil {
+		return 0
+	}
+	var size int64
+	var buf bytes.Buffer
+	for i := range recs {
+		buf.Reset()
+		if appendLine(&buf, &recs[i]) != nil {
+			return i
+		}
+		if _, err := f.WriteAt(buf.Bytes(), size); err != nil {
+			if f.Truncate(size) != nil {
+				return 0
+			}
+			return i
+		}
+		size += int64(buf.Len())
+	}
+	return len(recs)
 }
 
 // sync fsyncs the active segment if it has unsynced appends, and rotates it
@@ -202,6 +235,9 @@ func (s *spool) rotate() error {
 	}
 	if fi, err := f.Stat(); err == nil {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink == 0 {
+			s.mu.Lock()
+			delete(s.counts, name) // counted here, not again as vanished
+			s.mu.Unlock()
 			s.stats.lost.Add(uint64(n))
 			s.logger.Error("calllog: active spool segment was removed by someone else; its entries are LOST",
 				"segment", name, "entries", n, "dir", s.dir)

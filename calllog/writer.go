@@ -176,7 +176,7 @@ func (w *Writer) Stats() Stats {
 // takes its shard's mutex for O(1) queue work. While its shard's Redis is
 // down (or the queue is full) it then waits until the shard's spiller has
 // written the entry to the spool (group commit: one write(2) into the page
-// cache for all waiting entries, no fsync), at most AppendBound/4, so a crash
+// cache for all waiting entries, no fsync), at most AppendBound/10, so a crash
 // of this process loses no entry Append returned for in that state —
 // back-pressure from the disk, never from Redis. Entries over the limits of
 // Config (MaxEntriesPerCall,
