@@ -1,6 +1,7 @@
 package ivr
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,49 @@ type Metrics struct {
 	appLat     *prometheus.HistogramVec
 	prefetchLt *prometheus.HistogramVec
 	eslErrors  prometheus.Counter
+
+	// Children resolved once per label set: a labelled observation would
+	// otherwise hash its label values and take the vector's lock.
+	flows   sync.Map // flow name -> *flowMetrics
+	appObs  sync.Map // app -> prometheus.Observer
+	prefObs sync.Map // prefetchKey -> prometheus.Observer
+}
+
+// flowMetrics are the children of one flow's label value.
+type flowMetrics struct {
+	m      *Metrics
+	flow   string
+	active prometheus.Gauge
+	ended  sync.Map // outcome label -> prometheus.Counter
+	steps  sync.Map // stepKey -> prometheus.Counter
+}
+
+type stepKey struct{ node, outcome string }
+
+type prefetchKey struct {
+	name string
+	ok   bool
+}
+
+// forFlow returns the children of flow's label value (nil for a nil m).
+func (m *Metrics) forFlow(flow string) *flowMetrics {
+	if m == nil {
+		return nil
+	}
+	if v, ok := m.flows.Load(flow); ok {
+		return v.(*flowMetrics)
+	}
+	v, _ := m.flows.LoadOrStore(flow, &flowMetrics{m: m, flow: flow, active: m.active.WithLabelValues(flow)})
+	return v.(*flowMetrics)
+}
+
+// child returns cache[key], resolving it with make on first use.
+func child[K comparable, C any](cache *sync.Map, key K, make func() C) C {
+	if v, ok := cache.Load(key); ok {
+		return v.(C)
+	}
+	v, _ := cache.LoadOrStore(key, make())
+	return v.(C)
 }
 
 // NewMetrics creates the collectors and registers them with reg (if not nil).
@@ -49,16 +93,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) callStarted(flow string) {
-	if m != nil {
-		m.active.WithLabelValues(flow).Inc()
+func (fm *flowMetrics) callStarted() {
+	if fm != nil {
+		fm.active.Inc()
 	}
 }
 
-func (m *Metrics) callEnded(flow, outcome string) {
-	if m != nil {
-		m.active.WithLabelValues(flow).Dec()
-		m.calls.WithLabelValues(flow, outcomeLabel(outcome)).Inc()
+func (fm *flowMetrics) callEnded(outcome string) {
+	if fm != nil {
+		fm.active.Dec()
+		o := outcomeLabel(outcome)
+		child(&fm.ended, o, func() prometheus.Counter { return fm.m.calls.WithLabelValues(fm.flow, o) }).Inc()
 	}
 }
 
@@ -72,25 +117,30 @@ func outcomeLabel(o string) string {
 	return o
 }
 
-func (m *Metrics) nodeDone(flow, node, outcome string) {
-	if m != nil {
-		m.steps.WithLabelValues(flow, node, outcome).Inc()
+func (fm *flowMetrics) nodeDone(node, outcome string) {
+	if fm != nil {
+		child(&fm.steps, stepKey{node, outcome}, func() prometheus.Counter {
+			return fm.m.steps.WithLabelValues(fm.flow, node, outcome)
+		}).Inc()
 	}
 }
 
 func (m *Metrics) appLatency(app string, d time.Duration) {
 	if m != nil {
-		m.appLat.WithLabelValues(app).Observe(d.Seconds())
+		child(&m.appObs, app, func() prometheus.Observer { return m.appLat.WithLabelValues(app) }).Observe(d.Seconds())
 	}
 }
 
 func (m *Metrics) prefetch(name string, err error, d time.Duration) {
 	if m != nil {
-		o := "ok"
-		if err != nil {
-			o = "error"
-		}
-		m.prefetchLt.WithLabelValues(name, o).Observe(d.Seconds())
+		k := prefetchKey{name, err == nil}
+		child(&m.prefObs, k, func() prometheus.Observer {
+			o := "ok"
+			if !k.ok {
+				o = "error"
+			}
+			return m.prefetchLt.WithLabelValues(name, o)
+		}).Observe(d.Seconds())
 	}
 }
 

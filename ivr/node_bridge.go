@@ -26,7 +26,7 @@ func (s *Session) bridgeStep(ctx context.Context, n *flows.Node) {
 	if err != nil {
 		// A dial string we cannot build safely is a failed bridge, not a
 		// dropped call: the flow's on-fail branch takes over.
-		s.logger.Error("dial string refused", "node", n.ID, "err", err)
+		s.log().Error("dial string refused", "node", n.ID, "err", err)
 		s.vars[flows.BridgeDispositionVar] = "INVALID_DIAL_STRING"
 		s.callLog(calllog.KindBridge, n.ID, "refused", map[string]string{"error": err.Error()})
 		s.queue(flows.OutcomeFailed)

@@ -36,14 +36,14 @@ func (s *Session) onOverride(ctx context.Context, r asyncResult) {
 	n := s.current()
 	if r.err != nil || strings.TrimSpace(r.value) == "" {
 		if r.err != nil {
-			s.logger.Warn("override read failed; routing by time", "err", r.err)
+			s.log().Warn("override read failed; routing by time", "err", r.err)
 		}
 		s.routeByTime(n)
 		return
 	}
 	d, err := n.Time.Override.Parse(r.value)
 	if err != nil {
-		s.logger.Error("override refused; routing by time", "value", r.value, "err", err)
+		s.log().Error("override refused; routing by time", "value", r.value, "err", err)
 		s.callLog(calllog.KindError, n.ID, "override refused", map[string]string{"value": r.value, "error": err.Error()})
 		s.routeByTime(n)
 		return

@@ -52,14 +52,17 @@ type Session struct {
 	ch   Channel
 	flow *flows.Flow
 	uuid string
-	// logger is the diagnostic log (slog, ivrd's JSON lines); the call log
-	// (Redis) is written by callLog only.
+	// logger is the diagnostic log (slog, ivrd's JSON lines) with the
+	// call's uuid, flow and version, built by log() on the first line the
+	// call writes: at Info a call that goes well writes one ("call end").
+	// The call log (Redis) is written by callLog only.
 	logger *slog.Logger
 	// machine is the flow version's looplab/fsm, shared by its calls;
 	// state is this call's state in it (a node id, flows.StateEnd or
 	// flows.StateHungUp).
 	machine *flowMachine
 	state   string
+	metrics *flowMetrics // the flow's metric children; nil: no metrics
 
 	vars  map[string]string // ${name} values: builtins, prefetch fields, digits
 	path  []string          // node ids in the order entered
@@ -126,7 +129,6 @@ func newSession(eng *Engine, ch Channel, flow *flows.Flow, d *drain) *Session {
 		ch:      ch,
 		flow:    flow,
 		uuid:    uuid,
-		logger:  eng.logger.With("uuid", uuid, "flow", flow.Name, "version", flow.Version),
 		vars:    make(map[string]string, 16),
 		results: make(chan asyncResult, len(flow.Prefetch)+1),
 		outcome: "caller_hangup",
@@ -136,6 +138,7 @@ func newSession(eng *Engine, ch Channel, flow *flows.Flow, d *drain) *Session {
 		s.drainStartC, s.handoverC = d.started, d.handover
 	}
 	s.machine, s.state = eng.machines.of(flow), flow.Start
+	s.metrics = eng.metrics.forFlow(flow.Name)
 	return s
 }
 
@@ -184,7 +187,7 @@ func (s *Session) Run(ctx context.Context) {
 				s.finish("connection closed")
 			}
 		case <-ctx.Done():
-			s.logger.Warn("session released to the dialplan", "reason", ctx.Err(), "node", s.state, "phase", s.phase)
+			s.log().Warn("session released to the dialplan", "reason", ctx.Err(), "node", s.state, "phase", s.phase)
 			if s.phase == phaseFlow {
 				s.outcome = "released"
 			}
@@ -220,11 +223,13 @@ func (s *Session) begin(ctx context.Context) {
 	s.vars["uuid"] = s.uuid
 	s.vars["flow"] = s.flow.Name
 
-	s.eng.metrics.callStarted(s.flow.Name)
+	s.metrics.callStarted()
 	s.callLog(calllog.KindCallStart, s.flow.Start, caller, map[string]string{
 		"caller": caller, "called": dest, "channel": data.Get("Channel-Name"),
 	})
-	s.logger.Info("call start", "caller", caller, "called", dest)
+	if s.debug() {
+		s.log().Debug("call start", "caller", caller, "called", dest)
+	}
 
 	for name, p := range s.flow.Prefetch {
 		s.startPrefetch(ctx, name, p)
@@ -240,7 +245,7 @@ func (s *Session) begin(ctx context.Context) {
 func (s *Session) startPrefetch(ctx context.Context, name string, p *flows.Prefetch) {
 	pf, ok := s.eng.prefetchers[p.Kind]
 	if !ok {
-		s.logger.Warn("no prefetcher for kind; treated as missing", "prefetch", name, "kind", p.Kind)
+		s.log().Warn("no prefetcher for kind; treated as missing", "prefetch", name, "kind", p.Kind)
 		s.results <- asyncResult{kind: resultPrefetch, name: name, err: errors.New("no prefetcher configured")}
 		return
 	}
@@ -313,7 +318,7 @@ func (s *Session) renderPrompt(n *flows.Node, t flows.Template) (string, error) 
 	if st, err := fs.Stat(s.eng.sounds, file); err == nil && !st.IsDir() {
 		return file, nil
 	}
-	s.logger.Info("prompt file absent; playing the fallback", "node", n.ID, "prompt", file, "fallback", n.FallbackPrompt.Raw)
+	s.log().Info("prompt file absent; playing the fallback", "node", n.ID, "prompt", file, "fallback", n.FallbackPrompt.Raw)
 	return n.FallbackPrompt.Raw, nil
 }
 
@@ -338,7 +343,9 @@ func (s *Session) enter(ctx context.Context, id string) {
 		label = n.ID
 	}
 	s.callLog(calllog.KindNode, n.ID, label, nil)
-	s.logger.Debug("enter node", "node", n.ID, "kind", n.Kind)
+	if s.debug() {
+		s.log().Debug("enter node", "node", n.ID, "kind", n.Kind)
+	}
 	r, ok := runners[n.Kind]
 	if !ok {
 		s.fail("unknown node kind "+string(n.Kind), nil)
@@ -393,7 +400,7 @@ func (s *Session) sendFailed(app string, err error) {
 		return
 	}
 	s.eng.metrics.eslError()
-	s.logger.Error("sendmsg failed", "app", app, "err", err)
+	s.log().Error("sendmsg failed", "app", app, "err", err)
 	s.callLog(calllog.KindError, s.state, "sendmsg "+app, map[string]string{"error": err.Error()})
 	s.outcome = "error"
 	s.finish("sendmsg failed")
@@ -406,7 +413,7 @@ func (s *Session) fail(msg string, err error) {
 	if err != nil {
 		fields["error"] = err.Error()
 	}
-	s.logger.Error("flow error; releasing the call to the dialplan", "node", s.state, "msg", msg, "err", err)
+	s.log().Error("flow error; releasing the call to the dialplan", "node", s.state, "msg", msg, "err", err)
 	s.callLog(calllog.KindError, s.state, msg, fields)
 	s.outcome = "error"
 	s.finish("error")
@@ -437,7 +444,7 @@ func (s *Session) fireQueued(ctx context.Context) {
 			s.fail("no transition "+string(ev)+" from "+from, err)
 			return
 		}
-		s.eng.metrics.nodeDone(s.flow.Name, from, string(ev))
+		s.metrics.nodeDone(from, string(ev))
 		s.enter(ctx, s.state)
 	}
 }
@@ -504,11 +511,15 @@ func (s *Session) onHangup(ev *esl.Message) {
 	s.phase = phaseHangingUp
 	s.queued = ""
 	if to, err := s.machine.fire(s.state, eventHangup); err != nil {
-		s.logger.Debug("hangup transition", "err", err)
+		if s.debug() {
+			s.log().Debug("hangup transition", "err", err)
+		}
 	} else {
 		s.state = to
 	}
-	s.logger.Info("caller hung up or call ended", "cause", s.hangupCause, "node", s.lastNode())
+	if s.debug() {
+		s.log().Debug("caller hung up or call ended", "cause", s.hangupCause, "node", s.lastNode())
+	}
 	// Nothing waits for a node's input any more: wait a bounded time for
 	// HANGUP_COMPLETE, then finish with what we have.
 	s.await(wait{kind: waitHangupComplete}, hangupGrace)
@@ -531,7 +542,7 @@ func (s *Session) transferredAway(ev *esl.Message) {
 		return
 	}
 	dest, ctxName := ev.Get("Caller-Destination-Number"), ev.Get("Caller-Context")
-	s.logger.Info("call transferred away by someone else; the flow is over", "node", s.state, "dest", dest, "context", ctxName)
+	s.log().Info("call transferred away by someone else; the flow is over", "node", s.state, "dest", dest, "context", ctxName)
 	s.callLog(calllog.KindTransfer, s.state, dest, transferFields(dest, "", ctxName, "external"))
 	s.outcome = "transferred_away"
 	s.queued = ""
@@ -562,7 +573,7 @@ func (s *Session) handOver(ctx context.Context) {
 		fb = s.drain.fallback
 	}
 	if fb == "" {
-		s.logger.Warn("drain bound reached and no fallback transfer configured; the socket will be closed", "node", s.state)
+		s.log().Warn("drain bound reached and no fallback transfer configured; the socket will be closed", "node", s.state)
 		return
 	}
 	w := strings.Fields(fb)
@@ -570,10 +581,10 @@ func (s *Session) handOver(ctx context.Context) {
 		w = append(w, "")
 	}
 	if _, err := s.ch.API(ctx, "uuid_transfer "+s.uuid+" "+fb); err != nil {
-		s.logger.Error("drain hand-over failed; the socket will be closed", "fallback", fb, "err", err)
+		s.log().Error("drain hand-over failed; the socket will be closed", "fallback", fb, "err", err)
 		return
 	}
-	s.logger.Warn("drain bound reached; call handed to the fallback", "node", s.state, "fallback", fb)
+	s.log().Warn("drain bound reached; call handed to the fallback", "node", s.state, "fallback", fb)
 	s.callLog(calllog.KindTransfer, s.state, w[0], transferFields(w[0], w[1], w[2], "drain"))
 	s.outcome = "drain_transfer:" + w[0]
 	s.queued = ""
@@ -700,7 +711,7 @@ func (s *Session) onTimeout() {
 		s.queue(flows.OutcomeMissing)
 	case waitOverride:
 		n := s.current()
-		s.logger.Warn("override read timed out; routing by time", "node", n.ID)
+		s.log().Warn("override read timed out; routing by time", "node", n.ID)
 		s.routeByTime(n)
 	}
 }
@@ -734,16 +745,33 @@ func (s *Session) finish(reason string) {
 	cause := s.hangupCause
 	end := s.eng.now()
 	path := strings.Join(s.path, calllog.PathSeparator)
+	duration := strconv.FormatInt(end.Sub(s.start).Milliseconds(), 10)
 	s.callLog(calllog.KindHangup, s.lastNode(), cause, map[string]string{
 		"cause":    cause,
 		"path":     path,
 		"outcome":  s.outcome,
 		"reason":   reason,
-		"duration": strconv.FormatInt(end.Sub(s.start).Milliseconds(), 10),
+		"duration": duration,
 	})
-	s.eng.metrics.callEnded(s.flow.Name, s.outcome)
-	s.logger.Info("call end", "cause", cause, "outcome", s.outcome, "path", path, "reason", reason)
+	s.metrics.callEnded(s.outcome)
+	if s.eng.logger.Enabled(context.Background(), slog.LevelInfo) {
+		// The one Info line of a call: everything ops look for in it.
+		s.log().Info("call end", "caller", s.vars["caller_id"], "called", s.dest0, "cause", cause,
+			"outcome", s.outcome, "path", path, "reason", reason, "duration", duration)
+	}
 }
+
+// log returns the call's logger, building it on first use.
+func (s *Session) log() *slog.Logger {
+	if s.logger == nil {
+		s.logger = s.eng.logger.With("uuid", s.uuid, "flow", s.flow.Name, "version", s.flow.Version)
+	}
+	return s.logger
+}
+
+// debug reports whether Debug lines are written: per-event lines are
+// built only then (their arguments cost allocations even when dropped).
+func (s *Session) debug() bool { return s.eng.logger.Enabled(context.Background(), slog.LevelDebug) }
 
 // prefetchEntryKind is the call-log kind of a prefetch's result: crm, the
 // only prefetch kind (flows.PrefetchKindCRM) flows accepts.
