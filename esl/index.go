@@ -129,11 +129,6 @@ func newBuffer(frame []byte, extra int) []byte {
 	return buf
 }
 
-func (m *Message) setSlot(i, a, b uint32) {
-	idx := m.index()
-	idx[2*i], idx[2*i+1] = a, b
-}
-
 // indexLines records the start and end of each line in buf[pos:end] from
 // slot i on, stopping at an empty line. It returns the next free slot and
 // the offset just past the empty line (end if there was none). Lines are
@@ -195,6 +190,7 @@ func (m *Message) indexJSON() error {
 	if p < uint32(len(b)) && b[p] == '}' {
 		return m.jsonTail(b, p+1, i)
 	}
+	slots := m.slots()
 	for {
 		if p >= uint32(len(b)) || b[p] != '"' {
 			return fmt.Errorf("%w: JSON event: expected key at %d", ErrMalformed, p)
@@ -223,11 +219,10 @@ func (m *Message) indexJSON() error {
 			}
 			p = ve
 		}
-		if i+2 > uint32(len(m.buf)-int(m.idxOff))/slotSize {
+		if i+2 > uint32(len(slots)) {
 			return fmt.Errorf("%w: JSON event: too many fields", ErrMalformed)
 		}
-		m.setSlot(i, ks, ke)
-		m.setSlot(i+1, vs, ve)
+		slots[i], slots[i+1] = [2]uint32{ks, ke}, [2]uint32{vs, ve}
 		i += 2
 		p = skipSpace(b, p)
 		if p >= uint32(len(b)) {

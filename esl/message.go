@@ -294,9 +294,10 @@ func (m *Message) find(lo, hi uint32, name string) (vs, ve uint32, ok bool) {
 	}
 	n := uint32(len(name))
 	first := lowerASCII(name[0])
+	slots := m.slots()
 	if m.format == FormatJSON && lo >= m.nOuter {
 		for i := lo; i+1 < hi; i += 2 {
-			ks, ke := m.slot(i)
+			ks, ke := slots[i][0], slots[i][1]
 			key := m.buf[ks:ke]
 			if bytes.IndexByte(key, '\\') >= 0 { // escaped key (never seen from FreeSWITCH): compare decoded
 				if ke-ks < n || ke-ks > 6*n {
@@ -308,12 +309,10 @@ func (m *Message) find(lo, hi uint32, name string) (vs, ve uint32, ok bool) {
 			} else if ke-ks != n || lowerASCII(m.buf[ks]) != first || !equalFold(key, name) {
 				continue
 			}
-			vs, ve := m.slot(i + 1)
-			return vs, ve, true
+			return slots[i+1][0], slots[i+1][1], true
 		}
 		return 0, 0, false
 	}
-	slots := m.slots()
 	for i := lo; i < hi; i++ {
 		ls, le := slots[i][0], slots[i][1]
 		if le-ls <= n || m.buf[ls+n] != ':' || lowerASCII(m.buf[ls]) != first {
