@@ -168,7 +168,9 @@
     box.replaceChildren();
     for (const c of list) {
       const d = el("div", { class: "campaign", "data-campaign": c.id });
-      d.append(el("h3", {}, c.id + " "), el("span", { class: "state" }, c.state));
+      const h = el("h3", {}, c.id + " ");
+      h.append(el("span", { class: "state" }, c.state));
+      d.append(h);
       const counts = el("div", { class: "counts" });
       for (const [k, label] of [["dialed", "dialed"], ["answered", "answered"], ["failed", "failed"], ["retrying", "retrying"], ["remaining", "remaining"]]) {
         const s = el("span", {}, label);
@@ -203,7 +205,9 @@
   }
   function drawFlow(g, here, edges, total) {
     const wrap = el("div", { class: "flow", "data-flow": g.flow });
-    wrap.append(el("h3", {}, `${g.flow}: `), el("span", { class: "flow-total" }, String(total)));
+    const h = el("h3", {}, `${g.flow}: `);
+    h.append(el("span", { class: "flow-total" }, String(total)), " calls");
+    wrap.append(h);
     const svg = el("svg:svg", { width: g.width, height: g.height, viewBox: `0 0 ${g.width} ${g.height}` });
     const pos = new Map(g.nodes.map((n) => [n.id, n]));
     for (const e of g.edges) {
