@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fsivr/fsivr/dialer"
+	"github.com/fsivr/fsivr/dialer/httpapi"
 )
 
 // Config is the dialer process's configuration (configs/dialer.yaml):
@@ -38,6 +39,9 @@ type Config struct {
 	// Progress is the interval of the plain progress lines (no terminal).
 	Progress time.Duration `yaml:"progress"`
 	LogLevel string        `yaml:"log_level"`
+	// API is the HTTP API of `dialer serve` (package dialer/httpapi): it is
+	// mounted under /v1/ when at least one token is configured.
+	API httpapi.Config `yaml:"api"`
 }
 
 // RedisConfig selects single Redis, Sentinel or Cluster (UniversalClient).

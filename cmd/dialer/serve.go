@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fsivr/fsivr/dialer"
+	"github.com/fsivr/fsivr/dialer/amidial"
+	"github.com/fsivr/fsivr/dialer/httpapi"
 )
 
 // cmdServe is the daemon skeleton: /metrics and /healthz, and the campaign
@@ -40,19 +42,39 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	backendCtx, stopBackend := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackend()
+	var amiBackend *amidial.Backend // shared by the API and the -campaign engine
+	asterisk := func() *amidial.Backend {
+		if amiBackend == nil {
+			amiBackend = startAMI(backendCtx, cfg.AMI, d.log)
+		}
+		return amiBackend
+	}
+	var api *httpapi.Handler
+	if len(cfg.API.Tokens) > 0 {
+		api, err = httpapi.New(cfg.API, httpapi.Options{Store: d.store, Backends: map[string]dialer.Backend{"asterisk": asterisk()},
+			DNC: d.dnc, Recorder: dialer.CallLogRecorder{W: d.results}, Logger: d.log, Registerer: d.reg})
+		if err != nil {
+			return err
+		}
+		mux.Handle("/v1/", api)
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return err
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return hs.Serve(ln) }
+		if cfg.API.TLS.Cert != "" {
+			serve = func() error { return hs.ServeTLS(ln, cfg.API.TLS.Cert, cfg.API.TLS.Key) }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("dialer: http", "err", err)
 		}
 	}()
 	fmt.Fprintf(stdout, "dialer serve: http on %s\n", ln.Addr())
-	backendCtx, stopBackend := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBackend()
 	runErr := make(chan error, 1)
 	if campaignPath != "" {
 		camp, err := loadCampaign(campaignPath)
@@ -60,8 +82,7 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 			return err
 		}
 		norm.DefaultRegion = camp.DefaultRegion
-		b := startAMI(backendCtx, cfg.AMI, d.log)
-		eng, err := d.engine(camp, b, norm)
+		eng, err := d.engine(camp, asterisk(), norm)
 		if err != nil {
 			return err
 		}
@@ -87,6 +108,9 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 	d.log.Info("dialer: stopping: no new claims; calls in flight may end", "bound", cfg.DrainTimeout)
 	if campaignPath != "" {
 		<-runErr // the engine drains within DrainTimeout
+	}
+	if api != nil {
+		api.Close() // the API's engines drain likewise
 	}
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
