@@ -15,7 +15,9 @@ const DefaultMaxFrame = 4 << 20
 // idle while a prompt plays, so the buffer starts small (a 3.2 KB
 // CHANNEL_EXECUTE_COMPLETE fits; bigger messages grow it) and one grown
 // past keepReadBuf is dropped once it has been drained. A 32 KiB buffer per
-// connection was half the heap of a held call (ivrload -mode hold).
+// connection was half the heap of a held call (ivrload -mode hold). On a
+// socket that can wait without a buffer (idleSource, readbuf.go) the
+// buffer goes back to a pool whenever the Reader has consumed every byte.
 const (
 	minReadBuf  = 4 << 10
 	keepReadBuf = 16 << 10
