@@ -33,12 +33,19 @@ type Config struct {
 	// still in its flow is handed to when drain_timeout is reached, unless
 	// its flow names its own fallback; empty = just close the socket (the
 	// dialplan's fallback then runs after the current app ends).
-	DrainFallback string         `yaml:"drain_fallback"`
-	MaxFlowBytes  int64          `yaml:"max_flow_bytes"`
-	LogLevel      string         `yaml:"log_level"`
-	Redis         RedisConfig    `yaml:"redis"`
-	CallLog       calllog.Config `yaml:"calllog"`
-	CRM           crm.Config     `yaml:"crm"`
+	DrainFallback string `yaml:"drain_fallback"`
+	MaxFlowBytes  int64  `yaml:"max_flow_bytes"`
+	LogLevel      string `yaml:"log_level"`
+	// GCPercent is GOGC (0: ivrd's default, 50; the GOGC environment
+	// variable wins). MemoryLimit is GOMEMLIMIT: "off", bytes,
+	// <n>KiB/MiB/GiB or a share of the cgroup memory limit ("80%"); empty:
+	// 80% of the cgroup limit when there is one (GOMEMLIMIT wins). See
+	// cmd/ivrd/runtime.go for why.
+	GCPercent   int            `yaml:"gc_percent"`
+	MemoryLimit string         `yaml:"memory_limit"`
+	Redis       RedisConfig    `yaml:"redis"`
+	CallLog     calllog.Config `yaml:"calllog"`
+	CRM         crm.Config     `yaml:"crm"`
 }
 
 // RedisConfig selects a single Redis, Sentinel or Cluster (go-redis

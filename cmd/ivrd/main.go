@@ -51,18 +51,25 @@ func main() {
 }
 
 func run(configPath string) error {
+	started := time.Now()
 	cfg, err := loadConfig(configPath, os.Getenv)
 	if err != nil {
 		return err
 	}
 	logger := newLogger(cfg.LogLevel)
 	raiseFileLimit(logger)
+	gcPercent, memLimit, err := tuneRuntime(cfg, os.Getenv, cgroupMemoryMax)
+	if err != nil {
+		return err
+	}
+	logRuntime(logger, gcPercent, memLimit)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(reg, started)
 
 	registry, err := flows.NewRegistry(cfg.FlowsDir, flows.Options{SoundsDir: cfg.SoundsDir, MaxFileBytes: cfg.MaxFlowBytes})
 	if err != nil {

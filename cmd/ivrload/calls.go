@@ -81,17 +81,18 @@ func (m mix) pick(r *rand.Rand) string {
 	return m.kinds[i]
 }
 
-// script builds the fake channel's behaviour for one call of kind k.
-// hangupAfterTransfer is set for kinds that end in a transfer: FreeSWITCH
-// would carry the call on in the dialplan; our caller hangs up after talk.
-func script(k string, r *rand.Rand, playback, talk time.Duration) (s esltest.Script, hangupAfterTransfer bool) {
+// script builds the fake channel's behaviour for one call of kind k. Kinds
+// that end in a transfer need no hangup here: after any transfer FreeSWITCH
+// would carry the call on in the dialplan, so the driver's caller hangs up
+// -talk later (driver.observe).
+func script(k string, r *rand.Rand, playback, talk time.Duration) esltest.Script {
 	crmCaller := strconv.Itoa(crmCallerBase + r.IntN(crmCallers))
 	other := strconv.Itoa(5552000000 + r.IntN(1000000))
-	s = esltest.Script{CallerIDNumber: other, DestinationNumber: "5000", PlaybackDuration: playback}
+	s := esltest.Script{CallerIDNumber: other, DestinationNumber: "5000", PlaybackDuration: playback}
 	switch k {
 	case "hst":
 		s.Digits = []string{"1"}
-		return s, true
+		return s
 	case "crm":
 		s.CallerIDNumber = crmCaller
 		s.Digits = []string{"2"}
@@ -100,18 +101,18 @@ func script(k string, r *rand.Rand, playback, talk time.Duration) (s esltest.Scr
 		s.CallerIDNumber = crmCaller
 		s.Digits = []string{"2", "2"}
 		s.Bridges = []esltest.BridgeOutcome{{Cause: "USER_BUSY"}}
-		return s, true
+		return s
 	case "extn":
 		s.Digits = []string{"5", "601"}
 		s.Bridges = []esltest.BridgeOutcome{{Answer: true, TalkTime: talk}}
 	case "queue":
 		s.Digits = []string{"3"}
-		return s, true
+		return s
 	case "invalid":
 		s.Digits = []string{"", "9", "0"}
 	case "hangup":
 		s.Digits = []string{"1"}
 		s.HangupAt = &esltest.HangupPoint{App: "play_and_get_digits", Delay: playback / 2}
 	}
-	return s, false
+	return s
 }

@@ -86,11 +86,15 @@ func (ip *inProcess) stop() {
 // callState is one fake call as the driver sees it. Its fields other than
 // call and ready are touched only by the fake call's goroutine (Observer).
 type callState struct {
-	kind                string
-	t0                  time.Time
-	hangupAfterTransfer bool
-	call                atomic.Pointer[esltest.Call]
-	ready               chan struct{}
+	kind  string
+	t0    time.Time
+	call  atomic.Pointer[esltest.Call]
+	ready chan struct{}
+	// cut is set when the load tool hangs the call up itself at the end
+	// of the run: a call still up then (a caller in a queue waits for
+	// ever) is no protocol error.
+	cut         atomic.Bool
+	transferred atomic.Bool
 
 	gotFirst   bool
 	prevWaited bool
@@ -107,6 +111,7 @@ type driver struct {
 	setup latencies // TCP connect -> first sendmsg
 
 	started, setups, completed, failed, dialFailed, noMenu atomic.Int64
+	cutByTool                                              atomic.Int64
 	lateWrites                                             atomic.Int64
 	live, peak, inMenu                                     atomic.Int64
 
@@ -115,10 +120,11 @@ type driver struct {
 	byKind  map[string]int
 	calls   []*esltest.Call // hold mode: to hang them up
 	keepAll bool
+	up      map[*callState]struct{} // calls up now, for the cut at the end
 }
 
 func newDriver(o options, m mix, tgt target) *driver {
-	return &driver{o: o, m: m, tgt: tgt, errs: map[string]int{}, byKind: map[string]int{}}
+	return &driver{o: o, m: m, tgt: tgt, errs: map[string]int{}, byKind: map[string]int{}, up: map[*callState]struct{}{}}
 }
 
 func (d *driver) noteErr(msg string) {
@@ -154,7 +160,11 @@ func (d *driver) observe(cs *callState, r esltest.Record) {
 		cs.inMenu = true
 		d.inMenu.Add(1)
 	}
-	if r.App == "transfer" && cs.hangupAfterTransfer {
+	// After any transfer the call is in the dialplan (a queue, a
+	// voicemail): FreeSWITCH would keep it, so the caller hangs up -talk
+	// later, whatever the kind planned (a CRM caller whose lookup was late
+	// goes to the sales queue too).
+	if r.App == "transfer" && cs.transferred.CompareAndSwap(false, true) {
 		time.AfterFunc(d.o.talk, func() {
 			<-cs.ready
 			cs.call.Load().Hangup("NORMAL_CLEARING")
@@ -162,8 +172,8 @@ func (d *driver) observe(cs *callState, r esltest.Record) {
 	}
 }
 
-func (d *driver) startCall(ctx context.Context, kind string, s esltest.Script, hangupAfterTransfer bool) {
-	cs := &callState{kind: kind, hangupAfterTransfer: hangupAfterTransfer, ready: make(chan struct{})}
+func (d *driver) startCall(ctx context.Context, kind string, s esltest.Script) {
+	cs := &callState{kind: kind, ready: make(chan struct{})}
 	s.Observer = func(r esltest.Record) { d.observe(cs, r) }
 	d.started.Add(1)
 	cs.t0 = time.Now()
@@ -176,6 +186,9 @@ func (d *driver) startCall(ctx context.Context, kind string, s esltest.Script, h
 	}
 	cs.call.Store(c)
 	close(cs.ready)
+	d.mu.Lock()
+	d.up[cs] = struct{}{}
+	d.mu.Unlock()
 	if n := d.live.Add(1); n > d.peak.Load() {
 		d.peak.Store(n) // approximate under races; one sample per call start
 	}
@@ -189,8 +202,11 @@ func (d *driver) startCall(ctx context.Context, kind string, s esltest.Script, h
 		d.live.Add(-1)
 		d.mu.Lock()
 		d.byKind[kind]++
+		delete(d.up, cs)
 		d.mu.Unlock()
 		switch {
+		case cs.cut.Load():
+			d.cutByTool.Add(1)
 		case c.Err() != nil && c.HangupCause() != "" && isLateWrite(c.Err()):
 			// The fake wrote its disconnect notice after "+OK bye" and ivrd
 			// had already closed: FreeSWITCH does the same and ignores it.
@@ -209,6 +225,29 @@ func (d *driver) startCall(ctx context.Context, kind string, s esltest.Script, h
 			d.noMenu.Add(1)
 		}
 	}()
+}
+
+// cutGrace bounds how long the calls the tool hangs up at the end take to
+// end.
+const cutGrace = 5 * time.Second
+
+// cutLive hangs up every call still up when the run's bound is reached (the
+// load tool's own bound, not a failure of ivrd) and waits for them, bounded.
+func (d *driver) cutLive() {
+	d.mu.Lock()
+	var cut []*callState
+	for cs := range d.up {
+		cut = append(cut, cs)
+	}
+	d.mu.Unlock()
+	for _, cs := range cut {
+		cs.cut.Store(true)
+		go cs.call.Load().Hangup("NORMAL_CLEARING")
+	}
+	deadline := time.Now().Add(cutGrace)
+	for d.live.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func writeHeapProfile(path string) error {
@@ -258,7 +297,7 @@ func (d *driver) sample(ctx context.Context) sample {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		m, err := scrape(sctx, d.tgt.metricsURL, "go_gc_duration_seconds", "go_goroutines", "go_memstats_heap_inuse_bytes",
-			"fsivr_esl_errors_total", "fsivr_calls_active")
+			"fsivr_esl_errors_total", "fsivr_calls_active", "fsivr_build_info", "fsivr_start_time_seconds", "process_start_time_seconds")
 		if err == nil {
 			s.metrics = m
 		}
@@ -316,8 +355,7 @@ func (d *driver) runMix(ctx context.Context) (report, error) {
 				continue
 			}
 			k := d.m.pick(rng)
-			s, hat := script(k, rng, d.o.playback, d.o.talk)
-			go d.startCall(callCtx, k, s, hat)
+			go d.startCall(callCtx, k, script(k, rng, d.o.playback, d.o.talk))
 		}
 		if now.After(nextProgress) {
 			nextProgress = nextProgress.Add(time.Second)
@@ -344,13 +382,12 @@ wait:
 			break wait
 		}
 	}
-	cut := d.live.Load()
+	d.cutLive()
 	cancel()
 	after := d.sample(context.Background())
 	rep := d.baseReport("mix", before, after)
 	rep.ArrivalSeconds = arrivalEnd.Sub(t0).Seconds()
 	rep.ArrivalsSkipped = skipped
-	rep.CutAtEnd = cut
 	rep.SetupsPerSecond = float64(setupsInWindow) / rep.ArrivalSeconds
 	rep.PeakRSSBytes = max(peakRSS, mid.proc.RSS)
 	rep.GCPauseUS = d.gcPauses(ctx, after)
@@ -388,7 +425,7 @@ func (d *driver) hold(ctx context.Context) (report, error) {
 				CallerIDNumber:    fmt.Sprint(crmCallerBase + rng.IntN(crmCallers)),
 				DestinationNumber: "5000", PlaybackDuration: prompt,
 			}
-			go d.startCall(callCtx, "hold", s, false)
+			go d.startCall(callCtx, "hold", s)
 		}
 		if now.After(nextProgress) {
 			nextProgress = nextProgress.Add(time.Second)

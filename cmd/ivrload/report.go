@@ -6,13 +6,18 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // report is the result of one run (also the -json output).
 type report struct {
-	Mode            string  `json:"mode"`
-	Target          string  `json:"target"`
-	PID             int     `json:"pid,omitempty"`
+	Mode   string `json:"mode"`
+	Target string `json:"target"`
+	PID    int    `json:"pid,omitempty"`
+	// Measured says which ivrd answered: its build and start time from
+	// /metrics (fsivr_build_info, fsivr_start_time_seconds), so a run
+	// against the wrong or a restarted process shows.
+	Measured        string  `json:"measured"`
 	Started         int64   `json:"calls_started"`
 	Completed       int64   `json:"calls_completed"`
 	Failed          int64   `json:"calls_failed"`
@@ -57,12 +62,13 @@ func (d *driver) baseReport(mode string, before, after sample) report {
 	r := report{
 		Mode: mode, Target: d.tgt.addr, PID: d.tgt.pid,
 		Started: d.started.Load(), Completed: d.completed.Load(), Failed: d.failed.Load(),
-		DialFailed: d.dialFailed.Load(), LateWrites: d.lateWrites.Load(), NoMenu: d.noMenu.Load(), PeakConcurrent: d.peak.Load(),
+		DialFailed: d.dialFailed.Load(), CutAtEnd: d.cutByTool.Load(), LateWrites: d.lateWrites.Load(), NoMenu: d.noMenu.Load(), PeakConcurrent: d.peak.Load(),
 		Setup: d.setup.summary(), EventToCommand: d.lat.summary(),
 		RSSBeforeBytes: before.proc.RSS, RSSAfterBytes: after.proc.RSS,
 		ByKind: maps.Clone(d.byKind), Errors: maps.Clone(d.errs),
 		GoroutinesBefore: before.metrics["go_goroutines"], GoroutinesAfter: after.metrics["go_goroutines"],
 	}
+	r.Measured = measured(d.tgt, before, after)
 	r.ESLErrors = after.metrics["fsivr_esl_errors_total"] - before.metrics["fsivr_esl_errors_total"]
 	r.ProtocolErrors = r.Failed + r.DialFailed + int64(r.ESLErrors)
 	if d.tgt.inproc != nil {
@@ -71,11 +77,43 @@ func (d *driver) baseReport(mode string, before, after sample) report {
 	return r
 }
 
+// measured names the ivrd behind the samples: the in-process engine, or the
+// build and start time ivrd's /metrics gave (and a warning when the start
+// time changed during the run: ivrd restarted and the figures mix two
+// processes).
+func measured(t target, before, after sample) string {
+	if t.inproc != nil {
+		return "the ivr engine inside this ivrload (-inprocess)"
+	}
+	if after.metrics == nil {
+		return "unknown: no /metrics answer (-metrics " + t.metricsURL + ")"
+	}
+	build := "build unknown (no fsivr_build_info: an older ivrd?)"
+	for name := range after.metrics {
+		if labels, ok := strings.CutPrefix(name, "fsivr_build_info{"); ok {
+			build = "build " + strings.TrimSuffix(labels, "}")
+		}
+	}
+	start, ok := after.metrics["fsivr_start_time_seconds"]
+	if !ok {
+		start = after.metrics["process_start_time_seconds"]
+	}
+	out := build
+	if start > 0 {
+		out += ", started " + time.Unix(int64(start), 0).UTC().Format(time.RFC3339)
+	}
+	if b, ok := before.metrics["fsivr_start_time_seconds"]; ok && b != start {
+		out += " (RESTARTED during the run: it started " + time.Unix(int64(b), 0).UTC().Format(time.RFC3339) + " before)"
+	}
+	return out
+}
+
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 func (r report) print(w io.Writer) {
 	row := func(k, f string, a ...any) { fmt.Fprintf(w, "  %-38s %s\n", k, fmt.Sprintf(f, a...)) }
 	fmt.Fprintf(w, "ivrload %s against %s (pid %d)\n", r.Mode, r.Target, r.PID)
+	row("measured", "%s", r.Measured)
 	row("calls started", "%d", r.Started)
 	row("calls completed", "%d", r.Completed)
 	row("calls failed (+ dial failures)", "%d (+ %d)", r.Failed, r.DialFailed)
@@ -83,7 +121,7 @@ func (r report) print(w io.Writer) {
 		row("fake's notice after +OK bye lost", "%d (ivrd closed first; harmless, FreeSWITCH ignores it)", r.LateWrites)
 	}
 	if r.CutAtEnd > 0 {
-		row("calls still up at the end (cut)", "%d", r.CutAtEnd)
+		row("calls still up at the end", "%d (hung up by ivrload at its own bound; not errors)", r.CutAtEnd)
 	}
 	if r.Mode == "mix" {
 		row("calls that never reached a menu", "%d (outside opening hours, or cut before it)", r.NoMenu)
