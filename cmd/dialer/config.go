@@ -42,6 +42,8 @@ type Config struct {
 	// API is the HTTP API of `dialer serve` (package dialer/httpapi): it is
 	// mounted under /v1/ when at least one token is configured.
 	API httpapi.Config `yaml:"api"`
+	// Dashboard is the live page at / (see DashboardConfig).
+	Dashboard DashboardConfig `yaml:"dashboard"`
 }
 
 // RedisConfig selects single Redis, Sentinel or Cluster (UniversalClient).

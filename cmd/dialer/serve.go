@@ -42,6 +42,11 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	dash, err := mountDashboard(ctx, mux, cfg, d) // the live page at /, when dashboard.tokens are set
+	if err != nil {
+		return err
+	}
+	defer dash.close()
 	backendCtx, stopBackend := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackend()
 	var amiBackend *amidial.Backend // shared by the API and the -campaign engine
@@ -82,6 +87,7 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 			return err
 		}
 		norm.DefaultRegion = camp.DefaultRegion
+		dash.addCampaign(camp.ID)
 		eng, err := d.engine(camp, asterisk(), norm)
 		if err != nil {
 			return err
