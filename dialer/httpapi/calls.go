@@ -263,6 +263,7 @@ func (h *Handler) createCall(w http.ResponseWriter, r *http.Request, t *tokenSta
 		h.idem[t.Name+"\x00"+key] = &idemEntry{call: id, body: hash, expires: now.Add(h.cfg.IdempotencyTTL)}
 	}
 	log.Info("httpapi: call queued", "number", e164, "trunk", tr.Name, "message", req.Message, "flow", req.Flow, "agent", req.Agent)
+	queued := h.viewLocked(r.Context(), c) // before the engine starts: the answer says queued
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -276,7 +277,7 @@ func (h *Handler) createCall(w http.ResponseWriter, r *http.Request, t *tokenSta
 		}
 	}()
 	w.Header().Set("Location", "/v1/calls/"+id)
-	writeJSON(w, http.StatusAccepted, h.viewLocked(r.Context(), c))
+	writeJSON(w, http.StatusAccepted, queued)
 }
 
 func (h *Handler) getCall(w http.ResponseWriter, r *http.Request, t *tokenState) {
