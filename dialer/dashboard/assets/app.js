@@ -32,6 +32,7 @@
           s.ctl = new AbortController();
           const resp = await fetch(url, { headers, cache: "no-store", signal: s.ctl.signal });
           if (resp.status === 401) { logout("token refused"); return; }
+          if (resp.status === 404) { onState(false, "not served here"); return; }
           if (!resp.ok) throw new Error("HTTP " + resp.status);
           onState(true);
           const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -249,7 +250,11 @@
     const fr = await fetch("/dash/api/flows", { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
     graphs = fr.ok ? await fr.json() : [];
     const q = new URLSearchParams({ agents: (me.agents || []).join(","), queues: (me.queues || []).join(",") });
-    streams.push(stream("/v1/events?" + q, onCallCentre, (ok) => { live.cc = ok; showConn(); }));
+    streams.push(stream("/v1/events?" + q, onCallCentre, (ok, why) => {
+      live.cc = ok;
+      if (why) { live.cc = true; $("#agents tbody").replaceChildren(el("tr", {}, "call-centre stream " + why)); }
+      showConn();
+    }));
     streams.push(stream("/dash/events", (type, d) => {
       if (type !== "snapshot") return;
       renderCampaigns(d.campaigns || []);
