@@ -50,11 +50,24 @@ func Dial(ctx context.Context, addr, username, secret string) (*Client, error) {
 }
 
 // Dial connects to Asterisk at addr (host:port, 5038 by default on
-// Asterisk's side) and logs in (ErrAuth if rejected). To subscribe before
-// the first event after Login, connect with NewClient, Subscribe, then
-// Login.
+// Asterisk's side), reads the banner and logs in (ErrAuth if rejected).
+// The events right after Login (FullyBooted) are awaited with Booted; a
+// Reconnector subscribes before Login, so its owner misses none.
 func (d *Dialer) Dial(ctx context.Context, addr string) (*Client, error) {
 	c, err := d.dialNoLogin(ctx, addr)
+	return d.logIn(ctx, c, err)
+}
+
+// NewClient runs the handshake on an established connection (Dial does
+// this for TCP): the banner, then Login. It takes ownership of nc.
+func (d *Dialer) NewClient(ctx context.Context, nc net.Conn) (*Client, error) {
+	c, err := d.open(ctx, nc)
+	return d.logIn(ctx, c, err)
+}
+
+// logIn logs c in with d's credentials, closing it if that fails; err is
+// the error of opening c, returned as it is.
+func (d *Dialer) logIn(ctx context.Context, c *Client, err error) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -65,22 +78,22 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Client, error) {
 	return c, nil
 }
 
+// dialNoLogin connects and reads the banner: the Reconnector subscribes
+// before it logs in.
 func (d *Dialer) dialNoLogin(ctx context.Context, addr string) (*Client, error) {
 	var nd net.Dialer
 	nc, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("ami: dial %s: %w", addr, err)
 	}
-	return d.NewClient(ctx, nc)
+	return d.open(ctx, nc)
 }
 
-// NewClient reads the banner on an established connection and starts its
-// reader; it does not log in (Login or LoginMD5 does, after any
-// Subscribe that must see the first events). It takes ownership of nc. A
-// connection that closes before the banner (Asterisk shutting down
+// open reads the banner on nc and starts the reader, without logging in.
+// A connection that closes before the banner (Asterisk shutting down
 // accepts, then closes) gives an error matching ErrClosed; without a
 // context deadline the banner is awaited for the action timeout.
-func (d *Dialer) NewClient(ctx context.Context, nc net.Conn) (*Client, error) {
+func (d *Dialer) open(ctx context.Context, nc net.Conn) (*Client, error) {
 	cfg := d.Config.withDefaults()
 	rd := newConnReader(nc, cfg)
 	if _, ok := ctx.Deadline(); !ok {

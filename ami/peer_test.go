@@ -39,7 +39,7 @@ func newPair(t *testing.T, cfg Config) (*Client, *peer) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := Dialer{Config: cfg}
-	c, err := d.NewClient(context.Background(), a)
+	c, err := d.open(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
 	}
