@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -264,7 +265,8 @@ func (h *Handler) createCall(w http.ResponseWriter, r *http.Request, t *tokenSta
 	}
 	log.Info("httpapi: call queued", "number", e164, "trunk", tr.Name, "message", req.Message, "flow", req.Flow, "agent", req.Agent)
 	queued := h.viewLocked(r.Context(), c) // before the engine starts: the answer says queued
-	h.wg.Add(1)
+	h.wg.Add(2)
+	go h.expire(c, log)
 	go func() {
 		defer h.wg.Done()
 		defer close(c.done)
@@ -278,6 +280,37 @@ func (h *Handler) createCall(w http.ResponseWriter, r *http.Request, t *tokenSta
 	}()
 	w.Header().Set("Location", "/v1/calls/"+id)
 	writeJSON(w, http.StatusAccepted, queued)
+}
+
+// expire gives a call up when it was not placed within QueueTimeout (its
+// campaign is cancelled: nothing more is claimed; a call that began
+// dialing meanwhile goes on to its end).
+func (h *Handler) expire(c *callState, log *slog.Logger) {
+	defer h.wg.Done()
+	t := time.NewTimer(h.cfg.QueueTimeout)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return
+	case <-h.ctx.Done():
+		return
+	case <-t.C:
+	}
+	ctx := context.WithoutCancel(h.ctx)
+	_, attempts, err := h.o.Store.Contact(ctx, c.campaign, "c")
+	if err != nil {
+		log.Warn("httpapi: store", "err", err)
+	}
+	for _, a := range attempts {
+		if a.Disposition != dialer.NotPlaced {
+			return // placed (or dialing): it ends on its own
+		}
+	}
+	if err := h.o.Store.SetState(ctx, c.campaign, dialer.CampaignCancelled); err != nil {
+		log.Error("httpapi: could not give the call up", "err", err)
+		return
+	}
+	log.Warn("httpapi: call not placed in time; given up", "queue_timeout", h.cfg.QueueTimeout)
 }
 
 func (h *Handler) getCall(w http.ResponseWriter, r *http.Request, t *tokenState) {
@@ -316,6 +349,13 @@ func (h *Handler) viewLocked(ctx context.Context, c *callState) CallView {
 	}
 	if st.Final() {
 		v.State, v.Status = CallEnded, string(st)
+	}
+	dialing := len(attempts) > 0 && attempts[len(attempts)-1].Disposition == ""
+	if !st.Final() && !dialing {
+		// Waiting to be placed: given up if its campaign was cancelled.
+		if p, err := h.o.Store.Progress(ctx, c.campaign); err == nil && p.State == dialer.CampaignCancelled {
+			v.State, v.Status = CallEnded, string(dialer.StatusCancelled)
+		}
 	}
 	if len(attempts) == 0 {
 		return v

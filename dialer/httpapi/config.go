@@ -108,6 +108,10 @@ type Config struct {
 	MaxUpload int64 `yaml:"max_upload"`
 	// RingTimeout of click-to-call calls (default 30s).
 	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// QueueTimeout is how long a call may wait to be placed (the trunk
+	// unreachable, not placed): then it is given up, never dialed late.
+	// Default 60s.
+	QueueTimeout time.Duration `yaml:"queue_timeout"`
 	// IdempotencyTTL is how long an Idempotency-Key is remembered
 	// (default 24h).
 	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
@@ -141,6 +145,9 @@ func (c *Config) check(o Options) error {
 	}
 	if c.RingTimeout == 0 {
 		c.RingTimeout = 30 * time.Second
+	}
+	if c.QueueTimeout <= 0 {
+		c.QueueTimeout = time.Minute
 	}
 	if c.IdempotencyTTL <= 0 {
 		c.IdempotencyTTL = 24 * time.Hour
