@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -127,7 +128,14 @@ func newDriver(o options, m mix, tgt target) *driver {
 	return &driver{o: o, m: m, tgt: tgt, errs: map[string]int{}, byKind: map[string]int{}, up: map[*callState]struct{}{}}
 }
 
+// addrPort matches the ip:port pairs in socket errors, which would make
+// every call's error a message of its own.
+var addrPort = regexp.MustCompile(`\b\d{1,3}(\.\d{1,3}){3}:\d+\b`)
+
+// noteErr counts an error by its message with addresses blanked, so the
+// report lists kinds of errors, not one line per connection.
 func (d *driver) noteErr(msg string) {
+	msg = addrPort.ReplaceAllString(msg, "<addr>")
 	d.mu.Lock()
 	d.errs[msg]++
 	d.mu.Unlock()

@@ -30,3 +30,17 @@ func TestMeasuredNamesTheProcess(t *testing.T) {
 		t.Errorf("without /metrics: %q", got)
 	}
 }
+
+func TestErrorsCountedByKind(t *testing.T) {
+	d := newDriver(options{}, mix{}, target{})
+	d.noteErr("esltest: reading command: write tcp 127.0.0.1:49412->127.0.0.1:18084: write: broken pipe")
+	d.noteErr("esltest: reading command: write tcp 127.0.0.1:52664->127.0.0.1:18084: write: broken pipe")
+	if len(d.errs) != 1 {
+		t.Fatalf("errors %v, want one kind", d.errs)
+	}
+	for msg, n := range d.errs {
+		if n != 2 || strings.Contains(msg, "127.0.0.1") {
+			t.Errorf("%dx %q", n, msg)
+		}
+	}
+}
