@@ -20,10 +20,14 @@ import (
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // start runs a backend against srv until the test ends.
-func start(t *testing.T, srv *amitest.Server) *amidial.Backend {
+func start(t *testing.T, srv *amitest.Server, tweak ...func(*amidial.Config)) *amidial.Backend {
 	t.Helper()
-	b := amidial.New(amidial.Config{Addr: srv.Addr, Username: "dialer", Secret: "secret", Logger: quiet(),
-		AMI: ami.Config{Logger: quiet()}})
+	cfg := amidial.Config{Addr: srv.Addr, Username: "dialer", Secret: "secret", Logger: quiet(),
+		AMI: ami.Config{Logger: quiet()}}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	b := amidial.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
