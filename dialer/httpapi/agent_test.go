@@ -19,6 +19,12 @@ func TestAgentFirst(t *testing.T) {
 	if v.Agent != "500" || v.Number != numAnswer || v.Disposition == "" {
 		t.Errorf("agent-first call: %+v", v)
 	}
+	if r := e.do(t, "GET", "/v1/calls/"+c.ID, secretReader, nil); r.code != 200 {
+		t.Errorf("GET the call with campaigns:read: %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "GET", "/v1/calls/"+c.ID, secretSlow, nil); r.code != 404 {
+		t.Errorf("GET another token's call: %d %s", r.code, r.body)
+	}
 	origs := e.ast.ActionsNamed("Originate")
 	if len(origs) != 1 {
 		t.Fatalf("%d originates", len(origs))

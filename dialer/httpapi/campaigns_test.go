@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fsivr/fsivr/dialer"
+	"github.com/fsivr/fsivr/internal/redistest"
 )
 
 func upload(t *testing.T, config any, csv string) (*bytes.Buffer, string) {
@@ -33,7 +34,17 @@ func upload(t *testing.T, config any, csv string) (*bytes.Buffer, string) {
 // its validation report, runs to its end against the fake Asterisk, and
 // its progress agrees with the attempt records listed page by page.
 func TestCampaignOverAPI(t *testing.T) {
-	e := newEnv(t, testConfig())
+	campaignToTheEnd(t, newEnv(t, testConfig()))
+}
+
+// TestCampaignOverAPIRedis: the same on the Redis store (several dialer
+// processes' store), a real redis-server on a free port.
+func TestCampaignOverAPIRedis(t *testing.T) {
+	srv := redistest.NewServer(t, redistest.Options{})
+	campaignToTheEnd(t, newEnvStore(t, testConfig(), dialer.NewRedisStore(srv.Client(t))))
+}
+
+func campaignToTheEnd(t *testing.T, e *env) {
 	cfg := CampaignRequest{ID: "spring", Message: "welcome", Retries: map[string]RetryRequest{"busy": {Max: 1, Delay: "50ms"}},
 		Hours: dialer.Hours{Windows: []dialer.Window{{From: "00:00", To: "24:00"}}}, DefaultRegion: "US"}
 	csv := "id,number\n" +

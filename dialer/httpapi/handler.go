@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,7 +58,11 @@ func New(cfg Config, o Options) (*Handler, error) {
 		o.Logger = slog.Default()
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		// A webhook host must not bounce the post elsewhere (an internal
+		// address): redirects are not followed.
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
 	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
@@ -76,7 +81,7 @@ func New(cfg Config, o Options) (*Handler, error) {
 	}
 	h.route("GET /v1/openapi.yaml", "", h.openapi)
 	h.route("POST /v1/calls", ScopeCallsCreate, h.createCall)
-	h.route("GET /v1/calls/{id}", ScopeCallsCreate, h.getCall)
+	h.route("GET /v1/calls/{id}", ScopeCallsCreate, h.getCall, ScopeCampaignsRead)
 	h.route("POST /v1/campaigns", ScopeCampaignsWrite, h.createCampaign)
 	h.route("GET /v1/campaigns", ScopeCampaignsRead, h.listCampaigns)
 	h.route("GET /v1/campaigns/{id}", ScopeCampaignsRead, h.getCampaign)
@@ -117,9 +122,10 @@ func (h *Handler) Close() {
 
 type authedFunc func(w http.ResponseWriter, r *http.Request, t *tokenState)
 
-// route registers pattern behind the guards: the token, its scope, its
-// rate. An empty scope is public (the OpenAPI document).
-func (h *Handler) route(pattern string, scope Scope, fn authedFunc) {
+// route registers pattern behind the guards: the token, its scope (or one
+// of the alternatives), its rate. An empty scope is public (the OpenAPI
+// document).
+func (h *Handler) route(pattern string, scope Scope, fn authedFunc, or ...Scope) {
 	h.routes = append(h.routes, pattern)
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
@@ -128,7 +134,7 @@ func (h *Handler) route(pattern string, scope Scope, fn authedFunc) {
 			fn(sw, r, nil)
 			return
 		}
-		t := h.auth(sw, r, scope)
+		t := h.auth(sw, r, append([]Scope{scope}, or...))
 		if t == nil {
 			return
 		}
@@ -149,7 +155,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, t *tokenState, 
 	writeProblem(w, status, reason, detail)
 }
 
-func (h *Handler) auth(w http.ResponseWriter, r *http.Request, scope Scope) *tokenState {
+func (h *Handler) auth(w http.ResponseWriter, r *http.Request, scopes []Scope) *tokenState {
 	v := r.Header.Get("Authorization")
 	secret, ok := strings.CutPrefix(v, "Bearer ")
 	if !ok || strings.TrimSpace(secret) == "" {
@@ -163,8 +169,8 @@ func (h *Handler) auth(w http.ResponseWriter, r *http.Request, scope Scope) *tok
 		h.refuse(w, r, nil, http.StatusUnauthorized, ReasonBadToken, "the bearer token is not known")
 		return nil
 	}
-	if !t.has(scope) {
-		h.refuse(w, r, t, http.StatusForbidden, ReasonScope, fmt.Sprintf("this token lacks the scope %s", scope))
+	if !slices.ContainsFunc(scopes, t.has) {
+		h.refuse(w, r, t, http.StatusForbidden, ReasonScope, fmt.Sprintf("this token lacks the scope %s", scopes[0]))
 		return nil
 	}
 	if !t.lim.Allow() {

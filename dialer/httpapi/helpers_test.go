@@ -62,7 +62,7 @@ type env struct {
 	srv   *httptest.Server
 	ast   *amitest.Server
 	api   *Handler
-	store *dialer.MemStore
+	store dialer.Store
 	logs  *syncBuffer
 }
 
@@ -99,6 +99,12 @@ func testConfig() Config {
 // loopback listener.
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
+	return newEnvStore(t, cfg, dialer.NewMemStore())
+}
+
+// newEnvStore is newEnv on the given store.
+func newEnvStore(t *testing.T, cfg Config, store dialer.Store) *env {
+	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	ast := amitest.NewServer(amitest.Config{Logger: quiet, Outcome: asteriskOutcome})
 	t.Cleanup(ast.Close)
@@ -113,7 +119,6 @@ func newEnv(t *testing.T, cfg Config) *env {
 		t.Fatal("no AMI connection to the fake")
 	}
 	logs := &syncBuffer{}
-	store := dialer.NewMemStore()
 	api, err := New(cfg, Options{Store: store, Backends: map[string]dialer.Backend{"asterisk": b},
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), EnginePoll: 50 * time.Millisecond})
 	if err != nil {
