@@ -398,6 +398,7 @@ func TestBrowserDashboard(t *testing.T) {
 	for k, v := range want {
 		b.waitFor(t, "final "+k, text(sel+"."+k), v)
 	}
+	b.waitFor(t, "campaign done", text(sel+".state"), "done")
 	if n := b.eval(t, count(sel+"svg.chart polyline")); n != "2" {
 		t.Errorf("chart: %s polylines, want 2 (dialed, answered)", n)
 	}

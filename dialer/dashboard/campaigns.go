@@ -23,6 +23,7 @@ type CampaignView struct {
 	Retrying  int     `json:"retrying"`
 	InFlight  int     `json:"inFlight"`
 	Remaining int     `json:"remaining"`
+	Done      bool    `json:"done"` // nothing due or in flight (dialer.Progress.Done)
 	History   []Point `json:"history"`
 	Error     string  `json:"error,omitempty"`
 }
@@ -45,7 +46,7 @@ func viewOf(id string, p dialer.Progress) CampaignView {
 	return CampaignView{
 		ID: id, State: string(p.State), Contacts: p.Contacts, Dialed: p.Attempts,
 		Answered: answered, Failed: final - answered, Retrying: p.Retrying,
-		InFlight: p.InFlight, Remaining: p.Due + p.InFlight,
+		InFlight: p.InFlight, Remaining: p.Due + p.InFlight, Done: p.Contacts > 0 && p.Done(),
 	}
 }
 
@@ -129,7 +130,7 @@ func (c *campaigns) poll(ctx context.Context) {
 func sameView(a, b *CampaignView) bool {
 	return a.State == b.State && a.Contacts == b.Contacts && a.Dialed == b.Dialed && a.Answered == b.Answered &&
 		a.Failed == b.Failed && a.Retrying == b.Retrying && a.InFlight == b.InFlight && a.Remaining == b.Remaining &&
-		a.Error == b.Error && len(a.History) == len(b.History)
+		a.Done == b.Done && a.Error == b.Error && len(a.History) == len(b.History)
 }
 
 // snapshot returns the views of the campaigns allowed.

@@ -170,7 +170,7 @@
     for (const c of list) {
       const d = el("div", { class: "campaign", "data-campaign": c.id });
       const h = el("h3", {}, c.id + " ");
-      h.append(el("span", { class: "state" }, c.state));
+      h.append(el("span", { class: "state" }, c.done ? "done" : c.state));
       d.append(h);
       const counts = el("div", { class: "counts" });
       for (const [k, label] of [["dialed", "dialed"], ["answered", "answered"], ["failed", "failed"], ["retrying", "retrying"], ["remaining", "remaining"]]) {
@@ -215,9 +215,21 @@
       const a = pos.get(e.from), b = pos.get(e.to);
       if (!a || !b) continue;
       const n = edges[e.from + ">" + e.to] || 0;
-      const d = a === b ? `M${a.x + 60},${a.y - 8} c30,0 30,16 0,16` : `M${a.x},${a.y + 18} L${b.x},${b.y - 18}`;
+      // Forward edges go straight down; a loop and an edge back up bend
+      // out to the left so they do not cover the forward ones.
+      let d, lx, ly;
+      if (a === b) {
+        d = `M${a.x + 60},${a.y - 8} c30,0 30,16 0,16`;
+        lx = a.x + 95; ly = a.y + 4;
+      } else if (b.y <= a.y) {
+        const cx = Math.min(a.x, b.x) - 110, cy = (a.y + b.y) / 2;
+        d = `M${a.x - 60},${a.y} Q${cx},${cy} ${b.x - 60},${b.y}`;
+        lx = cx + 20; ly = cy + 4;
+      } else {
+        d = `M${a.x},${a.y + 18} L${b.x},${b.y - 18}`;
+        lx = (a.x + b.x) / 2 + 4; ly = (a.y + b.y) / 2;
+      }
       svg.append(el("svg:path", { d, class: "edge" + (n ? " hot" : ""), "data-edge": e.from + ">" + e.to }));
-      const lx = a === b ? a.x + 95 : (a.x + b.x) / 2 + 4, ly = a === b ? a.y + 4 : (a.y + b.y) / 2;
       svg.append(el("svg:text", { x: lx, y: ly, class: "edge-label" }, e.outcome + (n ? ` (${n})` : "")));
     }
     for (const n of g.nodes) {
