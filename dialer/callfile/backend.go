@@ -266,8 +266,10 @@ func (b *Backend) check(name string) {
 	b.mu.Unlock()
 }
 
-// move waits for the pacing slot and for room in outgoing/.
-func (b *Backend) move(ctx context.Context) error {
+// moveIn waits for the pacing slot and for room in outgoing/, then runs
+// submit, all under one lock so that no two files are counted against the
+// same free place.
+func (b *Backend) moveIn(ctx context.Context, submit func() error) (placed bool, err error) {
 	b.moveMu.Lock()
 	defer b.moveMu.Unlock()
 	for {
@@ -275,7 +277,7 @@ func (b *Backend) move(ctx context.Context) error {
 		if b.cfg.MaxSpool > 0 && wait <= 0 {
 			n, err := b.spool.Pending()
 			if err != nil {
-				return err
+				return false, err
 			}
 			if n >= b.cfg.MaxSpool {
 				wait = b.cfg.MoveInterval
@@ -283,13 +285,13 @@ func (b *Backend) move(ctx context.Context) error {
 		}
 		if wait <= 0 {
 			b.nextMove = time.Now().Add(b.cfg.MoveInterval)
-			return nil
+			return true, submit()
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return false, ctx.Err()
 		case <-t.C:
 		}
 	}
@@ -337,12 +339,12 @@ func (b *Backend) OriginateAt(ctx context.Context, c dialer.Call, at time.Time) 
 	}
 	defer forget()
 
-	if err := b.move(ctx); err != nil {
+	if submitted, err := b.moveIn(ctx, func() error { return b.spool.Submit(name, content, at) }); err != nil {
+		if submitted {
+			log.Error("callfile: submit", "err", err)
+		}
+		// Submit leaves nothing in outgoing/ when it fails.
 		return dialer.Outcome{}, fmt.Errorf("callfile: %w: %w", dialer.ErrNotPlaced, err)
-	}
-	if err := b.spool.Submit(name, content, at); err != nil {
-		log.Error("callfile: submit", "err", err)
-		return dialer.Outcome{}, fmt.Errorf("%w: %w", dialer.ErrNotPlaced, err)
 	}
 	log.Info("callfile: moved into outgoing", "file", name, "at", at)
 

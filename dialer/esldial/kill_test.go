@@ -163,9 +163,6 @@ func TestKillAndReconcile(t *testing.T) {
 	store := dialer.NewRedisStore(rs.Client(t))
 	unknown, byFirst := 0, 0
 	for _, c := range cs {
-		if perNumber[c.Number] != 1 {
-			t.Errorf("%s originated %d times", c.Number, perNumber[c.Number])
-		}
 		st, atts, err := store.Contact(ctx, "kill", c.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -177,6 +174,18 @@ func TestKillAndReconcile(t *testing.T) {
 		if atts[0].Owner == "first" {
 			byFirst++ // begun by the killed dialer, finished by reconciliation
 		}
+		switch perNumber[c.Number] {
+		case 1:
+		case 0:
+			// Begun (the record is written first) but killed before the
+			// bgapi: FreeSWITCH has no trace, so it cannot be told from a
+			// call that rang and ended; it is lost, never dialed again.
+			if atts[0].Owner != "first" || st != dialer.StatusUnknown {
+				t.Errorf("%s never originated: status %s, begun by %s", c.Number, st, atts[0].Owner)
+			}
+		default:
+			t.Errorf("%s originated %d times", c.Number, perNumber[c.Number])
+		}
 		switch st {
 		case dialer.StatusAnswered:
 		case dialer.StatusUnknown:
@@ -185,10 +194,12 @@ func TestKillAndReconcile(t *testing.T) {
 			t.Errorf("%s: status %s (%+v)", c.ID, st, atts[0])
 		}
 	}
-	if byFirst != killedAt {
-		t.Errorf("%d attempts begun by the killed dialer on record, it originated %d", byFirst, killedAt)
+	// The killed dialer began every attempt it originated, and at most one
+	// more per port that it had begun but not yet sent.
+	if byFirst < killedAt || byFirst > killedAt+4 {
+		t.Errorf("%d attempts begun by the killed dialer on record, it originated %d (4 ports)", byFirst, killedAt)
 	}
-	// Only the calls up at the kill (4 ports) can have lost their outcome.
+	// Only the calls in flight at the kill (4 ports) can have lost their outcome.
 	if unknown > 4 {
 		t.Errorf("%d outcomes lost, at most the 4 calls in flight at the kill", unknown)
 	}
