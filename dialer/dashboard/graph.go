@@ -32,6 +32,9 @@ type GraphEdge struct {
 const (
 	colW = 150
 	rowH = 90
+	// backEdgeRoom is the margin on the left where edges back up the
+	// graph (and their labels) are drawn.
+	backEdgeRoom = 110
 )
 
 // layout places the nodes: breadth-first layers from the start; nodes no
@@ -74,7 +77,7 @@ func layout(f *flows.Flow) Graph {
 	for _, l := range layers {
 		widest = max(widest, len(l))
 	}
-	g := Graph{Flow: f.Name, Width: widest*colW + 20, Height: (maxDepth+2)*rowH + 20}
+	g := Graph{Flow: f.Name, Width: widest*colW + 20 + backEdgeRoom, Height: (maxDepth+2)*rowH + 20}
 	for d := 0; d <= maxDepth+1; d++ {
 		l := layers[d]
 		off := (widest - len(l)) * colW / 2
@@ -83,7 +86,7 @@ func layout(f *flows.Flow) Graph {
 			if n := f.Nodes[id]; n != nil {
 				kind = string(n.Kind)
 			}
-			g.Nodes = append(g.Nodes, GraphNode{ID: id, Kind: kind, X: 10 + off + i*colW + colW/2, Y: 10 + d*rowH + rowH/2})
+			g.Nodes = append(g.Nodes, GraphNode{ID: id, Kind: kind, X: 10 + backEdgeRoom + off + i*colW + colW/2, Y: 10 + d*rowH + rowH/2})
 		}
 	}
 	for _, e := range edges {
