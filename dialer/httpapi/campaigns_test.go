@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -199,5 +200,66 @@ func TestCampaignPauseResume(t *testing.T) {
 	r = e.do(t, "POST", "/v1/campaigns/paused/pause", secretOps, nil)
 	if err := json.Unmarshal(r.body, &v); err != nil || v.Progress.State != dialer.CampaignPaused {
 		t.Errorf("pause: %d %s", r.code, r.body)
+	}
+}
+
+// TestTokenRequestCap: a token's slow upload holds one of its MaxRequests;
+// past the cap its next request is refused, another token's is not.
+func TestTokenRequestCap(t *testing.T) {
+	cfg := testConfig()
+	cfg.Tokens[2].MaxRequests = 1 // ops
+	e := newEnv(t, cfg)
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	started := make(chan struct{})
+	go func() {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="config"`)
+		part, _ := mw.CreatePart(h)
+		_, _ = part.Write([]byte(`{"id":"slow","message":"welcome"}`))
+		fw, _ := mw.CreateFormFile("contacts", "c.csv")
+		_, _ = fw.Write([]byte("number\n"))
+		close(started)
+		// ... and the rest never comes until the test ends.
+	}()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/campaigns", pr)
+	req.Header.Set("Authorization", "Bearer "+secretOps)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	slow := make(chan int, 1)
+	go func() {
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			slow <- 0
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	<-started
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := e.do(t, "GET", "/v1/campaigns", secretOps, nil)
+		if r.code == 429 {
+			if p := r.problem(t); p.Reason != ReasonRequests {
+				t.Errorf("refused with %s", p.Reason)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal while the upload is held: %d %s", r.code, r.body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := e.do(t, "GET", "/v1/campaigns", secretReader, nil); r.code != 200 {
+		t.Errorf("another token: %d %s", r.code, r.body)
+	}
+	_, _ = io.WriteString(pw, "+14155550101\n")
+	mw.Close()
+	pw.Close()
+	if code := <-slow; code != 201 {
+		t.Errorf("the slow upload: %d", code)
+	}
+	if r := e.do(t, "GET", "/v1/campaigns", secretOps, nil); r.code != 200 {
+		t.Errorf("after the upload: %d %s", r.code, r.body)
 	}
 }

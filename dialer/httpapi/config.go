@@ -37,6 +37,9 @@ type Token struct {
 	Burst int     `yaml:"burst"`
 	// MaxCalls is the most of its click-to-call calls not ended; 0 = 5.
 	MaxCalls int `yaml:"max_calls"`
+	// MaxRequests is the most of its requests served at once (a slow
+	// upload holds one); 0 = 4.
+	MaxRequests int `yaml:"max_requests"`
 }
 
 func (t *Token) has(s Scope) bool {
@@ -190,6 +193,9 @@ func (c *Config) check(o Options) error {
 		}
 		if t.MaxCalls <= 0 {
 			t.MaxCalls = 5
+		}
+		if t.MaxRequests <= 0 {
+			t.MaxRequests = 4
 		}
 	}
 	trunks := map[string]bool{}

@@ -43,7 +43,8 @@ type Handler struct {
 
 type tokenState struct {
 	*Token
-	lim *rate.Limiter
+	lim  *rate.Limiter
+	reqs chan struct{} // its requests being served (MaxRequests)
 
 	mu       sync.Mutex
 	inFlight int // click-to-call calls not ended
@@ -77,7 +78,7 @@ func New(cfg Config, o Options) (*Handler, error) {
 		if h.tokens[t.SHA256] != nil {
 			return nil, fmt.Errorf("%w: token %q: the same secret as another token", ErrConfig, t.Name)
 		}
-		h.tokens[t.SHA256] = &tokenState{Token: t, lim: rate.NewLimiter(rate.Limit(t.Rate), t.Burst)}
+		h.tokens[t.SHA256] = &tokenState{Token: t, lim: rate.NewLimiter(rate.Limit(t.Rate), t.Burst), reqs: make(chan struct{}, t.MaxRequests)}
 	}
 	h.route("GET /v1/openapi.yaml", "", h.openapi)
 	h.route("POST /v1/calls", ScopeCallsCreate, h.createCall)
@@ -136,6 +137,13 @@ func (h *Handler) route(pattern string, scope Scope, fn authedFunc, or ...Scope)
 		}
 		t := h.auth(sw, r, append([]Scope{scope}, or...))
 		if t == nil {
+			return
+		}
+		select {
+		case t.reqs <- struct{}{}:
+			defer func() { <-t.reqs }()
+		default:
+			h.refuse(sw, r, t, http.StatusTooManyRequests, ReasonRequests, fmt.Sprintf("this token has %d requests being served, its cap", t.MaxRequests))
 			return
 		}
 		fn(sw, r, t)

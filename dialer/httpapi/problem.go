@@ -16,6 +16,7 @@ const (
 	ReasonScope             Reason = "scope_missing"
 	ReasonRate              Reason = "rate_limited"
 	ReasonConcurrency       Reason = "too_many_calls"
+	ReasonRequests          Reason = "too_many_requests"
 	ReasonBodyTooLarge      Reason = "body_too_large"
 	ReasonBadRequest        Reason = "bad_request"
 	ReasonInvalidNumber     Reason = "invalid_number"
