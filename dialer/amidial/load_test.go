@@ -57,7 +57,8 @@ func TestTenThousandAttemptsAgainstAmitest(t *testing.T) {
 		RingTimeout: time.Second,
 	}
 	dnc := dialer.NewDNCSet()
-	eng, err := dialer.NewEngine(camp, dialer.Options{Store: dialer.NewMemStore(), Backend: b, DNC: dnc, Logger: quiet(), Poll: 50 * time.Millisecond})
+	store := dialer.NewMemStore()
+	eng, err := dialer.NewEngine(camp, dialer.Options{Store: store, Backend: b, DNC: dnc, Logger: quiet(), Poll: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,13 @@ func TestTenThousandAttemptsAgainstAmitest(t *testing.T) {
 			d, retryable := retryOf[k]
 			allowed := retryable && counts[k] <= camp.Retries[d].Max && i+1 < camp.MaxAttempts
 			if last := i == len(acts)-1; last == allowed {
-				t.Errorf("%s: attempt %d ended %s; retry allowed %v, retried %v", c.ID, i+1, k, allowed, !last)
+				st, atts, _ := store.Contact(ctx, "load", c.ID)
+				var got []string
+				for _, a := range atts {
+					got = append(got, fmt.Sprintf("%s(reason %s cause %s)", a.Disposition, a.Reason, a.Cause))
+				}
+				t.Errorf("%s: attempt %d scripted %s; retry allowed %v, retried %v; the engine recorded %v, status %s",
+					c.ID, i+1, k, allowed, !last, got, st)
 				break
 			}
 		}
