@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -92,7 +91,7 @@ func (v *ivr) setHealthy(ok bool) {
 
 func (v *ivr) session(ctx context.Context) error {
 	err := v.client.XGroupCreateMkStream(ctx, v.stream, v.group, "$").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") { // Redis's reply code: the group exists
+	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") { // the group exists
 		return err
 	}
 	v.setHealthy(true)
