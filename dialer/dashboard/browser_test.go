@@ -368,6 +368,19 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Fatal("amitest: SetDeviceState refused")
 	}
 	b.waitFor(t, "agent 500 in use", text(`tr[data-agent="500"] .state`), "inuse")
+	// An agent pauses (through the call-centre API, which asks Asterisk).
+	preq, _ := http.NewRequest(http.MethodPost, w.url+"v1/queue-action",
+		strings.NewReader(`{"action":"pause","agent":"501","queue":"support","reason":"lunch"}`))
+	preq.Header.Set("Authorization", "Bearer sup-secret")
+	presp, err := http.DefaultClient.Do(preq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	presp.Body.Close()
+	if presp.StatusCode != http.StatusOK {
+		t.Fatalf("queue-action pause: %d", presp.StatusCode)
+	}
+	b.waitFor(t, "agent 501 paused", text(`tr[data-agent="501"] .state`)+"+'/'+"+text(`tr[data-agent="501"] .reason`), "paused/lunch")
 
 	// The campaign runs; the counters move and end at their final values.
 	sel := `.campaign[data-campaign="reminders"] `

@@ -199,3 +199,69 @@ func TestIVRFromCallLogStream(t *testing.T) {
 		t.Errorf("after the hangup: outcomes %v, by node %v", v.Outcomes, v.ByNode)
 	}
 }
+
+// A token sees only its campaigns in the stream, and may change the state
+// of none without control, nor of a campaign outside its list.
+func TestCampaignScope(t *testing.T) {
+	store := dialer.NewMemStore()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, id := range []string{"spring", "autumn"} {
+		if err := store.Create(ctx, id, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lead := callcenter.Token{Name: "lead", SHA256: callcenter.HashToken("lead-secret"), Agents: []string{"500"}, Queues: []string{"support"}}
+	viewer := callcenter.Token{Name: "viewer", SHA256: callcenter.HashToken("viewer-secret")}
+	dash, err := dashboard.New(dashboard.Config{Tokens: []dashboard.Token{
+		{Token: lead, Campaigns: []string{"spring"}, Control: true},
+		{Token: viewer, Campaigns: []string{"*"}},
+	}, Store: store, Campaigns: []string{"spring", "autumn"}, Poll: 20 * time.Millisecond, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(dash)
+	defer srv.Close()
+	defer dash.Close()
+	done := make(chan struct{})
+	go func() { dash.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	ch, stop := follow(t, srv.URL, "lead-secret", "")
+	defer stop()
+	var s snap
+	for s = next(t, ch); len(s.data.Campaigns) == 0 || s.data.Campaigns[0].State != "running"; s = next(t, ch) {
+	}
+	if len(s.data.Campaigns) != 1 || s.data.Campaigns[0].ID != "spring" {
+		t.Errorf("lead sees %+v, want spring only", s.data.Campaigns)
+	}
+	post := func(secret, path string) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		secret, path string
+		want         int
+	}{
+		{"lead-secret", "/dash/api/campaigns/autumn/cancel", http.StatusForbidden},
+		{"viewer-secret", "/dash/api/campaigns/spring/pause", http.StatusForbidden},
+		{"lead-secret", "/dash/api/campaigns/spring/explode", http.StatusNotFound},
+		{"nobody", "/dash/api/campaigns/spring/pause", http.StatusUnauthorized},
+		{"lead-secret", "/dash/api/campaigns/spring/cancel", http.StatusOK},
+	} {
+		if got := post(c.secret, c.path); got != c.want {
+			t.Errorf("POST %s: %d, want %d", c.path, got, c.want)
+		}
+	}
+	for id, want := range map[string]dialer.RunState{"spring": dialer.CampaignCancelled, "autumn": dialer.CampaignRunning} {
+		if p, _ := store.Progress(ctx, id); p.State != want {
+			t.Errorf("%s is %q, want %q", id, p.State, want)
+		}
+	}
+}
