@@ -257,14 +257,15 @@ func (h *Handler) createCampaign(w http.ResponseWriter, r *http.Request, t *toke
 		}
 		return err
 	})
+	// A failed import is not registered and runs no engine; the contacts
+	// it added stay in the store, so a retry of the same upload adds
+	// nothing twice (Store.Add keeps existing ids).
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		_ = h.o.Store.SetState(context.WithoutCancel(r.Context()), camp.ID, dialer.CampaignCancelled)
 		h.refuse(w, r, t, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, fmt.Sprintf("the upload is over %d bytes", h.cfg.MaxUpload))
 		return
 	case err != nil:
-		_ = h.o.Store.SetState(context.WithoutCancel(r.Context()), camp.ID, dialer.CampaignCancelled)
 		h.refuse(w, r, t, http.StatusBadRequest, ReasonBadRequest, "contacts: "+err.Error())
 		return
 	}

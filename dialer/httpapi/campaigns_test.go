@@ -263,3 +263,29 @@ func TestTokenRequestCap(t *testing.T) {
 		t.Errorf("after the upload: %d %s", r.code, r.body)
 	}
 }
+
+// TestCampaignUploadTooLarge: an upload over max_upload is refused and the
+// campaign is not started; the same id with a small file then works.
+func TestCampaignUploadTooLarge(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxUpload = 4 << 10
+	e := newEnv(t, cfg)
+	req := CampaignRequest{ID: "big", Message: "welcome", Hours: dialer.Hours{Windows: []dialer.Window{{From: "00:00", To: "24:00"}}}}
+	var csv strings.Builder
+	csv.WriteString("number\n")
+	for csv.Len() < 8<<10 {
+		csv.WriteString(numAnswer + "\n")
+	}
+	body, ct := upload(t, req, csv.String())
+	r := e.do(t, "POST", "/v1/campaigns", secretOps, body, "Content-Type", ct)
+	if r.code != 413 || r.problem(t).Reason != ReasonBodyTooLarge {
+		t.Fatalf("big upload: %d %s", r.code, r.body)
+	}
+	if g := e.do(t, "GET", "/v1/campaigns/big", secretOps, nil); g.code != 404 {
+		t.Errorf("refused campaign is listed: %d %s", g.code, g.body)
+	}
+	body, ct = upload(t, req, "number\n"+numBusy+"\n")
+	if r := e.do(t, "POST", "/v1/campaigns", secretOps, body, "Content-Type", ct); r.code != 201 {
+		t.Errorf("retry with a small file: %d %s", r.code, r.body)
+	}
+}

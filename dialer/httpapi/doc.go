@@ -9,7 +9,8 @@
 //   - a bearer token from the config, stored as its SHA-256 only
 //     (callcenter.Token, callcenter.HashToken), with scopes (calls:create,
 //     campaigns:read, campaigns:write, events:read), a rate limit
-//     (golang.org/x/time/rate) and a cap on its calls in flight;
+//     (golang.org/x/time/rate), a cap on its calls in flight and one on its
+//     requests served at once;
 //   - body size limits (JSON and the CSV upload);
 //   - the number policy (NumberPolicy): E.164 through nyaruka/phonenumbers,
 //     countries allowed by the number's region (so +1 876 is Jamaica, not
@@ -28,6 +29,9 @@
 // Every refusal is an application/problem+json answer (RFC 9457) whose
 // "reason" member says why, a log line naming the token (never its secret)
 // and a count in fsivr_dialer_api_refusals_total{reason}.
+//
+// A call not placed within Config.QueueTimeout (the trunk unreachable) is
+// given up rather than dialed late.
 //
 // Each call is a one-contact campaign run by a dialer.Engine on the shared
 // Store, so it has the engine's limits, records and reconciliation.
