@@ -176,13 +176,9 @@ func (h *Handler) createCall(w http.ResponseWriter, r *http.Request, t *tokenSta
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock() // creation is serialised: a retried key never races its first try
+	h.pruneLocked(now)
 	if key != "" {
-		for k, e := range h.idem {
-			if now.After(e.expires) {
-				delete(h.idem, k)
-			}
-		}
-		if e := h.idem[t.Name+"\x00"+key]; e != nil {
+		if e := h.idem[t.Name+"\x00"+key]; e != nil && h.calls[e.call] != nil {
 			if e.body != hash {
 				h.refuse(w, r, t, http.StatusUnprocessableEntity, ReasonIdempotencyReused, "this Idempotency-Key was used with another request")
 				return
@@ -280,6 +276,30 @@ func (h *Handler) createCall(w http.ResponseWriter, r *http.Request, t *tokenSta
 	}()
 	w.Header().Set("Location", "/v1/calls/"+id)
 	writeJSON(w, http.StatusAccepted, queued)
+}
+
+// pruneLocked forgets, at most once a minute, expired idempotency keys and
+// calls that ended longer than IdempotencyTTL ago (their records stay in
+// the store and the call log).
+func (h *Handler) pruneLocked(now time.Time) {
+	if now.Sub(h.pruned) < time.Minute {
+		return
+	}
+	h.pruned = now
+	for k, e := range h.idem {
+		if now.After(e.expires) {
+			delete(h.idem, k)
+		}
+	}
+	for id, c := range h.calls {
+		select {
+		case <-c.done:
+			if now.Sub(c.created) > h.cfg.IdempotencyTTL {
+				delete(h.calls, id)
+			}
+		default:
+		}
+	}
 }
 
 // expire gives a call up when it was not placed within QueueTimeout (its

@@ -37,6 +37,7 @@ type Handler struct {
 	mu        sync.Mutex
 	calls     map[string]*callState
 	idem      map[string]*idemEntry // token name + "\x00" + key
+	pruned    time.Time             // when idem and calls were last pruned
 	campaigns map[string]*campaignState
 	order     []string // campaign ids in creation order
 }
