@@ -341,6 +341,7 @@ func startWorld(t *testing.T) *world {
 // leaves, the stale marker shows while Asterisk restarts, and a token
 // without a queue's (or the buttons') scope never sees them.
 func TestBrowserDashboard(t *testing.T) {
+	chromiumPath(t) // first: a missing browser fails, before anything may skip
 	w := startWorld(t)
 	b := newBrowser(t)
 	b.login(t, w.url, "sup-secret")
