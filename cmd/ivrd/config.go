@@ -36,7 +36,7 @@ type Config struct {
 	DrainFallback string `yaml:"drain_fallback"`
 	MaxFlowBytes  int64  `yaml:"max_flow_bytes"`
 	LogLevel      string `yaml:"log_level"`
-	// GCPercent is GOGC (0: ivrd's default, 50; the GOGC environment
+	// GCPercent is GOGC (0: ivrd's default, 100; the GOGC environment
 	// variable wins). MemoryLimit is GOMEMLIMIT: "off", bytes,
 	// <n>KiB/MiB/GiB or a share of the cgroup memory limit ("80%"); empty:
 	// 80% of the cgroup limit when there is one (GOMEMLIMIT wins). See

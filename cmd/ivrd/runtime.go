@@ -14,13 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// defaultGCPercent is ivrd's GOGC when neither GOGC nor gc_percent is set.
-// A call's heap is small and lives for minutes; with Go's default of 100
-// the heap may grow to twice the live calls before a collection, so RSS per
-// held call is twice its live heap plus the stacks. 50 keeps the headroom
-// at half the live heap for about twice the (small) GC CPU: a telephony box
-// sizes for concurrent calls, and the CPU per call is dominated by syscalls.
-const defaultGCPercent = 50
+// defaultGCPercent is ivrd's GOGC when neither GOGC nor gc_percent is set:
+// Go's own 100. Measured under ivrload (BENCHMARKS.md, "IVR per-call
+// cost"): 50 cut RSS per held call but cost about a quarter more CPU per
+// call at ivrd's small heap (each collection scans every call's stacks), and
+// CPU per call is what limits a box's call rate; memory is bounded by the
+// soft limit below instead. Set gc_percent: 50 to trade CPU for RSS.
+const defaultGCPercent = 100
 
 // defaultMemoryLimitShare is the soft memory limit (GOMEMLIMIT) ivrd sets,
 // as a share of the cgroup's memory.max, when neither GOMEMLIMIT nor

@@ -43,6 +43,7 @@ func TestTuneRuntime(t *testing.T) {
 	cg := func() (int64, bool) { return 1000 << 20, true }
 	none := func() (int64, bool) { return 0, false }
 
+	debug.SetGCPercent(37) // not the default: the defaults must set it
 	gc, limit, err := tuneRuntime(Config{}, env(nil), cg)
 	if err != nil || gc != defaultGCPercent || limit != 800<<20 {
 		t.Errorf("defaults: gogc %d, limit %d, %v; want %d, %d", gc, limit, err, defaultGCPercent, 800<<20)
