@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -62,30 +60,10 @@ func TestServeAPI(t *testing.T) {
 	}})
 	t.Cleanup(srv.Close)
 	certFile, keyFile, pool := selfSigned(t)
-	cmd := exec.Command(buildDialer(t), "serve", "-config", "testdata/api.yaml")
-	cmd.Env = append(os.Environ(), "FSIVR_AMI_ADDR="+srv.Addr, "FSIVR_AMI_SECRET=secret", "FSIVR_HTTP=127.0.0.1:0",
-		"FSIVR_API_TLS_CERT="+certFile, "FSIVR_API_TLS_KEY="+keyFile, "FSIVR_LOG_LEVEL=error",
-		"FSIVR_SPOOL_DIR="+filepath.Join(t.TempDir(), "spool"))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	lines := bufio.NewScanner(stdout)
-	addr := ""
-	for lines.Scan() {
-		if a, ok := strings.CutPrefix(lines.Text(), "dialer serve: http on "); ok {
-			addr = a
-			break
-		}
-	}
-	if addr == "" {
-		t.Fatal("no http address printed")
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	sd := startServe(t, []string{"FSIVR_AMI_ADDR=" + srv.Addr, "FSIVR_AMI_SECRET=secret", "FSIVR_HTTP=127.0.0.1:0",
+		"FSIVR_API_TLS_CERT=" + certFile, "FSIVR_API_TLS_KEY=" + keyFile, "FSIVR_LOG_LEVEL=error",
+		"FSIVR_SPOOL_DIR=" + filepath.Join(t.TempDir(), "spool")}, "serve", "-config", "testdata/api.yaml")
+	cmd, addr := sd.cmd, sd.addr
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	do := func(method, path, body string) (int, map[string]any, string) {
 		req, _ := http.NewRequest(method, "https://"+addr+path, strings.NewReader(body))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/fsivr/fsivr/callcenter"
 	"github.com/fsivr/fsivr/dialer/dashboard"
@@ -34,13 +33,13 @@ type DashboardConfig struct {
 // servedDashboard is the page and the call-centre stream of `dialer serve`.
 type servedDashboard struct {
 	page   *dashboard.Handler
-	cc     *callcenter.Handler
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// mountDashboard mounts the page at / and the call-centre API on
-// callcenter.Paths when the config has dashboard tokens (nil otherwise).
+// mountDashboard mounts the page at / when the config has dashboard
+// tokens (nil otherwise); the call-centre stream it reads is mounted by
+// startCallCentre with the tokens of callcenterTokens.
 func mountDashboard(ctx context.Context, mux *http.ServeMux, cfg Config, d *deps) (*servedDashboard, error) {
 	dc := cfg.Dashboard
 	if len(dc.Tokens) == 0 {
@@ -59,29 +58,20 @@ func mountDashboard(ctx context.Context, mux *http.ServeMux, cfg Config, d *deps
 	if err != nil {
 		return nil, err
 	}
-	hub := callcenter.NewHub(callcenter.HubConfig{Retention: 10 * time.Minute})
-	svc, err := callcenter.NewService(callcenter.ServiceConfig{Addr: cfg.AMI.Addr, Username: cfg.AMI.Username,
-		Secret: cfg.AMI.Secret, Hub: hub, Logger: d.log})
-	if err != nil {
-		return nil, fmt.Errorf("dashboard: %w", err)
-	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &servedDashboard{page: page, cancel: cancel}
+	s.wg.Go(func() { page.Run(runCtx) })
+	mux.Handle("/", page)
+	return s, nil
+}
+
+// callcenterTokens are the dashboard tokens in the call-centre API's form.
+func (dc DashboardConfig) callcenterTokens() []callcenter.Token {
 	tokens := make([]callcenter.Token, len(dc.Tokens))
 	for i, t := range dc.Tokens {
 		tokens[i] = t.Token
 	}
-	cc, err := callcenter.NewHandler(callcenter.HandlerConfig{Hub: hub, Commands: svc, Tokens: tokens, Logger: d.log})
-	if err != nil {
-		return nil, fmt.Errorf("dashboard: %w", err)
-	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &servedDashboard{page: page, cc: cc, cancel: cancel}
-	s.wg.Go(func() { _ = svc.Run(runCtx) }) // reconnects until runCtx ends
-	s.wg.Go(func() { page.Run(runCtx) })
-	for _, p := range callcenter.Paths {
-		mux.Handle(p, cc)
-	}
-	mux.Handle("/", page)
-	return s, nil
+	return tokens
 }
 
 // addCampaign shows a campaign on the page.
@@ -91,12 +81,11 @@ func (s *servedDashboard) addCampaign(id string) {
 	}
 }
 
-// close ends the streams and the AMI connection.
+// close ends the page's streams.
 func (s *servedDashboard) close() {
 	if s == nil {
 		return
 	}
-	s.cc.Close()
 	s.page.Close()
 	s.cancel()
 	s.wg.Wait()

@@ -49,6 +49,11 @@ dashboard:
 		t.Fatal(err)
 	}
 	defer dash.close()
+	cc, err := startCallCentre(context.Background(), mux, cfg, nil, cfg.Dashboard.callcenterTokens(), d.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.close()
 	dash.addCampaign("spring")
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/fsivr/fsivr/callcenter"
 	"github.com/fsivr/fsivr/dialer"
 	"github.com/fsivr/fsivr/dialer/amidial"
 	"github.com/fsivr/fsivr/dialer/httpapi"
@@ -65,6 +66,15 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 		}
 		mux.Handle("/v1/", api)
 	}
+	var readers []callcenter.Token // the API tokens with events:read open /v1/events (no second token list)
+	if api != nil {
+		readers = api.CallcenterTokens()
+	}
+	cc, err := startCallCentre(ctx, mux, cfg, readers, cfg.Dashboard.callcenterTokens(), d.log)
+	if err != nil {
+		return err
+	}
+	defer cc.close()
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return err

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -29,38 +26,11 @@ func TestServeSIGTERMDrains(t *testing.T) {
 		return amitest.Outcome{Kind: amitest.Answered, Ring: 50 * time.Millisecond, Talk: 1500 * time.Millisecond}
 	}})
 	t.Cleanup(srv.Close)
-	bin := buildDialer(t)
-	cmd := exec.Command(bin, "serve", "-campaign", "testdata/campaign.yaml", "-contacts", "testdata/contacts.csv")
-	cmd.Env = append(os.Environ(), "FSIVR_STORE=redis", "FSIVR_REDIS_ADDRS="+redis.Addr, "FSIVR_AMI_ADDR="+srv.Addr,
+	sd := startServe(t, []string{"FSIVR_STORE=redis", "FSIVR_REDIS_ADDRS=" + redis.Addr, "FSIVR_AMI_ADDR=" + srv.Addr,
 		"FSIVR_AMI_SECRET=secret", "FSIVR_HTTP=127.0.0.1:0", "FSIVR_DRAIN_TIMEOUT=5s", "FSIVR_LOG_LEVEL=error",
-		"FSIVR_SPOOL_DIR="+filepath.Join(t.TempDir(), "spool"))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	lines := bufio.NewScanner(stdout)
-	addr := ""
-	for lines.Scan() {
-		if a, ok := strings.CutPrefix(lines.Text(), "dialer serve: http on "); ok {
-			addr = a
-			break
-		}
-	}
-	if addr == "" {
-		t.Fatal("no http address printed")
-	}
-	rest := make(chan string, 1)
-	go func() {
-		var b strings.Builder
-		for lines.Scan() {
-			b.WriteString(lines.Text() + "\n")
-		}
-		rest <- b.String()
-	}()
+		"FSIVR_SPOOL_DIR=" + filepath.Join(t.TempDir(), "spool")},
+		"serve", "-campaign", "testdata/campaign.yaml", "-contacts", "testdata/contacts.csv")
+	cmd, addr := sd.cmd, sd.addr
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -81,14 +51,13 @@ func TestServeSIGTERMDrains(t *testing.T) {
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	sent := time.Now()
-	err = cmd.Wait()
-	if err != nil {
+	if err := cmd.Wait(); err != nil {
 		t.Fatalf("serve exit: %v", err)
 	}
 	if took := time.Since(sent); took > 5*time.Second+3*time.Second {
 		t.Errorf("exit took %v, drain bound 5s", took)
 	}
-	out := <-rest
+	out := <-sd.rest
 	store := dialer.NewRedisStore(redis.Client(t))
 	p, err := store.Progress(context.Background(), "clitest")
 	if err != nil {
