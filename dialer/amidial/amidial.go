@@ -23,7 +23,6 @@ package amidial
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -240,7 +239,8 @@ func (b *Backend) Originate(ctx context.Context, c dialer.Call) (dialer.Outcome,
 	client := b.client
 	if client == nil {
 		b.mu.Unlock()
-		return dialer.Outcome{}, fmt.Errorf("amidial: not connected to %s: %w", b.cfg.Addr, dialer.ErrNotPlaced)
+		log.Warn("amidial: not placed: not connected", "addr", b.cfg.Addr)
+		return dialer.Outcome{}, ErrNotConnected
 	}
 	o, err = b.tracker.Place(c.AttemptID, o, time.Now())
 	if err != nil {
@@ -388,7 +388,7 @@ func (b *Backend) Reconcile(ctx context.Context, c dialer.Call) (dialer.State, d
 		return dialer.StateLive, dialer.Outcome{}, nil
 	}
 	if client == nil {
-		return dialer.StateUnknown, dialer.Outcome{}, fmt.Errorf("amidial: not connected: %w", dialer.ErrNotPlaced)
+		return dialer.StateUnknown, dialer.Outcome{}, ErrNotConnected
 	}
 	channels, err := client.CoreShowChannels(ctx)
 	if err != nil {
@@ -428,10 +428,21 @@ func (b *Backend) Ping(ctx context.Context) error {
 	client := b.client
 	b.mu.Unlock()
 	if client == nil {
-		return errors.New("amidial: not connected")
+		return ErrNotConnected
 	}
 	return client.Ping(ctx)
 }
+
+// ErrNotConnected is returned while there is no AMI connection. It is a
+// dialer.ErrNotPlaced (the contact is dialed again), and its text is the
+// attempt's recorded reason, which the HTTP API returns to clients: so it
+// names no address (the log line does).
+var ErrNotConnected error = notConnectedError{}
+
+type notConnectedError struct{}
+
+func (notConnectedError) Error() string { return "not connected" }
+func (notConnectedError) Unwrap() error { return dialer.ErrNotPlaced }
 
 var (
 	_ dialer.Backend    = (*Backend)(nil)

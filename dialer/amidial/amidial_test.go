@@ -170,12 +170,19 @@ func TestValuesValidated(t *testing.T) {
 }
 
 // TestNotConnectedIsNotPlaced: with Asterisk gone, Originate says
-// provably not placed.
+// provably not placed, in a plain word without the address (the error's
+// text is the attempt's reason, which the HTTP API shows to clients).
 func TestNotConnectedIsNotPlaced(t *testing.T) {
 	b := amidial.New(amidial.Config{Addr: "127.0.0.1:1", Logger: quiet()})
 	_, err := b.Originate(context.Background(), call("100"))
-	if !errors.Is(err, dialer.ErrNotPlaced) {
-		t.Errorf("err = %v, want ErrNotPlaced", err)
+	if !errors.Is(err, dialer.ErrNotPlaced) || !errors.Is(err, amidial.ErrNotConnected) {
+		t.Errorf("err = %v, want ErrNotConnected, an ErrNotPlaced", err)
+	}
+	if err != nil && err.Error() != "not connected" {
+		t.Errorf("reason %q, want \"not connected\" (no address)", err.Error())
+	}
+	if _, _, err := b.Reconcile(context.Background(), call("100")); !errors.Is(err, amidial.ErrNotConnected) || strings.Contains(err.Error(), "127.0.0.1") {
+		t.Errorf("reconcile while not connected: %v", err)
 	}
 }
 
