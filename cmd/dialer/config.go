@@ -25,6 +25,13 @@ type Config struct {
 	Store string      `yaml:"store"`
 	Redis RedisConfig `yaml:"redis"`
 	AMI   AMIConfig   `yaml:"ami"`
+	// Backend is how calls are placed: "ami" (Originate on the ami:
+	// section, the default), "callfile" (Asterisk call files, the callfile:
+	// section) or "freeswitch" (FreeSWITCH's inbound event socket, the
+	// freeswitch: section).
+	Backend    string           `yaml:"backend"`
+	CallFile   CallFileConfig   `yaml:"callfile"`
+	FreeSWITCH FreeSWITCHConfig `yaml:"freeswitch"`
 	// DNCFile is a file of numbers never to call; DNCRedisKey a Redis set.
 	DNCFile     string `yaml:"dnc_file"`
 	DNCRedisKey string `yaml:"dnc_redis_key"`
@@ -60,9 +67,36 @@ type AMIConfig struct {
 	Secret   string `yaml:"secret"`
 }
 
+// CallFileConfig is backend callfile (package dialer/callfile).
+type CallFileConfig struct {
+	// SpoolDir is Asterisk's astspooldir (/var/spool/asterisk); TempDir,
+	// on its filesystem, where files are written first (default
+	// SpoolDir/tmp).
+	SpoolDir string `yaml:"spool_dir"`
+	TempDir  string `yaml:"temp_dir"`
+	// Owner is "uid:gid" given to each file (empty: ours); Mode its octal
+	// mode (default 0640).
+	Owner string `yaml:"owner"`
+	Mode  string `yaml:"mode"`
+	// MaxSpool caps the files in outgoing/ (0: no cap beyond the ports).
+	MaxSpool int `yaml:"max_spool"`
+}
+
+// FreeSWITCHConfig is backend freeswitch (package dialer/esldial).
+type FreeSWITCHConfig struct {
+	// Addr and Password are the inbound event socket
+	// (event_socket.conf.xml). The password is never logged.
+	Addr     string `yaml:"addr"`
+	Password string `yaml:"password"`
+	// Context and Exten are where an answered call goes (default fsivr,
+	// notify: the entry that hands the call to ivrd).
+	Context string `yaml:"context"`
+	Exten   string `yaml:"exten"`
+}
+
 func defaultConfig() Config {
 	return Config{
-		Store: "memory", SpoolDir: "spool/dialer", HTTP: "127.0.0.1:9185",
+		Store: "memory", Backend: "ami", SpoolDir: "spool/dialer", HTTP: "127.0.0.1:9185",
 		Lease: 30 * time.Second, DrainTimeout: 60 * time.Second, Progress: 5 * time.Second, LogLevel: "warn",
 		AMI: AMIConfig{Addr: "127.0.0.1:5038", Username: "dialer"},
 	}
@@ -103,6 +137,9 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 		}
 	default:
 		return cfg, fmt.Errorf("config: store %q: memory or redis", cfg.Store)
+	}
+	if err := checkBackend(cfg); err != nil {
+		return cfg, err
 	}
 	if cfg.Lease < time.Second || cfg.DrainTimeout < 0 || cfg.Progress < 100*time.Millisecond {
 		return cfg, errors.New("config: lease must be >= 1s, drain_timeout >= 0, progress >= 100ms")

@@ -1,4 +1,5 @@
-// Command dialer places outbound campaigns through Asterisk (AMI).
+// Command dialer places outbound campaigns through Asterisk (AMI or call
+// files) or FreeSWITCH (inbound event socket): config key backend.
 //
 //	dialer run [-config dialer.yaml] campaign.yaml contacts.csv
 //	dialer demo

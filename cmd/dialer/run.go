@@ -28,7 +28,10 @@ func cmdRun(ctx context.Context, configPath, campaignPath, contactsPath string, 
 	// The backend outlives the run's context: a drain still needs it.
 	backendCtx, stopBackend := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackend()
-	b := startAMI(backendCtx, cfg.AMI, d.log)
+	b, _, err := startBackend(backendCtx, cfg, d.log)
+	if err != nil {
+		return err
+	}
 	eng, err := d.engine(camp, b, norm)
 	if err != nil {
 		return err

@@ -14,7 +14,6 @@ import (
 
 	"github.com/fsivr/fsivr/callcenter"
 	"github.com/fsivr/fsivr/dialer"
-	"github.com/fsivr/fsivr/dialer/amidial"
 	"github.com/fsivr/fsivr/dialer/httpapi"
 )
 
@@ -50,16 +49,24 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 	defer dash.close()
 	backendCtx, stopBackend := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackend()
-	var amiBackend *amidial.Backend // shared by the API and the -campaign engine
-	asterisk := func() *amidial.Backend {
-		if amiBackend == nil {
-			amiBackend = startAMI(backendCtx, cfg.AMI, d.log)
+	var placer dialer.Backend // the config's backend, shared by the API and the -campaign engine
+	var placerName string
+	backend := func() (dialer.Backend, error) {
+		if placer == nil {
+			var err error
+			if placer, placerName, err = startBackend(backendCtx, cfg, d.log); err != nil {
+				return nil, err
+			}
 		}
-		return amiBackend
+		return placer, nil
 	}
 	var api *httpapi.Handler
 	if len(cfg.API.Tokens) > 0 {
-		api, err = httpapi.New(cfg.API, httpapi.Options{Store: d.store, Backends: map[string]dialer.Backend{"asterisk": asterisk()},
+		b, err := backend()
+		if err != nil {
+			return err
+		}
+		api, err = httpapi.New(cfg.API, httpapi.Options{Store: d.store, Backends: map[string]dialer.Backend{placerName: b},
 			DNC: d.dnc, Recorder: dialer.CallLogRecorder{W: d.results}, Logger: d.log, Registerer: d.reg})
 		if err != nil {
 			return err
@@ -98,7 +105,11 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 		}
 		norm.DefaultRegion = camp.DefaultRegion
 		dash.addCampaign(camp.ID)
-		eng, err := d.engine(camp, asterisk(), norm)
+		b, err := backend()
+		if err != nil {
+			return err
+		}
+		eng, err := d.engine(camp, b, norm)
 		if err != nil {
 			return err
 		}

@@ -13,10 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/fsivr/fsivr/ami"
 	"github.com/fsivr/fsivr/calllog"
 	"github.com/fsivr/fsivr/dialer"
-	"github.com/fsivr/fsivr/dialer/amidial"
 )
 
 // deps are what every command builds from the config.
@@ -96,24 +94,6 @@ func (d *deps) engine(camp dialer.Campaign, b dialer.Backend, norm *dialer.Norma
 		Logger: d.log, Metrics: d.metrics, Owner: d.cfg.Owner, Lease: d.cfg.Lease,
 		DrainTimeout: d.cfg.DrainTimeout, Normalizer: norm,
 	})
-}
-
-// startAMI runs the AMI backend until ctx ends and waits (bounded) for the
-// first connection; the preflight reports a trunk that is not there.
-func startAMI(ctx context.Context, cfg AMIConfig, log *slog.Logger) *amidial.Backend {
-	b := amidial.New(amidial.Config{Addr: cfg.Addr, Username: cfg.Username, Secret: cfg.Secret, Logger: log,
-		AMI: ami.Config{Logger: log}})
-	go func() {
-		if err := b.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("dialer: AMI", "err", err)
-		}
-	}()
-	select {
-	case <-b.Ready():
-	case <-time.After(5 * time.Second):
-	case <-ctx.Done():
-	}
-	return b
 }
 
 // importContacts streams a CSV into the engine and the preflight.
