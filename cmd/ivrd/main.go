@@ -89,10 +89,20 @@ func run(configPath string) error {
 
 	var rdb redis.UniversalClient
 	if len(cfg.Redis.Addrs) > 0 {
-		rdb = redis.NewUniversalClient(&redis.UniversalOptions{
+		// go-redis's own log lines (pool and cluster failures) go through
+		// slog, so ivrd's log stays JSON; the setting is process-wide.
+		redis.SetLogger(calllog.RedisLogger(logger))
+		// One seed address may be a Cluster node: NewRedisClient asks, so a
+		// single address never ends up a plain client that gets MOVED.
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		rdb, err = calllog.NewRedisClient(pctx, &redis.UniversalOptions{
 			Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,
 			Password: cfg.Redis.Password, DB: cfg.Redis.DB,
 		})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("redis: %w", redactErr(err))
+		}
 		defer rdb.Close()
 	} else {
 		logger.Warn("no Redis configured: call logs stay in the spool", "spool", cfg.CallLog.SpoolDir)
