@@ -32,11 +32,8 @@ func cmdRun(ctx context.Context, configPath, campaignPath, contactsPath string, 
 	if err != nil {
 		return err
 	}
-	eng, err := d.engine(camp, b, norm)
+	eng, err := d.engine(ctx, camp, b, norm)
 	if err != nil {
-		return err
-	}
-	if err := eng.Create(ctx); err != nil {
 		return err
 	}
 	var pre dialer.Preflight

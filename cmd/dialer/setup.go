@@ -88,12 +88,21 @@ func (d *deps) close() {
 	}
 }
 
-func (d *deps) engine(camp dialer.Campaign, b dialer.Backend, norm *dialer.Normalizer) (*dialer.Engine, error) {
-	return dialer.NewEngine(camp, dialer.Options{
+// engine builds the campaign's engine and creates the campaign in the
+// store (or finds it there, resumed).
+func (d *deps) engine(ctx context.Context, camp dialer.Campaign, b dialer.Backend, norm *dialer.Normalizer) (*dialer.Engine, error) {
+	eng, err := dialer.NewEngine(camp, dialer.Options{
 		Store: d.store, Backend: b, DNC: d.dnc, Recorder: dialer.CallLogRecorder{W: d.results},
 		Logger: d.log, Metrics: d.metrics, Owner: d.cfg.Owner, Lease: d.cfg.Lease,
 		DrainTimeout: d.cfg.DrainTimeout, Normalizer: norm,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.Create(ctx); err != nil {
+		return nil, err
+	}
+	return eng, nil
 }
 
 // importContacts streams a CSV into the engine and the preflight.
