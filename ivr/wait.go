@@ -1,6 +1,10 @@
 package ivr
 
-import "time"
+import (
+	"time"
+
+	"github.com/fsivr/fsivr/flows"
+)
 
 // phase is where a call is, as seen by its session.
 type phase uint8
@@ -50,4 +54,43 @@ type wait struct {
 	sent     time.Time // waitApp: when we sent it
 	prefetch string    // waitPrefetch: the prefetch's name
 	seq      uint32    // waitOverride: which read answers it
+}
+
+// hangupGrace bounds how long a session waits for CHANNEL_HANGUP_COMPLETE
+// after CHANNEL_HANGUP before it writes the hangup entry from what it has.
+const hangupGrace = 5 * time.Second
+
+// onTimeout: the bound of the current wait ran out.
+func (s *Session) onTimeout() {
+	w := s.wait
+	s.wait = wait{}
+	switch w.kind {
+	case waitHangupComplete:
+		s.finish("hangup (no HANGUP_COMPLETE)")
+	case waitPrefetch:
+		s.callLog(prefetchEntryKind(s.flow.Prefetch[w.prefetch]), s.state, "late", map[string]string{"prefetch": w.prefetch})
+		s.queue(flows.OutcomeMissing)
+	case waitOverride:
+		n := s.current()
+		s.log().Warn("override read timed out; routing by time", "node", n.ID)
+		s.routeByTime(n)
+	}
+}
+
+// await sets a bounded wait and (re)arms the timer for it.
+func (s *Session) await(w wait, bound time.Duration) {
+	s.wait = w
+	if s.timer == nil {
+		s.timer = time.NewTimer(bound)
+	} else {
+		s.timer.Reset(bound)
+	}
+	s.timerC = s.timer.C
+}
+
+func (s *Session) stopTimer() {
+	if s.timerC != nil {
+		s.timer.Stop()
+		s.timerC = nil
+	}
 }
