@@ -15,6 +15,7 @@ import (
 	"github.com/fsivr/fsivr/ami/amitest"
 	"github.com/fsivr/fsivr/dialer"
 	"github.com/fsivr/fsivr/dialer/amidial"
+	"github.com/fsivr/fsivr/dialer/backendtest"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -28,18 +29,7 @@ func start(t *testing.T, srv *amitest.Server, tweak ...func(*amidial.Config)) *a
 		f(&cfg)
 	}
 	b := amidial.New(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = b.Run(ctx)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-b.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("amidial: no connection to amitest")
-	}
+	backendtest.RunUntilCleanup(t, b.Run, b.Ready())
 	return b
 }
 

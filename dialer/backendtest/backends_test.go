@@ -26,24 +26,6 @@ import (
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// runUntilCleanup runs run(ctx) on its own goroutine until the test ends
-// and waits for ready.
-func runUntilCleanup(t *testing.T, run func(context.Context) error, ready <-chan struct{}) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = run(ctx)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("backend not ready")
-	}
-}
-
 // asteriskFake is amitest with the captures' dialplan, short rings, and
 // answered calls to Local/400 that last a while.
 func asteriskFake(t *testing.T) *amitest.Server {
@@ -74,7 +56,7 @@ func TestAMI(t *testing.T) {
 	newBackend := func(t *testing.T) dialer.Backend {
 		b := amidial.New(amidial.Config{Addr: srv.Addr, Username: "dialer", Secret: "secret", Logger: quiet(),
 			AMI: ami.Config{Logger: quiet()}})
-		runUntilCleanup(t, b.Run, b.Ready())
+		backendtest.RunUntilCleanup(t, b.Run, b.Ready())
 		return b
 	}
 	backendtest.Run(t, backendtest.Harness{
@@ -106,7 +88,7 @@ func TestCallFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		runUntilCleanup(t, b.Run, b.Ready())
+		backendtest.RunUntilCleanup(t, b.Run, b.Ready())
 		return b
 	}
 	b := newBackend(t)
@@ -210,7 +192,7 @@ func TestFreeSWITCH(t *testing.T) {
 	counter := countChannels(t, fs.Addr)
 	newBackend := func(t *testing.T) dialer.Backend {
 		b := esldial.New(esldial.Config{Addr: fs.Addr, Password: "ClueCon", Logger: quiet(), Conn: esl.Config{Logger: quiet()}})
-		runUntilCleanup(t, b.Run, b.Ready())
+		backendtest.RunUntilCleanup(t, b.Run, b.Ready())
 		return b
 	}
 	dest := map[backendtest.Outcome]string{backendtest.Answered: "12125550100", backendtest.Busy: "busy", backendtest.NoAnswer: "noanswer",

@@ -19,6 +19,7 @@ import (
 	"github.com/fsivr/fsivr/ami"
 	"github.com/fsivr/fsivr/ami/amitest"
 	"github.com/fsivr/fsivr/dialer"
+	"github.com/fsivr/fsivr/dialer/backendtest"
 	"github.com/fsivr/fsivr/dialer/callfile"
 )
 
@@ -46,18 +47,8 @@ func start(t *testing.T, cfg callfile.Config, withAMI bool) (*callfile.Backend, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = b.Run(ctx)
-	}()
-	t.Cleanup(func() { cancel(); <-done; sp.Close(); srv.Close() })
-	select {
-	case <-b.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("backend not ready")
-	}
+	t.Cleanup(func() { sp.Close(); srv.Close() })
+	backendtest.RunUntilCleanup(t, b.Run, b.Ready())
 	return b, srv, sp
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fsivr/fsivr/dialer"
+	"github.com/fsivr/fsivr/dialer/backendtest"
 	"github.com/fsivr/fsivr/dialer/esldial"
 	"github.com/fsivr/fsivr/esl"
 	"github.com/fsivr/fsivr/esl/esltest"
@@ -21,18 +22,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func start(t *testing.T, fs *esltest.Server) *esldial.Backend {
 	t.Helper()
 	b := esldial.New(esldial.Config{Addr: fs.Addr, Password: "ClueCon", Logger: quiet(), Conn: esl.Config{Logger: quiet()}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = b.Run(ctx)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-b.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("esldial: no connection to esltest")
-	}
+	backendtest.RunUntilCleanup(t, b.Run, b.Ready())
 	return b
 }
 
