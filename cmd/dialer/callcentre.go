@@ -60,7 +60,7 @@ func startCallCentre(ctx context.Context, mux *http.ServeMux, cfg Config, apiTok
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	c.wg.Go(func() { _ = svc.Run(runCtx) }) // reconnects until runCtx ends
-	mux.Handle(callcenter.Paths[0], scopeGate(cfg.API.Tokens, c.events))
+	mux.Handle(callcenter.Paths[0], scopeGate(cfg.API.Tokens, readers, c.events))
 	if c.commands != nil {
 		for _, p := range callcenter.Paths[1:] {
 			mux.Handle(p, c.commands)
@@ -69,14 +69,16 @@ func startCallCentre(ctx context.Context, mux *http.ServeMux, cfg Config, apiTok
 	return c, nil
 }
 
-// scopeGate answers 403 to an API token without events:read (the call
-// centre itself only knows the tokens that have it, and would say 401).
-func scopeGate(tokens []httpapi.Token, next http.Handler) http.Handler {
+// scopeGate answers 403 to an API token without events:read that is not
+// a reader otherwise (a dashboard token): the call centre itself only
+// knows the readers, and would say 401.
+func scopeGate(tokens []httpapi.Token, readers []callcenter.Token, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 			sum := callcenter.HashToken(strings.TrimSpace(secret))
+			reader := slices.ContainsFunc(readers, func(t callcenter.Token) bool { return strings.EqualFold(t.SHA256, sum) })
 			for _, t := range tokens {
-				if strings.EqualFold(t.SHA256, sum) && !slices.Contains(t.Scopes, httpapi.ScopeEventsRead) {
+				if !reader && strings.EqualFold(t.SHA256, sum) && !slices.Contains(t.Scopes, httpapi.ScopeEventsRead) {
 					w.Header().Set("Content-Type", "application/json")
 					w.WriteHeader(http.StatusForbidden)
 					fmt.Fprintf(w, "{\"error\":%q}\n", "token "+t.Name+" lacks scope events:read")

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/fsivr/fsivr/ami/amitest"
 	"github.com/fsivr/fsivr/callcenter"
+	"github.com/fsivr/fsivr/dialer/httpapi"
 )
 
 // TestServeCallCentreStream: `dialer serve` with API tokens mounts the
@@ -89,5 +92,38 @@ func TestServeCallCentreStream(t *testing.T) {
 	_ = sd.cmd.Process.Signal(syscall.SIGTERM)
 	if err := sd.cmd.Wait(); err != nil {
 		t.Errorf("serve exit: %v", err)
+	}
+}
+
+// A secret that is both a dashboard token and an API token without
+// events:read opens the stream (as the dashboard's); the API-only one
+// does not.
+func TestCallCentreSharedSecret(t *testing.T) {
+	var cfg Config
+	cfg.AMI.Addr = "127.0.0.1:1" // nothing there: the stream opens stale
+	both := callcenter.Token{Name: "wall", SHA256: callcenter.HashToken("both"), Agents: []string{"*"}, Queues: []string{"*"}}
+	cfg.API.Tokens = []httpapi.Token{
+		{Token: callcenter.Token{Name: "wall-api", SHA256: both.SHA256}, Scopes: []httpapi.Scope{httpapi.ScopeCallsCreate}},
+		{Token: callcenter.Token{Name: "web", SHA256: callcenter.HashToken("web")}, Scopes: []httpapi.Scope{httpapi.ScopeCallsCreate}},
+	}
+	mux := http.NewServeMux()
+	cc, err := startCallCentre(context.Background(), mux, cfg, nil, []callcenter.Token{both}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.close()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for secret, want := range map[string]int{"both": http.StatusOK, "web": http.StatusForbidden} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/events?agents=*&queues=support", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", secret, resp.StatusCode, want)
+		}
 	}
 }
