@@ -36,6 +36,9 @@ func checkBackend(cfg Config) error {
 		if _, err := callFileMode(c.Mode); err != nil {
 			return err
 		}
+		if c.AMI && cfg.AMI.Addr == "" {
+			return errors.New("config: callfile.ami needs ami.addr")
+		}
 		if c.MaxSpool < 0 {
 			return fmt.Errorf("config: callfile.max_spool %d: must be >= 0", c.MaxSpool)
 		}
@@ -105,8 +108,12 @@ func startBackend(ctx context.Context, cfg Config, log *slog.Logger) (b dialer.B
 		c := cfg.CallFile
 		owner, _ := callFileOwner(c.Owner) // checked by loadConfig
 		mode, _ := callFileMode(c.Mode)
-		cb, err := callfile.New(callfile.Config{SpoolDir: c.SpoolDir, TempDir: c.TempDir, Owner: owner, Mode: mode,
-			MaxSpool: c.MaxSpool, Logger: log})
+		fc := callfile.Config{SpoolDir: c.SpoolDir, TempDir: c.TempDir, Owner: owner, Mode: mode, MaxSpool: c.MaxSpool, Logger: log}
+		if c.AMI {
+			fc.AMI = &callfile.AMIConfig{Addr: cfg.AMI.Addr, Username: cfg.AMI.Username, Secret: cfg.AMI.Secret,
+				Config: ami.Config{Logger: log}}
+		}
+		cb, err := callfile.New(fc)
 		if err != nil {
 			return nil, "", fmt.Errorf("backend callfile: %w", err)
 		}

@@ -27,6 +27,7 @@ func TestBackendConfigErrors(t *testing.T) {
 		{map[string]string{"FSIVR_BACKEND": "callfile", "FSIVR_CALLFILE_SPOOL_DIR": "/s", "FSIVR_CALLFILE_MODE": "0999"}, "callfile.mode"},
 		{map[string]string{"FSIVR_BACKEND": "callfile", "FSIVR_CALLFILE_SPOOL_DIR": "/s", "FSIVR_CALLFILE_MODE": "0400"}, "callfile.mode"},
 		{map[string]string{"FSIVR_BACKEND": "callfile", "FSIVR_CALLFILE_SPOOL_DIR": "/s", "FSIVR_CALLFILE_MAX_SPOOL": "-1"}, "callfile.max_spool"},
+		{map[string]string{"FSIVR_BACKEND": "callfile", "FSIVR_CALLFILE_SPOOL_DIR": "/s", "FSIVR_CALLFILE_AMI": "maybe"}, "FSIVR_CALLFILE_AMI"},
 		{map[string]string{"FSIVR_BACKEND": "freeswitch", "FSIVR_FREESWITCH_PASSWORD": "hunter2"}, "freeswitch.addr"},
 		{map[string]string{"FSIVR_BACKEND": "freeswitch", "FSIVR_FREESWITCH_ADDR": "127.0.0.1:8021"}, "freeswitch.password"},
 		{map[string]string{"FSIVR_BACKEND": "freeswitch", "FSIVR_FREESWITCH_ADDR": "127.0.0.1:8021", "FSIVR_FREESWITCH_PASSWORD": "hunter2",
@@ -64,7 +65,8 @@ func TestRunBackendCallFile(t *testing.T) {
 	}
 	t.Cleanup(sp.Close)
 	env := map[string]string{"FSIVR_BACKEND": "callfile", "FSIVR_CALLFILE_SPOOL_DIR": spoolDir,
-		"FSIVR_CALLFILE_MODE": "0640", "FSIVR_CALLFILE_MAX_SPOOL": "3",
+		"FSIVR_CALLFILE_MODE": "0640", "FSIVR_CALLFILE_MAX_SPOOL": "3", "FSIVR_CALLFILE_AMI": "true",
+		"FSIVR_AMI_ADDR": srv.Addr, "FSIVR_AMI_SECRET": "secret",
 		"FSIVR_SPOOL_DIR": t.TempDir(), "FSIVR_PROGRESS": "100ms", "FSIVR_LOG_LEVEL": "error"}
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -83,6 +85,9 @@ func TestRunBackendCallFile(t *testing.T) {
 	}
 	if len(srv.ActionsNamed("Originate")) != 0 {
 		t.Error("backend callfile sent an AMI Originate")
+	}
+	if len(srv.ActionsNamed("Login")) == 0 {
+		t.Error("callfile.ami: no manager session for the failed calls' dispositions")
 	}
 }
 

@@ -80,6 +80,9 @@ type CallFileConfig struct {
 	Mode  string `yaml:"mode"`
 	// MaxSpool caps the files in outgoing/ (0: no cap beyond the ports).
 	MaxSpool int `yaml:"max_spool"`
+	// AMI uses the ami: section for the finer disposition of failed calls
+	// (the failed extension's UserEvent, the hangup cause).
+	AMI bool `yaml:"ami"`
 }
 
 // FreeSWITCHConfig is backend freeswitch (package dialer/esldial).
@@ -174,6 +177,10 @@ func overrideFromEnv(v reflect.Value, prefix string, getenv func(string) string)
 			f.SetInt(int64(d))
 		case f.Kind() == reflect.String:
 			f.SetString(raw)
+		case f.Kind() == reflect.Bool:
+			var b bool
+			b, err = strconv.ParseBool(raw)
+			f.SetBool(b)
 		case f.Kind() == reflect.Int:
 			var n int
 			n, err = strconv.Atoi(raw)
