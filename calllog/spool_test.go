@@ -100,11 +100,7 @@ func TestRemovedSpoolFilesDoNotStallTheWriter(t *testing.T) {
 // listener that accepts and never replies).
 func TestCloseIsBoundedWhenRedisHangs(t *testing.T) {
 	dir := t.TempDir()
-	w := newWriter(t, calllog.Config{SpoolDir: dir}, nil)
-	for i := range 100 {
-		w.Append(calllog.Entry{Call: "c", Kind: calllog.KindNode, Value: strconv.Itoa(i)})
-	}
-	closeWriter(t, w)
+	spoolOnly(t, dir, "c", 100)
 	addr := blackhole(t)
 	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = client.Close() })
@@ -164,11 +160,7 @@ func TestSecondWriterOnSpoolDirFailsFast(t *testing.T) {
 // counted, logged); the rest replays and writing continues.
 func TestUnreadableSegmentIsQuarantined(t *testing.T) {
 	dir := t.TempDir()
-	w := newWriter(t, calllog.Config{SpoolDir: dir}, nil)
-	for i := range 10 {
-		w.Append(calllog.Entry{Call: "call-0", Kind: calllog.KindNode, Value: strconv.Itoa(i)})
-	}
-	closeWriter(t, w)
+	spoolOnly(t, dir, "call-0", 10)
 	good := spoolFiles(t, dir)
 	if len(good) != 1 {
 		t.Fatalf("segments %v", good)
@@ -209,11 +201,7 @@ func TestUnreadableSegmentIsQuarantined(t *testing.T) {
 // checksum: skipped and counted as corrupt, never counted as a duplicate.
 func TestBitFlippedRecordIsSkippedNotDuplicate(t *testing.T) {
 	dir := t.TempDir()
-	w := newWriter(t, calllog.Config{SpoolDir: dir}, nil)
-	for i := range 20 {
-		w.Append(calllog.Entry{Call: "call-0", Kind: calllog.KindNode, Value: strconv.Itoa(i)})
-	}
-	closeWriter(t, w)
+	spoolOnly(t, dir, "call-0", 20)
 	files := spoolFiles(t, dir)
 	if len(files) != 1 {
 		t.Fatalf("segments %v", files)

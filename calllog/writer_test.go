@@ -45,6 +45,17 @@ func closeWriter(t testing.TB, w *calllog.Writer) {
 	}
 }
 
+// spoolOnly writes n node entries of call (values 0 to n-1) with no Redis,
+// so they stay in dir's spool for the next writer to replay.
+func spoolOnly(t testing.TB, dir, call string, n int) {
+	t.Helper()
+	w := newWriter(t, calllog.Config{SpoolDir: dir}, nil)
+	for i := range n {
+		w.Append(calllog.Entry{Call: call, Kind: calllog.KindNode, Value: strconv.Itoa(i)})
+	}
+	closeWriter(t, w)
+}
+
 func readStream(t testing.TB, client redis.UniversalClient, key string) []redis.XMessage {
 	t.Helper()
 	var all []redis.XMessage
@@ -378,11 +389,7 @@ func TestOverflowKeepsOrder(t *testing.T) {
 // written twice.
 func TestReplayIsIdempotent(t *testing.T) {
 	dir, copyDir := t.TempDir(), t.TempDir()
-	w := newWriter(t, calllog.Config{SpoolDir: dir}, nil)
-	for v := range 30 {
-		w.Append(calllog.Entry{Call: "call-0", Kind: calllog.KindNode, Value: strconv.Itoa(v)})
-	}
-	closeWriter(t, w)
+	spoolOnly(t, dir, "call-0", 30)
 	ents, err := os.ReadDir(dir)
 	if err != nil || len(ents) == 0 {
 		t.Fatalf("spool dir: %v %v", ents, err)
