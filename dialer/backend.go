@@ -55,6 +55,17 @@ type Backend interface {
 // reached the trunk (not connected, the originate refused before sending).
 var ErrNotPlaced = errors.New("dialer: call not placed")
 
+// ErrNotConnected is what a backend returns while it has no connection to
+// its switch. It is an ErrNotPlaced (the contact is dialed again), and its
+// text becomes the attempt's recorded reason, which the HTTP API returns to
+// clients: so it names no address (the backend's log line does).
+var ErrNotConnected error = notConnectedError{}
+
+type notConnectedError struct{}
+
+func (notConnectedError) Error() string { return "not connected" }
+func (notConnectedError) Unwrap() error { return ErrNotPlaced }
+
 // State is what a Reconciler found about an attempt.
 type State int
 

@@ -433,16 +433,9 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return client.Ping(ctx)
 }
 
-// ErrNotConnected is returned while there is no AMI connection. It is a
-// dialer.ErrNotPlaced (the contact is dialed again), and its text is the
-// attempt's recorded reason, which the HTTP API returns to clients: so it
-// names no address (the log line does).
-var ErrNotConnected error = notConnectedError{}
-
-type notConnectedError struct{}
-
-func (notConnectedError) Error() string { return "not connected" }
-func (notConnectedError) Unwrap() error { return dialer.ErrNotPlaced }
+// ErrNotConnected is returned while there is no AMI connection: the
+// dialer's own, so every backend words it alike.
+var ErrNotConnected = dialer.ErrNotConnected
 
 var (
 	_ dialer.Backend    = (*Backend)(nil)

@@ -244,7 +244,8 @@ func (b *Backend) Originate(ctx context.Context, c dialer.Call) (dialer.Outcome,
 	client := b.client
 	if client == nil {
 		b.mu.Unlock()
-		return dialer.Outcome{}, fmt.Errorf("esldial: not connected to %s: %w", b.cfg.Addr, dialer.ErrNotPlaced)
+		log.Warn("esldial: not placed: not connected", "addr", b.cfg.Addr)
+		return dialer.Outcome{}, dialer.ErrNotConnected
 	}
 	if _, dup := b.calls[c.AttemptID]; dup {
 		b.mu.Unlock()

@@ -153,3 +153,17 @@ func TestNotConnected(t *testing.T) {
 		t.Errorf("invalid value: %+v %v", out, err)
 	}
 }
+
+// TestNotConnectedIsNotPlaced: without an event socket the call is not
+// placed (dialed again later), and the reason, which the HTTP API returns
+// to clients, names no address.
+func TestNotConnectedIsNotPlaced(t *testing.T) {
+	b := esldial.New(esldial.Config{Addr: "127.0.0.1:1", Password: "ClueCon", Logger: quiet()})
+	_, err := b.Originate(context.Background(), call("100"))
+	if !errors.Is(err, dialer.ErrNotPlaced) || !errors.Is(err, dialer.ErrNotConnected) {
+		t.Fatalf("err = %v, want dialer.ErrNotConnected, an ErrNotPlaced", err)
+	}
+	if strings.Contains(err.Error(), "127.0.0.1") {
+		t.Errorf("reason %q names the address", err.Error())
+	}
+}
