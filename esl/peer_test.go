@@ -227,9 +227,9 @@ func (rp *replayPeer) serve(p *fakePeer) {
 	}
 }
 
-// runOutbound starts a Server running handler and has serve play
-// FreeSWITCH on one connection to it; it returns when both are done.
-func runOutbound(t *testing.T, srv *Server, serve func(p *fakePeer)) *fakePeer {
+// serveAndDial runs srv on a loopback listener and dials it, as FreeSWITCH
+// connects to an outbound socket; served gets what Serve returns.
+func serveAndDial(t *testing.T, srv *Server) (net.Conn, <-chan error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -241,6 +241,14 @@ func runOutbound(t *testing.T, srv *Server, serve func(p *fakePeer)) *fakePeer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return nc, served
+}
+
+// runOutbound starts a Server running handler and has serve play
+// FreeSWITCH on one connection to it; it returns when both are done.
+func runOutbound(t *testing.T, srv *Server, serve func(p *fakePeer)) *fakePeer {
+	t.Helper()
+	nc, served := serveAndDial(t, srv)
 	p := newFakePeer(t, nc)
 	serve(p)
 	_ = nc.Close()

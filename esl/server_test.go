@@ -213,16 +213,7 @@ func TestShutdownCancelsStuckHandlers(t *testing.T) {
 		<-ctx.Done() // a handler that only stops when told
 		handlerErr <- ctx.Err()
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(context.Background(), ln) }()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, served := serveAndDial(t, srv)
 	defer nc.Close()
 	peerDone := make(chan struct{})
 	go func() {
