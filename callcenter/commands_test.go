@@ -202,3 +202,26 @@ func TestOriginateCustomerLegBusy(t *testing.T) {
 		t.Errorf("%d DialEnds reached the model, want only ours", n)
 	}
 }
+
+// A redirect-call's context is the operator's choice, not the client's: a
+// token that may command an agent must not send that agent's caller into
+// a context with outbound routes (toll fraud). Only RedirectContext and
+// RedirectContexts are accepted, before anything reaches Asterisk.
+func TestRedirectContextAllowList(t *testing.T) {
+	svc, err := NewService(ServiceConfig{Addr: "127.0.0.1:1", Hub: NewHub(HubConfig{}),
+		RedirectContexts: []string{"sales"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	err = svc.RedirectCall(ctx, RedirectRequest{Agent: "500", Exten: "900123456", Context: "from-internal"})
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("redirect into an unlisted context: %v, want ErrInvalid", err)
+	}
+	for _, c := range []string{"", "default", "sales"} {
+		// Allowed contexts get as far as the connection (none here).
+		if err := svc.RedirectCall(ctx, RedirectRequest{Agent: "500", Exten: "600", Context: c}); !errors.Is(err, ErrNotConnected) {
+			t.Errorf("redirect into %q: %v, want ErrNotConnected", c, err)
+		}
+	}
+}

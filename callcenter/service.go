@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,10 @@ type ServiceConfig struct {
 	// RedirectContext is redirect-call's context when the request names
 	// none (default "default").
 	RedirectContext string
+	// RedirectContexts are the further contexts a redirect-call request
+	// may name. Any other is refused (ErrInvalid): a client that picked
+	// the context could send a caller into one with outbound routes.
+	RedirectContexts []string
 	// Parkinglot for park-and-announce ("" = Asterisk's default lot) and
 	// how long a call stays parked before it rings the agent back.
 	Parkinglot  string
@@ -339,6 +344,13 @@ func (s *Service) RedirectCall(ctx context.Context, req RedirectRequest) error {
 	if err := req.check(); err != nil {
 		return err
 	}
+	ctxName := req.Context
+	if ctxName == "" {
+		ctxName = s.cfg.RedirectContext
+	}
+	if ctxName != s.cfg.RedirectContext && !slices.Contains(s.cfg.RedirectContexts, ctxName) {
+		return fmt.Errorf("%w: context %q is not one redirect-call may use", ErrInvalid, clip(ctxName))
+	}
 	c, err := s.conn()
 	if err != nil {
 		return err
@@ -346,10 +358,6 @@ func (s *Service) RedirectCall(ctx context.Context, req RedirectRequest) error {
 	caller, _, err := s.callOf(req.Agent)
 	if err != nil {
 		return err
-	}
-	ctxName := req.Context
-	if ctxName == "" {
-		ctxName = s.cfg.RedirectContext
 	}
 	return refused("Redirect", c.Redirect(ctx, caller, ctxName, req.Exten, 1))
 }
