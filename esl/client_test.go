@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,17 +40,19 @@ func dialTest(t *testing.T, addr string, cfg Config) *Client {
 	return c
 }
 
-func TestInboundConcurrentAPI(t *testing.T) {
-	c := dialTest(t, newSwitch(t, esltest.Config{}).Addr, Config{})
-	ctx := testCtx(t)
+// echoAtOnce runs n `echo <prefix><i>` commands through call (c.API or
+// c.BgAPI, named name) all at once and fails t for each whose answer is not
+// its own.
+func echoAtOnce(ctx context.Context, t *testing.T, n int, name, prefix string, call func(context.Context, string) (string, error)) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, 1000)
-	for i := range 1000 {
+	errs := make(chan error, n)
+	for i := range n {
 		wg.Go(func() {
-			cmd := fmt.Sprintf("echo %d", i)
-			got, err := c.API(ctx, cmd)
-			if err != nil || got != fmt.Sprint(i) {
-				errs <- fmt.Errorf("API(%q) = %q, %v", cmd, got, err)
+			want := prefix + strconv.Itoa(i)
+			got, err := call(ctx, "echo "+want)
+			if err != nil || got != want {
+				errs <- fmt.Errorf("%s(%q) = %q, %v", name, "echo "+want, got, err)
 			}
 		})
 	}
@@ -60,28 +63,19 @@ func TestInboundConcurrentAPI(t *testing.T) {
 	}
 }
 
+func TestInboundConcurrentAPI(t *testing.T) {
+	c := dialTest(t, newSwitch(t, esltest.Config{}).Addr, Config{})
+	ctx := testCtx(t)
+	echoAtOnce(ctx, t, 1000, "API", "", c.API)
+}
+
 // A thousand background jobs in flight at once: FreeSWITCH runs each on
 // its own thread, so their BACKGROUND_JOBs come in any order; each BgAPI
 // gets its own, matched by Job-UUID.
 func TestInboundConcurrentBgAPI(t *testing.T) {
 	c := dialTest(t, newSwitch(t, esltest.Config{}).Addr, Config{})
 	ctx := testCtx(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, 1000)
-	for i := range 1000 {
-		wg.Go(func() {
-			cmd := fmt.Sprintf("echo job%d", i)
-			got, err := c.BgAPI(ctx, cmd)
-			if err != nil || got != fmt.Sprintf("job%d", i) {
-				errs <- fmt.Errorf("BgAPI(%q) = %q, %v", cmd, got, err)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	echoAtOnce(ctx, t, 1000, "BgAPI", "job", c.BgAPI)
 	if s := c.Stats(); s.EventsClaimed != 1000 || s.QueueDepth != 0 {
 		t.Errorf("stats %+v", s)
 	}
