@@ -197,6 +197,18 @@ func listenOnce(t *testing.T) (addr string, accepted <-chan net.Conn) {
 	return ln.Addr().String(), ch
 }
 
+// acceptIVR is the IVR's side of the connection listenOnce accepts (the
+// socket app of an originated call), closed when the test ends.
+func acceptIVR(t *testing.T, accepted <-chan net.Conn) *rawClient {
+	t.Helper()
+	conn := <-accepted
+	if conn == nil {
+		t.Fatal("IVR got no connection")
+	}
+	t.Cleanup(func() { conn.Close() })
+	return newRawClient(t, conn)
+}
+
 // startCall starts an outbound call of the fake against a test listener
 // and returns the raw client on the accepted side.
 func startCall(t *testing.T, s Script) (*Call, *rawClient) {

@@ -234,12 +234,7 @@ func TestOriginateConnectsOutbound(t *testing.T) {
 		t.Fatalf("originate %q", resp.body)
 	}
 
-	conn := <-accepted
-	if conn == nil {
-		t.Fatal("IVR got no connection")
-	}
-	defer conn.Close()
-	ivr := newRawClient(t, conn)
+	ivr := acceptIVR(t, accepted)
 	ivr.send("connect")
 	data := ivr.next()
 	if data.get("Unique-ID") != uuid || data.get("variable_ivr_flow") != "sales" || data.get("Caller-Destination-Number") != "100" {
@@ -285,12 +280,7 @@ func TestInboundUUIDTransferMovesOutboundCall(t *testing.T) {
 	if b := api("originate {origination_uuid=" + uuid + "}sofia/gateway/gw/100 &socket(127.0.0.1:8084 async full)"); b != "+OK "+uuid+"\n" {
 		t.Fatalf("originate %q", b)
 	}
-	conn := <-accepted
-	if conn == nil {
-		t.Fatal("IVR got no connection")
-	}
-	defer conn.Close()
-	ivr := newRawClient(t, conn)
+	ivr := acceptIVR(t, accepted)
 	fsivrSetup(ivr)
 	id := newUUID()
 	ivr.cmd(execute("playback", "new_sales/1000.wav", id))

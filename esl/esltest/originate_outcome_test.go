@@ -60,12 +60,7 @@ func TestOriginatedHangupCarriesSocketVariables(t *testing.T) {
 	if resp := dialer.until(func(m *msg) bool { return m.get("Content-Type") == "api/response" }); resp.body != "+OK "+uuid+"\n" {
 		t.Fatalf("originate %q", resp.body)
 	}
-	conn := <-accepted
-	if conn == nil {
-		t.Fatal("IVR got no connection")
-	}
-	defer conn.Close()
-	ivr := newRawClient(t, conn)
+	ivr := acceptIVR(t, accepted)
 	ivr.send("connect")
 	ivr.next()
 	ivr.cmd("myevents")
