@@ -30,7 +30,11 @@ func pagdComplete(b testing.TB) []byte {
 }
 
 func BenchmarkParseExecuteComplete(b *testing.B) {
-	frame := pagdComplete(b)
+	benchParse(b, pagdComplete(b), "Application-UUID")
+}
+
+// benchParse parses frame once per iteration; header must come out of it.
+func benchParse(b *testing.B, frame []byte, header string) {
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -38,8 +42,8 @@ func BenchmarkParseExecuteComplete(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if m.Get("Application-UUID") == "" {
-			b.Fatal("no Application-UUID")
+		if m.Get(header) == "" {
+			b.Fatal("no " + header)
 		}
 	}
 }
@@ -72,17 +76,7 @@ func BenchmarkParseExecuteCompleteJSON(b *testing.B) {
 	frame := findFrame(b, "in_json_session.rx.bin", func(m *Message) bool {
 		return m.Name() == "CHANNEL_HANGUP_COMPLETE"
 	})
-	b.SetBytes(int64(len(frame)))
-	b.ReportAllocs()
-	for b.Loop() {
-		m, _, err := parseOne(frame)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if m.Get("Unique-ID") == "" {
-			b.Fatal("no Unique-ID")
-		}
-	}
+	benchParse(b, frame, "Unique-ID")
 }
 
 // parseOne frames and parses one whole message held in frame, the way the
