@@ -40,7 +40,7 @@ func Dial(ctx context.Context, addr, password string) (*Client, error) {
 // FreeSWITCH's side), authenticates (ErrAuth if rejected) and subscribes
 // BACKGROUND_JOB (plain) for BgAPI.
 func (d *Dialer) Dial(ctx context.Context, addr string) (*Client, error) {
-	if err := ValidateValue(d.Password); err != nil {
+	if err := checkPassword(d.Password); err != nil {
 		return nil, err
 	}
 	var nd net.Dialer
@@ -51,11 +51,20 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Client, error) {
 	return d.NewClient(ctx, nc)
 }
 
+// checkPassword is ValidateValue for the password, whose error must not
+// quote it (ValidateValue's does: the value is usually a command).
+func checkPassword(p string) error {
+	if strings.ContainsAny(p, "\r\n") {
+		return fmt.Errorf("%w: CR/LF in the password", ErrInvalidValue)
+	}
+	return nil
+}
+
 // NewClient runs the inbound handshake on an established connection (Dial
 // does this for TCP). It takes ownership of nc.
 func (d *Dialer) NewClient(ctx context.Context, nc net.Conn) (*Client, error) {
 	password := d.Password
-	if err := ValidateValue(password); err != nil {
+	if err := checkPassword(password); err != nil {
 		_ = nc.Close()
 		return nil, err
 	}
