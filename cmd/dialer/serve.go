@@ -86,7 +86,7 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	hs := newHTTPServer(mux)
 	go func() {
 		serve := func() error { return hs.Serve(ln) }
 		if cfg.API.TLS.Cert != "" {
@@ -139,4 +139,17 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return hs.Shutdown(shut)
+}
+
+// newHTTPServer bounds what one client may hold: slow headers, a header
+// block over 16 KB, an idle keep-alive connection. No ReadTimeout or
+// WriteTimeout: a contacts upload may take long, and an event stream is
+// written for as long as it is open (the handlers bound their own writes).
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
 }
