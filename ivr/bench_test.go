@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/fsivr/fsivr/esl"
 	"github.com/fsivr/fsivr/flows"
+	"github.com/fsivr/fsivr/internal/cputime"
 )
 
 // benchChannel is a Channel whose Send returns at once with a fixed
@@ -238,7 +238,7 @@ func BenchmarkSessionWholeCall(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	var s *Session
-	cpu0 := processCPU(b)
+	cpu0 := cputime.Process(b)
 	for b.Loop() {
 		ch.mailbox = ch.mailbox[:0]
 		s = NewSession(eng, ch, f)
@@ -250,20 +250,7 @@ func BenchmarkSessionWholeCall(b *testing.B) {
 	if want := []string{"welcome", "office_hours", "main_menu", "transfer_hst"}; strings.Join(s.path, ">") != strings.Join(want, ">") {
 		b.Fatalf("path %v, want %v", s.path, want)
 	}
-	cpu := processCPU(b) - cpu0
+	cpu := cputime.Process(b) - cpu0
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(ch.events()), "ns/event")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/float64(ch.events()), "cpu-ns/event")
-}
-
-// processCPU is this process's user+system CPU time so far (GC workers
-// included): unlike wall time it does not count the time other processes
-// had the core, which on a shared machine is most of the difference
-// between runs.
-func processCPU(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

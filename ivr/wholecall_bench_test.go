@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/fsivr/fsivr/calllog"
 	"github.com/fsivr/fsivr/esl/esltest"
+	"github.com/fsivr/fsivr/internal/cputime"
 	"github.com/fsivr/fsivr/ivr"
 	"github.com/fsivr/fsivr/ivr/ivrtest"
 )
@@ -51,7 +51,7 @@ func BenchmarkWholeCall(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var events, sent int
-	cpu0 := processCPU(b)
+	cpu0 := cputime.Process(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -85,7 +85,7 @@ func BenchmarkWholeCall(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	cpu := processCPU(b) - cpu0
+	cpu := cputime.Process(b) - cpu0
 	// Every call wrote its hangup entry (the session writes it before the
 	// socket closes; wait for the last one, bounded).
 	deadline := time.Now().Add(5 * time.Second)
@@ -111,13 +111,3 @@ func (l *countingLog) Append(e calllog.Entry) {
 }
 
 func (l *countingLog) hangups() int { return int(l.hangup.Load()) }
-
-// processCPU is this process's user+system CPU time so far.
-func processCPU(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
