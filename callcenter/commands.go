@@ -102,9 +102,25 @@ func checkNumber(n string) error {
 	return nil
 }
 
-func (r *OriginateRequest) check() error {
-	if err := CheckName(r.Agent); err != nil {
+// checkDialAgent validates an agent that goes into a dial-string template
+// (AgentChannel, MemberInterface, StateInterface: "Local/%s@agent"): an
+// extension's characters only. '@' or '/' would pick another context or
+// options, '&' another channel, '$' '(' '{' an expansion.
+func checkDialAgent(a string) error {
+	if err := CheckName(a); err != nil {
 		return fmt.Errorf("%w: agent: %w", ErrInvalid, err)
+	}
+	for _, r := range a {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune("_-.+*#", r)) {
+			return fmt.Errorf("%w: agent %q: only letters, digits and _ - . + * # go into a dial string", ErrInvalid, clip(a))
+		}
+	}
+	return nil
+}
+
+func (r *OriginateRequest) check() error {
+	if err := checkDialAgent(r.Agent); err != nil {
+		return err
 	}
 	if err := checkNumber(r.Number); err != nil {
 		return err
@@ -140,8 +156,8 @@ func (r *QueueActionRequest) check() error {
 	default:
 		return fmt.Errorf("%w: action must be add, remove, pause or unpause", ErrInvalid)
 	}
-	if err := CheckName(r.Agent); err != nil {
-		return fmt.Errorf("%w: agent: %w", ErrInvalid, err)
+	if err := checkDialAgent(r.Agent); err != nil {
+		return err
 	}
 	if err := CheckName(r.Queue); err != nil {
 		return fmt.Errorf("%w: queue: %w", ErrInvalid, err)

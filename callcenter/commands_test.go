@@ -225,3 +225,29 @@ func TestRedirectContextAllowList(t *testing.T) {
 		}
 	}
 }
+
+// An agent's name is put into the AgentChannel and MemberInterface dial
+// strings (Local/%s@agent): one with '@' or '/' would pick another context
+// ("Local/0900123@outbound/n@agent"), one with '&' another channel. A
+// token that may command any agent must not be able to dial through them.
+func TestAgentInDialStringRefused(t *testing.T) {
+	svc, err := NewService(ServiceConfig{Addr: "127.0.0.1:1", Hub: NewHub(HubConfig{}),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, agent := range []string{"0900123@outbound/n", "500&PJSIP/trunk/0900123", "500/n", "${EVIL}", "500(x)", `500"`} {
+		if _, err := svc.OriginateCall(ctx, "sup", OriginateRequest{Agent: agent, Number: "5551234"}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("originate-call as agent %q: %v, want ErrInvalid", agent, err)
+		}
+		if err := svc.QueueAction(ctx, QueueActionRequest{Action: QueueAdd, Agent: agent, Queue: "support"}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("queue add of agent %q: %v, want ErrInvalid", agent, err)
+		}
+	}
+	for _, agent := range []string{"500", "agent-7", "a.b_c+1"} {
+		if _, err := svc.OriginateCall(ctx, "sup", OriginateRequest{Agent: agent, Number: "5551234"}); !errors.Is(err, ErrNotConnected) {
+			t.Errorf("originate-call as agent %q: %v, want ErrNotConnected", agent, err)
+		}
+	}
+}
