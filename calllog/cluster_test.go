@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fsivr/fsivr/calllog"
+	"github.com/fsivr/fsivr/internal/logbuf"
 	"github.com/fsivr/fsivr/internal/redistest"
 )
 
@@ -69,7 +70,7 @@ func TestClusterSingleSeedAddress(t *testing.T) {
 	// A plain client on the same seed: MOVED, said once, nothing lost.
 	plain := redis.NewClient(&redis.Options{Addr: cl.Addrs[0]})
 	t.Cleanup(func() { _ = plain.Close() })
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	w2, err := calllog.NewWriter(calllog.Config{SpoolDir: t.TempDir(), Shards: clusterShards, Stream: "plain", RetryInterval: 10 * time.Millisecond},
 		plain, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {

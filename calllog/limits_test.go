@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fsivr/fsivr/calllog"
+	"github.com/fsivr/fsivr/internal/logbuf"
 	"github.com/fsivr/fsivr/internal/redistest"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestFloodingCallIsCapped(t *testing.T) {
 	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	w, err := calllog.NewWriter(calllog.Config{SpoolDir: t.TempDir(), MaxEntriesPerCall: 50, MaxValueBytes: 100, MaxFields: 4},
 		client, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {

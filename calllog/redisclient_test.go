@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fsivr/fsivr/calllog"
+	"github.com/fsivr/fsivr/internal/logbuf"
 	"github.com/fsivr/fsivr/internal/redistest"
 )
 
@@ -41,7 +42,7 @@ func TestNewRedisClientPlainServerStaysPlain(t *testing.T) {
 }
 
 func TestRedisLoggerWritesSlogRecords(t *testing.T) {
-	var out syncBuffer
+	var out logbuf.Buffer
 	l := calllog.RedisLogger(slogTo(&out))
 	l.Printf(context.Background(), "redis: %s:%d: connection pool: failed to dial\n", "pool.go", 770)
 	got := out.String()

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fsivr/fsivr/calllog"
+	"github.com/fsivr/fsivr/internal/logbuf"
 	"github.com/fsivr/fsivr/internal/redistest"
 )
 
@@ -170,7 +171,7 @@ func TestUnreadableSegmentIsQuarantined(t *testing.T) {
 	if err := os.WriteFile(bad, append(bytes.Repeat([]byte("x"), 2<<20), '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	w2, err := calllog.NewWriter(calllog.Config{SpoolDir: dir, RetryInterval: 10 * time.Millisecond}, client,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fsivr/fsivr/calllog"
 	"github.com/fsivr/fsivr/internal/backoff"
+	"github.com/fsivr/fsivr/internal/logbuf"
 	"github.com/fsivr/fsivr/internal/redistest"
 )
 
@@ -24,7 +25,7 @@ func TestTailEveryShardOnCluster(t *testing.T) {
 	const calls = 60
 	appendCalls(w, calls, 0, 2)
 	closeWriter(t, w)
-	var out syncBuffer
+	var out logbuf.Buffer
 	n, err := calllog.Tail(context.Background(), client, calllog.TailOptions{
 		Streams: w.Keys().StreamKeys(), Group: "g", Consumer: "c", Start: "0", Once: true,
 	}, &out)
@@ -75,8 +76,8 @@ func TestTailRetriesThroughRedisRestart(t *testing.T) {
 		}
 	}
 	add(0, 5)
-	var out syncBuffer
-	logs := &syncBuffer{}
+	var out logbuf.Buffer
+	logs := &logbuf.Buffer{}
 	type result struct {
 		n   int
 		err error
@@ -113,8 +114,8 @@ func TestTailRetriesThroughClusterDown(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 	const stream = "{fsivr}:calls"
 	victim := (cl.MasterOf(stream) + 1) % 3 // another master: the stream's own node stays up
-	logs := &syncBuffer{}
-	var out syncBuffer
+	logs := &logbuf.Buffer{}
+	var out logbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		_, err := calllog.Tail(context.Background(), client, calllog.TailOptions{
@@ -148,7 +149,7 @@ func TestTailRefusesUnshardedKeyOfShardedStreams(t *testing.T) {
 	w := newWriter(t, calllog.Config{Shards: 3}, client)
 	appendCalls(w, 10, 0, 1)
 	closeWriter(t, w)
-	var out syncBuffer
+	var out logbuf.Buffer
 	_, err := calllog.Tail(context.Background(), client, calllog.TailOptions{Stream: "{fsivr}:calls", Once: true}, &out)
 	if !errors.Is(err, calllog.ErrShardedStream) || !strings.Contains(err.Error(), "--shards") {
 		t.Fatalf("Tail = %v, want ErrShardedStream naming --shards", err)

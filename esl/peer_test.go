@@ -301,24 +301,6 @@ func s1ConnectReply(t *testing.T, drop ...string) []byte {
 	return []byte(strings.Join(out, "\n"))
 }
 
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // flakyListener fails Accept with errs, one per call, then accepts from
 // the real listener.
 type flakyListener struct {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fsivr/fsivr/internal/logbuf"
 )
 
 func TestOutboundCallerHangupDuringPlayback(t *testing.T) {
@@ -239,7 +241,7 @@ func TestShutdownCancelsStuckHandlers(t *testing.T) {
 // calls with an empty uuid merged into one call-log summary. The
 // connection is refused with a log line; the handler never runs.
 func TestConnectWithoutUniqueIDRefused(t *testing.T) {
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
 		t.Errorf("handler ran for a channel without Unique-ID (uuid %q)", c.UUID())
 	})
@@ -336,7 +338,7 @@ func TestServeRetriesFailedAccept(t *testing.T) {
 		t.Fatal(err)
 	}
 	fl := &flakyListener{Listener: ln, errs: []error{syscall.EMFILE, syscall.ENFILE, syscall.ECONNABORTED}}
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	handled := make(chan string, 1)
 	srv := NewServer(func(ctx context.Context, c *OutboundConn) { handled <- c.UUID() })
 	srv.Logger = slog.New(slog.NewTextHandler(&logs, nil))
