@@ -57,9 +57,16 @@ const maxSets = 64
 // CR/LF can end the line and smuggle a second directive), no comma or pipe
 // (application argument separators), bounded length. It is the dialer's own
 // check so every backend refuses the same values.
+//
+// pbx_spool also strips comments before it reads a directive: the line
+// ends at a ';' (unless escaped) and at a '#' that starts it or follows a
+// blank. Such a value would reach Asterisk cut short, so it is refused.
 func check(field, v string) error {
 	if err := dialer.CheckValue(v); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrInvalid, field, err)
+	}
+	if strings.Contains(v, ";") || strings.HasPrefix(v, "#") || strings.Contains(v, " #") {
+		return fmt.Errorf("%w: %s: %w: ';' or a '#' after a blank would start a call-file comment", ErrInvalid, field, dialer.ErrInvalidValue)
 	}
 	return nil
 }

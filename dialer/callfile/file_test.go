@@ -90,6 +90,13 @@ func TestEncodeRefuses(t *testing.T) {
 		"padded value":             func(f *callfile.File) { f.Context = " test" },
 		"bad priority":             func(f *callfile.File) { f.Priority = "1 2" },
 		"negative retries":         func(f *callfile.File) { f.MaxRetries = -1 },
+		// pbx_spool cuts a line at ';' and at a '#' that starts it or
+		// follows a blank: the rest of the value would be lost unseen.
+		"semicolon in set value":  func(f *callfile.File) { f.Set = [][2]string{{"NOTE", "call back; after 5"}} },
+		"semicolon in channel":    func(f *callfile.File) { f.Channel = "Local/100@test;x" },
+		"# after a blank in data": func(f *callfile.File) { f.Application, f.Data = "Playback", "hello #world" },
+		"# starting the context":  func(f *callfile.File) { f.Context = "#test" },
+		"# after a blank in name": func(f *callfile.File) { f.CallerIDName, f.CallerIDNumber = "a #b", "1" },
 	}
 	for name, mut := range cases {
 		f := ok
