@@ -14,8 +14,13 @@ import (
 	"github.com/fsivr/fsivr/internal/redistest"
 )
 
-func writeTailFixture(t *testing.T, w *calllog.Writer) {
+// tailFixture starts a Redis and writes the five entries the tail tests
+// read into its stream (shard 0), as ivrd would.
+func tailFixture(t *testing.T) (srv *redistest.Server, client *redis.Client, stream string) {
 	t.Helper()
+	srv = redistest.NewServer(t, redistest.Options{})
+	client = srv.Client(t)
+	w := newWriter(t, calllog.Config{}, client)
 	for i, e := range []calllog.Entry{
 		{Call: "call-a", Flow: "sales", FlowVersion: "3", Kind: calllog.KindCallStart, Fields: map[string]string{"caller": "100"}},
 		{Call: "call-b", Flow: "support", FlowVersion: "1", Kind: calllog.KindCallStart},
@@ -27,6 +32,7 @@ func writeTailFixture(t *testing.T, w *calllog.Writer) {
 		w.Append(e)
 	}
 	closeWriter(t, w)
+	return srv, client, w.Keys().StreamKey(0)
 }
 
 func pending(t *testing.T, srv *redistest.Server, stream, group string) int64 {
@@ -40,11 +46,7 @@ func pending(t *testing.T, srv *redistest.Server, stream, group string) int64 {
 }
 
 func TestTailFiltersPrintsAndAcks(t *testing.T) {
-	srv := redistest.NewServer(t, redistest.Options{})
-	client := srv.Client(t)
-	w := newWriter(t, calllog.Config{}, client)
-	writeTailFixture(t, w)
-	stream := w.Keys().StreamKey(0)
+	srv, client, stream := tailFixture(t)
 
 	var out bytes.Buffer
 	n, err := calllog.Tail(context.Background(), client, calllog.TailOptions{
@@ -98,11 +100,7 @@ func TestTailFiltersPrintsAndAcks(t *testing.T) {
 }
 
 func TestTailCountLeavesTheRestForLater(t *testing.T) {
-	srv := redistest.NewServer(t, redistest.Options{})
-	client := srv.Client(t)
-	w := newWriter(t, calllog.Config{}, client)
-	writeTailFixture(t, w)
-	stream := w.Keys().StreamKey(0)
+	srv, client, stream := tailFixture(t)
 	opts := calllog.TailOptions{Stream: stream, Group: "g", Consumer: "c", Start: "0", Count: 2}
 	var out bytes.Buffer
 	n, err := calllog.Tail(context.Background(), client, opts, &out)
@@ -121,11 +119,7 @@ func TestTailCountLeavesTheRestForLater(t *testing.T) {
 }
 
 func TestTailStopsOnCancelAndClaimsIdle(t *testing.T) {
-	srv := redistest.NewServer(t, redistest.Options{})
-	client := srv.Client(t)
-	w := newWriter(t, calllog.Config{}, client)
-	writeTailFixture(t, w)
-	stream := w.Keys().StreamKey(0)
+	srv, client, stream := tailFixture(t)
 	ctx := context.Background()
 	// A consumer that died after reading without acking.
 	if err := client.XGroupCreateMkStream(ctx, stream, "g", "0").Err(); err != nil {
