@@ -251,3 +251,15 @@ func TestAgentInDialStringRefused(t *testing.T) {
 		}
 	}
 }
+
+// An unexpected failure (a broken AMI connection) is logged with its
+// detail; the client gets 502 without it: the PBX's address is no client's
+// business.
+func TestCommandFailureHidesDetails(t *testing.T) {
+	rec := &recorder{err: errors.New("ami: write tcp 10.1.2.3:41000->10.1.2.9:5038: broken pipe")}
+	srv := newTestServer(t, HandlerConfig{Hub: NewHub(HubConfig{}), Tokens: testTokens, Commands: rec})
+	code, body := post(t, srv.URL+"/v1/park-and-announce", "sup-secret", `{"agent":"500"}`)
+	if code != 502 || strings.Contains(body, "10.1.2.9") || strings.Contains(body, "5038") {
+		t.Errorf("failed command: %d %s, want 502 without the PBX's address", code, body)
+	}
+}

@@ -180,8 +180,9 @@ func (h *Handler) commandError(w http.ResponseWriter, log *slog.Logger, err erro
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		httpError(w, http.StatusGatewayTimeout, "Asterisk did not answer in time")
 	default:
+		// The detail (a connection's addresses) is for the log only.
 		log.Error("command failed", "err", err)
-		httpError(w, http.StatusBadGateway, err.Error())
+		httpError(w, http.StatusBadGateway, "the command failed on the way to Asterisk")
 	}
 	log.Info("command refused", "err", err)
 }
