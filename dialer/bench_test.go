@@ -8,9 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fsivr/fsivr/internal/cputime"
 
 	"github.com/fsivr/fsivr/dialer"
 	"github.com/fsivr/fsivr/dialer/dialertest"
@@ -65,12 +66,6 @@ func benchClaim(b *testing.B, batch int) {
 	b.ReportMetric(float64(claimed.Load())/time.Since(start).Seconds(), "claims/s")
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkEngineAttempt: the engine's CPU per attempt (claim, hours and
 // DNC checks, begin, originate goroutine, outcome, finish) on the
 // in-process store against an instant fake backend.
@@ -93,9 +88,9 @@ func BenchmarkEngineAttempt(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := cputime.Process(b)
 	p, err := eng.Run(ctx)
-	cpu := cpuTime() - c0
+	cpu := cputime.Process(b) - c0
 	if err != nil || p.Attempts != b.N {
 		b.Fatalf("%d attempts, %v", p.Attempts, err)
 	}

@@ -9,9 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/fsivr/fsivr/internal/logbuf"
 
 	"github.com/fsivr/fsivr/ami"
 	"github.com/fsivr/fsivr/ami/amitest"
@@ -63,24 +64,7 @@ type env struct {
 	ast   *amitest.Server
 	api   *Handler
 	store dialer.Store
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *logbuf.Buffer
 }
 
 func testConfig() Config {
@@ -118,7 +102,7 @@ func newEnvStore(t *testing.T, cfg Config, store dialer.Store) *env {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no AMI connection to the fake")
 	}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	api, err := New(cfg, Options{Store: store, Backends: map[string]dialer.Backend{"asterisk": b},
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), EnginePoll: 50 * time.Millisecond})
 	if err != nil {
