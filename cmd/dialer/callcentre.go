@@ -18,7 +18,8 @@ import (
 // callcenter): one Hub fed by one Service on the config's ami: section.
 // /v1/events is opened by the API tokens with events:read and by the
 // dashboard's tokens; the commands (originate-call, queue-action, ...)
-// only by the dashboard's, since no API scope grants them.
+// only by the dashboard's with control: true, since no API scope grants
+// them.
 type callCentre struct {
 	events   *callcenter.Handler
 	commands *callcenter.Handler // nil without dashboard tokens
@@ -52,7 +53,12 @@ func startCallCentre(ctx context.Context, mux *http.ServeMux, cfg Config, apiTok
 		return nil, fmt.Errorf("call centre: %w", err)
 	}
 	if len(dashTokens) > 0 {
-		if c.commands, err = callcenter.NewHandler(callcenter.HandlerConfig{Hub: hub, Commands: svc, Tokens: dashTokens, Logger: log}); err != nil {
+		// Only control: true tokens command: a wallboard's token (on a
+		// screen anyone in the room sees) would otherwise place calls.
+		commanders := slices.DeleteFunc(slices.Clone(dashTokens), func(t callcenter.Token) bool {
+			return !cfg.Dashboard.controls(t.SHA256)
+		})
+		if c.commands, err = callcenter.NewHandler(callcenter.HandlerConfig{Hub: hub, Commands: svc, Tokens: commanders, Logger: log}); err != nil {
 			c.events.Close()
 			return nil, fmt.Errorf("call centre: %w", err)
 		}

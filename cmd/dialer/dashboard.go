@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/fsivr/fsivr/callcenter"
@@ -17,7 +19,8 @@ import (
 // both on `http`. Without tokens neither is served.
 type DashboardConfig struct {
 	// Tokens log in to the page; the same secret opens /v1/events within
-	// the token's agents and queues.
+	// the token's agents and queues, and, with control: true, sends the
+	// call-centre commands there.
 	Tokens []dashboard.Token `yaml:"tokens"`
 	// Flows are flow files drawn with their live counts.
 	Flows []string `yaml:"flows"`
@@ -72,6 +75,14 @@ func (dc DashboardConfig) callcenterTokens() []callcenter.Token {
 		tokens[i] = t.Token
 	}
 	return tokens
+}
+
+// controls reports whether the dashboard token with this SHA-256 has
+// control: true.
+func (dc DashboardConfig) controls(sha256 string) bool {
+	return slices.ContainsFunc(dc.Tokens, func(t dashboard.Token) bool {
+		return t.Control && strings.EqualFold(t.SHA256, sha256)
+	})
 }
 
 // addCampaign shows a campaign on the page.
