@@ -137,7 +137,7 @@ func (c *Client) LoginMD5(ctx context.Context, username, secret string) error {
 
 func (c *Client) login(ctx context.Context, username, secret string, useMD5 bool) error {
 	if ValidateValue(secret) != nil {
-		return fmt.Errorf("%w: the secret holds CR or LF", ErrInvalidValue)
+		return fmt.Errorf("%w: the secret holds CR, LF or NUL", ErrInvalidValue)
 	}
 	headers := []string{"Username", username, "Secret", secret}
 	if useMD5 {

@@ -7,10 +7,11 @@ import (
 
 // ValidateValue reports whether s can be put into an AMI header value: a
 // CR or LF would end the line and let the rest be read as further headers
-// or a further action, so such values give ErrInvalidValue.
+// or a further action, and Asterisk keeps a header as a C string, so a NUL
+// would cut the value short; such values give ErrInvalidValue.
 func ValidateValue(s string) error {
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		return fmt.Errorf("%w: CR/LF in a header value", ErrInvalidValue)
+	if i := strings.IndexAny(s, "\r\n\x00"); i >= 0 {
+		return fmt.Errorf("%w: CR/LF or NUL in a header value", ErrInvalidValue)
 	}
 	return nil
 }
