@@ -54,8 +54,8 @@ func (d *Dialer) Dial(ctx context.Context, addr string) (*Client, error) {
 // checkPassword is ValidateValue for the password, whose error must not
 // quote it (ValidateValue's does: the value is usually a command).
 func checkPassword(p string) error {
-	if strings.ContainsAny(p, "\r\n") {
-		return fmt.Errorf("%w: CR/LF in the password", ErrInvalidValue)
+	if strings.ContainsAny(p, "\r\n\x00") {
+		return fmt.Errorf("%w: CR/LF or NUL in the password", ErrInvalidValue)
 	}
 	return nil
 }

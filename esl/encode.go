@@ -14,10 +14,11 @@ const longArgThreshold = 1024
 
 // ValidateValue reports whether s can be put into an ESL header or command
 // line: a CR or LF would end the line and let the rest be read as further
-// headers or commands, so such values give ErrInvalidValue.
+// headers or commands, and FreeSWITCH keeps them as C strings, so a NUL
+// would cut the value short; such values give ErrInvalidValue.
 func ValidateValue(s string) error {
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		return fmt.Errorf("%w: CR/LF in %.60q", ErrInvalidValue, s)
+	if i := strings.IndexAny(s, "\r\n\x00"); i >= 0 {
+		return fmt.Errorf("%w: CR/LF or NUL in %.60q", ErrInvalidValue, s)
 	}
 	return nil
 }
