@@ -263,3 +263,23 @@ func TestCommandFailureHidesDetails(t *testing.T) {
 		t.Errorf("failed command: %d %s, want 502 without the PBX's address", code, body)
 	}
 }
+
+// originate-call's callerId is shown to the agent and, unless the dialplan
+// sets another, to the customer: a client must not pick any (a bank's
+// number). Only one of CallerIDs is accepted; none given, the number.
+func TestOriginateCallerIDAllowList(t *testing.T) {
+	svc, err := NewService(ServiceConfig{Addr: "127.0.0.1:1", Hub: NewHub(HubConfig{}),
+		CallerIDs: []string{`"Sales" <+12125550000>`}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := svc.OriginateCall(ctx, "sup", OriginateRequest{Agent: "500", Number: "5551234", CallerID: `"Bank" <18005551234>`}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("an unlisted caller id: %v, want ErrInvalid", err)
+	}
+	for _, cid := range []string{"", `"Sales" <+12125550000>`} {
+		if _, err := svc.OriginateCall(ctx, "sup", OriginateRequest{Agent: "500", Number: "5551234", CallerID: cid}); !errors.Is(err, ErrNotConnected) {
+			t.Errorf("caller id %q: %v, want ErrNotConnected", cid, err)
+		}
+	}
+}

@@ -41,6 +41,12 @@ type ServiceConfig struct {
 	// OriginateContext is where the answered agent leg goes to dial the
 	// number (Exten = the number, priority 1); default "c2c".
 	OriginateContext string
+	// CallerIDs are the caller ids an originate-call request may name
+	// (without one the call shows the number dialed). Any other is
+	// refused (ErrInvalid): it is shown to the agent and, unless the
+	// dialplan sets another, to the customer, so a client could otherwise
+	// call as anyone.
+	CallerIDs []string
 	// RingTimeout is how long the agent's phone rings (default 30 s).
 	RingTimeout time.Duration
 	// MemberInterface is the Interface used for queue-action add when the
@@ -302,6 +308,9 @@ func newChannelID(prefix string) string {
 func (s *Service) OriginateCall(ctx context.Context, owner string, req OriginateRequest) (string, error) {
 	if err := req.check(); err != nil {
 		return "", err
+	}
+	if req.CallerID != "" && !slices.Contains(s.cfg.CallerIDs, req.CallerID) {
+		return "", fmt.Errorf("%w: callerId %q is not one originate-call may use", ErrInvalid, clip(req.CallerID))
 	}
 	c, err := s.conn()
 	if err != nil {
