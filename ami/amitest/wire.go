@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+
+	"github.com/fsivr/fsivr/internal/lineio"
 )
 
 // This file is the fake's own view of the wire: a reader for the actions a
@@ -49,20 +51,7 @@ func readAction(r *bufio.Reader) ([]Header, error) {
 }
 
 func readLine(r *bufio.Reader) (string, error) {
-	var buf []byte
-	for {
-		chunk, isPrefix, err := r.ReadLine()
-		if err != nil {
-			return "", err
-		}
-		buf = append(buf, chunk...)
-		if len(buf) > maxActionLine {
-			return "", errActionTooLarge
-		}
-		if !isPrefix {
-			return strings.TrimSuffix(string(buf), "\r"), nil
-		}
-	}
+	return lineio.ReadLine(r, maxActionLine, errActionTooLarge)
 }
 
 func getHeader(hs []Header, name string) string {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fsivr/fsivr/internal/lineio"
 )
 
 // This file is the fake's own view of the wire: a reader for the commands a
@@ -129,20 +131,7 @@ func newRecord(cmd *command) Record {
 }
 
 func readLine(r *bufio.Reader) (string, error) {
-	var buf []byte
-	for {
-		chunk, isPrefix, err := r.ReadLine()
-		if err != nil {
-			return "", err
-		}
-		buf = append(buf, chunk...)
-		if len(buf) > maxCommandLine {
-			return "", ErrCommandTooLarge
-		}
-		if !isPrefix {
-			return strings.TrimSuffix(string(buf), "\r"), nil
-		}
-	}
+	return lineio.ReadLine(r, maxCommandLine, ErrCommandTooLarge)
 }
 
 // header is one name/value pair in the order FreeSWITCH emits it.
