@@ -36,6 +36,10 @@ type Config struct {
 	DrainFallback string `yaml:"drain_fallback"`
 	MaxFlowBytes  int64  `yaml:"max_flow_bytes"`
 	LogLevel      string `yaml:"log_level"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on the http listener:
+	// off by default, since a profile shows call data (caller numbers in
+	// strings) to whoever reaches that port.
+	Pprof bool `yaml:"pprof"`
 	// GCPercent is GOGC (0: ivrd's default, 100; the GOGC environment
 	// variable wins). MemoryLimit is GOMEMLIMIT: "off", bytes,
 	// <n>KiB/MiB/GiB or a share of the cgroup memory limit ("80%"); empty:

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,7 +38,7 @@ func TestHealthDuringDrain(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		serveHTTP(stop, ln, newHTTPHandler(prometheus.NewRegistry(), &h), slog.New(slog.DiscardHandler))
+		serveHTTP(stop, ln, newHTTPHandler(prometheus.NewRegistry(), &h, false), slog.New(slog.DiscardHandler))
 	}()
 	base := "http://" + ln.Addr().String()
 	if got := get(t, base+"/readyz"); got != http.StatusServiceUnavailable {
@@ -89,4 +90,20 @@ func TestSdNotify(t *testing.T) {
 		t.Fatalf("without NOTIFY_SOCKET: %v", err)
 	}
 	_ = os.Remove(path)
+}
+
+// Issue 14 item 1: the CPU profile of a real ivrd is one config key away,
+// and off unless asked for.
+func TestPprofOnlyWhenConfigured(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		srv := httptest.NewServer(newHTTPHandler(prometheus.NewRegistry(), &health{}, on))
+		want := http.StatusNotFound
+		if on {
+			want = http.StatusOK
+		}
+		if got := get(t, srv.URL+"/debug/pprof/goroutine?debug=1"); got != want {
+			t.Errorf("pprof %v: /debug/pprof/goroutine said %d, want %d", on, got, want)
+		}
+		srv.Close()
+	}
 }

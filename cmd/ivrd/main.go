@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -163,7 +164,7 @@ func run(configPath string) error {
 		if err != nil {
 			return fmt.Errorf("http listen: %w", err)
 		}
-		go serveHTTP(httpStop, hln, newHTTPHandler(reg, &h), logger)
+		go serveHTTP(httpStop, hln, newHTTPHandler(reg, &h, cfg.Pprof), logger)
 	}
 	go watchReloads(ctx, registry, cfg.FlowsDir, logger)
 	context.AfterFunc(ctx, func() {
@@ -204,9 +205,17 @@ type health struct {
 
 // newHTTPHandler serves /metrics, /healthz (the process is up: 200, or 503
 // while draining so a balancer stops sending calls) and /readyz (200 only
-// when the listener is up, the flows are loaded and no drain runs).
-func newHTTPHandler(reg *prometheus.Registry, h *health) http.Handler {
+// when the listener is up, the flows are loaded and no drain runs); with
+// withPprof, /debug/pprof/ too.
+func newHTTPHandler(reg *prometheus.Registry, h *health, withPprof bool) http.Handler {
 	mux := http.NewServeMux()
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if h.draining.Load() {
