@@ -1,8 +1,10 @@
 package esl
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestCompactChannelData: the connect reply kept for the call's life is
@@ -45,4 +47,23 @@ func TestCompactChannelData(t *testing.T) {
 		t.Fatalf("kept %d, dropped %d headers", kept, dropped)
 	}
 	t.Logf("kept %d headers in %d bytes, dropped %d (the reply held %d bytes)", kept, len(cd.buf), dropped, len(full.buf))
+}
+
+// Issue 14 item 3: the call's id is a string of the compacted channel data,
+// not of the whole connect reply, which it would otherwise pin for the
+// call's life (it did: 9.6 KiB per held call).
+func TestUUIDDoesNotPinConnectReply(t *testing.T) {
+	rp := newReplayPeer(t, "s2_outbound_caller_hangup_linger")
+	inside := make(chan bool, 1)
+	srv := NewServer(func(ctx context.Context, c *OutboundConn) {
+		buf := c.ChannelData().buf
+		p := uintptr(unsafe.Pointer(unsafe.StringData(c.UUID())))
+		start := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+		inside <- c.UUID() != "" && p >= start && p < start+uintptr(len(buf))
+		_, _ = c.Execute(ctx, "answer", "")
+	})
+	runOutbound(t, srv, rp.serve)
+	if !<-inside {
+		t.Error("UUID() is not a string of the compacted channel data")
+	}
 }

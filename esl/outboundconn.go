@@ -74,7 +74,10 @@ func newOutboundConn(ctx context.Context, nc net.Conn, cfg Config, linger bool, 
 	cd.format = FormatChannelData
 	// Every call is keyed by its Unique-ID (call log, metrics, the
 	// mailbox's filter below); a reply without one would merge calls.
-	uuid := cd.Get("Unique-ID")
+	// The id is read from the compacted copy: a string of cd would pin the
+	// whole reply (~4 KB plus its index) for the call's life.
+	channelData := compactChannelData(cd)
+	uuid := channelData.Get("Unique-ID")
 	if err := validateUUID(uuid); err != nil {
 		_ = nc.Close()
 		return nil, fmt.Errorf("esl: connect: %w", err)
@@ -82,7 +85,7 @@ func newOutboundConn(ctx context.Context, nc net.Conn, cfg Config, linger bool, 
 	oc := &OutboundConn{
 		Conn:        newConn(nc, rd, cfg),
 		uuid:        uuid,
-		channelData: compactChannelData(cd),
+		channelData: channelData,
 		linger:      linger,
 		hungUpCh:    make(chan struct{}),
 		waiters:     map[string]chan *Message{},
@@ -172,7 +175,15 @@ func (oc *OutboundConn) ChannelData() *Message { return oc.channelData }
 // of headers plus their index, held for the whole call; the bookkeeping
 // half of it was never read.
 func compactChannelData(cd *Message) *Message {
-	buf := make([]byte, 0, cd.frameLen)
+	n := 1
+	for i := range cd.nOuter {
+		ls, le := cd.slot(i)
+		line := cd.buf[ls:le]
+		if colon := bytes.IndexByte(line, ':'); colon > 0 && keepChannelHeader(line[:colon]) {
+			n += len(line) + 1
+		}
+	}
+	buf := make([]byte, 0, n)
 	for i := range cd.nOuter {
 		ls, le := cd.slot(i)
 		line := cd.buf[ls:le]
