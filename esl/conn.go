@@ -239,38 +239,58 @@ func (c *Conn) Close() error {
 // whole, validated command. If ctx ends first the slot stays queued and its
 // reply is discarded when it comes, so later replies stay matched.
 func (c *Conn) roundTrip(ctx context.Context, payload []byte) (*Message, error) {
-	if err := ctx.Err(); err != nil {
+	var one [1]*Message
+	if err := c.roundTrips(ctx, payload, one[:]); err != nil {
 		return nil, err
 	}
-	slot := make(chan reply, 1)
+	return one[0], nil
+}
+
+// roundTrips writes len(replies) whole, validated commands, concatenated in
+// payload, with one write, and fills replies with their replies in order.
+// FreeSWITCH takes commands from its socket one at a time and answers each
+// in turn, so several sent at once cost one write and one wait instead of
+// one round trip each (call setup sends three this way).
+func (c *Conn) roundTrips(ctx context.Context, payload []byte, replies []*Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	slots := make([]chan reply, len(replies))
 	c.wmu.Lock()
 	c.mu.Lock()
 	if c.closed {
 		err := c.closeReason
 		c.mu.Unlock()
 		c.wmu.Unlock()
-		return nil, err
+		return err
 	}
-	c.pending = append(c.pending, slot)
+	for i := range slots {
+		slots[i] = make(chan reply, 1)
+		c.pending = append(c.pending, slots[i])
+	}
 	c.mu.Unlock()
 	err := c.write(ctx, payload)
 	c.wmu.Unlock()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	select {
-	case r := <-slot:
-		return r.msg, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.done:
-		select { // a reply that raced with the close still counts
+	for i, slot := range slots {
+		select {
 		case r := <-slot:
-			return r.msg, nil
-		default:
+			replies[i] = r.msg
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.done:
+			select { // a reply that raced with the close still counts
+			case r := <-slot:
+				replies[i] = r.msg
+				continue
+			default:
+			}
+			return c.Err()
 		}
-		return nil, c.Err()
 	}
+	return nil
 }
 
 // write sends payload; called with wmu held. A failed or interrupted write

@@ -3,6 +3,7 @@ package esl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -372,5 +373,71 @@ func TestServeRetriesFailedAccept(t *testing.T) {
 	}
 	if err := srv.Shutdown(testCtx(t)); err != nil {
 		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// Issue 14: the three setup commands after connect go in one write (one
+// round trip per call instead of three); their replies are matched in order
+// and an -ERR among them still fails the setup, naming its command.
+func TestOutboundSetupIsOneWrite(t *testing.T) {
+	connectReply := readAll(t, readFixture(t, "s1_outbound_full.rx.bin"))[0].Raw()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, failLinger := range []bool{false, true} {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			oc  *OutboundConn
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			oc, err := newOutboundConn(testCtx(t), nc, Config{Logger: slog.New(slog.DiscardHandler)}.withDefaults(), true, DefaultEvents())
+			done <- result{oc, err}
+		}()
+		buf := make([]byte, 4096)
+		_ = peer.SetDeadline(time.Now().Add(5 * time.Second))
+		if n, err := peer.Read(buf); err != nil || string(buf[:n]) != "connect\n\n" {
+			t.Fatalf("first read %q, %v", buf[:n], err)
+		}
+		if _, err := peer.Write(connectReply); err != nil {
+			t.Fatal(err)
+		}
+		n, err := peer.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := string(buf[:n])
+		if !strings.HasPrefix(got, "myevents\n\nlinger\n\nevent plain ") || !strings.HasSuffix(got, "\n\n") || strings.Count(got, "\n\n") != 3 {
+			t.Fatalf("setup arrived as %q, want the three commands in one write", got)
+		}
+		second := "+OK will linger"
+		if failLinger {
+			second = "-ERR no"
+		}
+		for _, rt := range []string{"+OK Events Enabled", second, "+OK event listener enabled plain"} {
+			fmt.Fprintf(peer, "Content-Type: command/reply\nReply-Text: %s\n\n", rt)
+		}
+		r := <-done
+		var re *ReplyError
+		switch {
+		case !failLinger && r.err != nil:
+			t.Errorf("setup: %v", r.err)
+		case failLinger && (!errors.As(r.err, &re) || re.Command != "linger"):
+			t.Errorf("setup with -ERR to linger: %v, want a ReplyError for linger", r.err)
+		}
+		if r.oc != nil {
+			_ = r.oc.Close()
+		}
+		_ = peer.Close()
 	}
 }
