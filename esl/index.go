@@ -2,6 +2,8 @@ package esl
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -38,40 +40,33 @@ func ParseMessage(b []byte) (*Message, int, error) {
 	return m, len(b) - r.Buffered(), nil
 }
 
+// preSlots is the size of the header index parseFrame builds on its stack
+// before it knows how big the message's own index must be: a
+// CHANNEL_EXECUTE_COMPLETE has ~90 lines. Indexing first and allocating
+// then spares a counting pass over the frame; a frame with more lines is
+// counted from where the scratch index filled up.
+const preSlots = 128
+
 // parseFrame builds a Message from one whole frame: frame[:hdrLen] is the
 // outer header block including its blank line, the rest is the body.
 //
 // Allocation budget: the Message struct and one buffer holding a copy of the
 // frame followed by the header index.
 func parseFrame(frame []byte, hdrLen int) (*Message, error) {
-	hdr := frame[:hdrLen]
-	body := frame[hdrLen:]
-	outerLines := bytes.Count(hdr, []byte{'\n'}) - 1
+	var pre [preSlots][2]uint32
+	return parseFrameWith(frame, hdrLen, pre[:])
+}
 
-	// Find the Content-Type wherever it is: the outbound connect reply has it
-	// near the end of ~100 channel headers.
-	kind, format := KindUnknown, FormatNone
-	if ct, ok := scanHeader(hdr, "content-type:"); ok {
-		kind, format = contentKind(ct)
-	}
-	idxOff := (len(frame) + 3) &^ 3 // the index is read as uint32s
-	innerSlots := 0
-	switch format {
-	case FormatPlain:
-		innerSlots = bytes.Count(body, []byte{'\n'}) + 1
-	case FormatJSON:
-		// Every field has a key (two quotes) and one structural colon, so
-		// either count bounds the number of fields; take the tighter one.
-		fields := min(bytes.Count(body, []byte{'"'})/2, bytes.Count(body, []byte{':'}))
-		innerSlots = (fields + 1) * 2
-	}
+// parseFrameWith is parseFrame with the scratch index pre (any length:
+// tests use short ones to take the paths a long frame takes).
+func parseFrameWith(frame []byte, hdrLen int, pre [][2]uint32) (*Message, error) {
+	hdr := frame[:hdrLen]
+	// Until the copy, m.buf is the frame itself: noteHot reads the lines
+	// through it, at the offsets they keep in the copy.
 	m := &Message{
-		buf:       newBuffer(frame, idxOff-len(frame)+slotSize*(outerLines+innerSlots)),
+		buf:       frame,
 		frameLen:  uint32(len(frame)),
-		idxOff:    uint32(idxOff),
 		bodyStart: uint32(hdrLen),
-		kind:      kind,
-		format:    format,
 	}
 	// A client command ("sendmsg", "api status") starts with a line that has
 	// no colon: keep it aside so fakes and tests can parse what we send.
@@ -80,38 +75,79 @@ func parseFrame(frame []byte, hdrLen int) (*Message, error) {
 		m.cmdLen = uint32(nl)
 		first = uint32(nl) + 1
 	}
-	n, _, err := m.indexLines(first, uint32(hdrLen), 0, true)
+	nOuter, ct, err := indexOuter(hdr, first, pre)
+	if errors.Is(err, errScratchFull) { // more header lines than pre holds (a big connect reply)
+		return parseFrameWith(frame, hdrLen, make([][2]uint32, bytes.Count(hdr, []byte{'\n'})))
+	}
 	if err != nil {
 		return nil, err
 	}
-	m.nOuter, m.nFields = n, n
-	switch format {
+	m.nOuter, m.nFields = nOuter, nOuter
+	m.kind, m.format = contentKind(ct)
+	switch m.format {
 	case FormatPlain:
-		err = m.indexPlain()
+		if err := m.indexPlain(pre); err != nil {
+			return nil, err
+		}
+		return m, nil
 	case FormatJSON:
-		err = m.indexJSON()
+		// Every field has a key (two quotes) and one structural colon, so
+		// either count bounds the number of fields; take the tighter one.
+		body := frame[hdrLen:]
+		fields := min(bytes.Count(body, []byte{'"'})/2, bytes.Count(body, []byte{':'}))
+		m.allocIndex(int(nOuter)+(fields+1)*2, pre[:nOuter])
+		if err := m.indexJSON(); err != nil {
+			return nil, err
+		}
+		return m, nil
 	}
-	if err != nil {
-		return nil, err
-	}
+	m.allocIndex(int(nOuter), pre[:nOuter])
 	return m, nil
 }
 
-// scanHeader returns the trimmed value of the first header whose lowercase
-// name plus colon is lname, without indexing.
-func scanHeader(hdr []byte, lname string) ([]byte, bool) {
-	for len(hdr) > 0 {
-		nl := bytes.IndexByte(hdr, '\n')
-		if nl < 0 {
-			nl = len(hdr)
+// errScratchFull: the scratch index is full (see preSlots).
+var errScratchFull = errors.New("scratch index full")
+
+// allocIndex gives m its own buffer: a copy of the frame (m.buf until now)
+// followed by room for slots index slots, the first ones copied from pre.
+func (m *Message) allocIndex(slots int, pre [][2]uint32) {
+	idxOff := (int(m.frameLen) + 3) &^ 3 // the index is read as uint32s
+	m.buf = newBuffer(m.buf[:m.frameLen], idxOff-int(m.frameLen)+slotSize*slots)
+	m.idxOff = uint32(idxOff)
+	copy(m.slots(), pre)
+}
+
+// indexOuter records the outer header lines of hdr from pos on (hdr ends
+// with the blank line) in slots, checking that each has a name, and finds
+// the first Content-Type value among them (the outbound connect reply has
+// it near the end of ~100 channel headers; nil if absent). It returns
+// errScratchFull when slots cannot hold the lines.
+func indexOuter(hdr []byte, pos uint32, slots [][2]uint32) (n uint32, ct []byte, err error) {
+	end := uint32(len(hdr))
+	for pos < end {
+		le := end
+		if nl := bytes.IndexByte(hdr[pos:], '\n'); nl >= 0 {
+			le = pos + uint32(nl)
 		}
-		line := hdr[:nl]
-		hdr = hdr[min(nl+1, len(hdr)):]
-		if len(line) >= len(lname) && equalFoldASCII(line[:len(lname)], lname) {
-			return trimValue(line[len(lname):]), true
+		if le == pos { // blank line: end of the header block
+			break
 		}
+		colon := bytes.IndexByte(hdr[pos:le], ':')
+		if colon <= 0 {
+			return 0, nil, fmt.Errorf("%w: header line without name: %.40q", ErrMalformed, hdr[pos:le])
+		}
+		if n == uint32(len(slots)) {
+			return 0, nil, errScratchFull
+		}
+		slots[n] = [2]uint32{pos, le}
+		n++
+		if ct == nil && colon == len("content-type") && equalFoldASCII(hdr[pos:pos+uint32(colon)], "content-type") {
+			vs, ve := lineValue(hdr, pos+uint32(colon), le)
+			ct = hdr[vs:ve:ve]
+		}
+		pos = le + 1
 	}
-	return nil, false
+	return n, ct, nil
 }
 
 // newBuffer returns a new slice holding frame followed by extra bytes of
@@ -129,38 +165,126 @@ func newBuffer(frame []byte, extra int) []byte {
 	return buf
 }
 
-// indexLines records the start and end of each line in buf[pos:end] from
-// slot i on, stopping at an empty line. It returns the next free slot and
-// the offset just past the empty line (end if there was none). Lines are
-// checked for a colon only when strict (outer headers); event lines are
-// checked lazily: a line without a colon never matches a lookup.
-func (m *Message) indexLines(pos, end, i uint32, strict bool) (uint32, uint32, error) {
-	buf := m.buf[:end]
-	idx := m.index()
-	for pos < end {
-		lineEnd := end
-		if nl := bytes.IndexByte(buf[pos:], '\n'); nl >= 0 {
-			lineEnd = pos + uint32(nl)
-		}
-		if lineEnd == pos { // blank line: end of this header block
-			return i, pos + 1, nil
-		}
-		if strict && bytes.IndexByte(buf[pos:lineEnd], ':') <= 0 {
-			return 0, 0, fmt.Errorf("%w: header line without name: %.40q", ErrMalformed, buf[pos:lineEnd])
-		}
-		idx[2*i], idx[2*i+1] = pos, lineEnd
-		i++
-		pos = lineEnd + 1
-	}
-	return i, end, nil
+// hotSecond filters lines before the word compare: indexed by a line's
+// first byte, the lowercase second byte of the hot name starting with that
+// letter (each first letter starts one: content-, event-, unique-, job-,
+// applicat, hangup-), 0 for a letter none starts with. One load and
+// compare per line; most lines (variable_*, Channel-*, Caller-*) stop here.
+var hotSecond = [256]byte{
+	'c': 'o', 'C': 'o', 'e': 'v', 'E': 'v', 'u': 'n', 'U': 'n',
+	'j': 'o', 'J': 'o', 'a': 'p', 'A': 'p', 'h': 'a', 'H': 'a',
 }
 
-// indexPlain indexes a text/event-plain body: header lines with
-// percent-encoded values, a blank line, and (if the lines end with an inner
-// Content-Length) that many bytes of event body.
-func (m *Message) indexPlain() error {
+// Why scanEventLines stopped.
+const (
+	scanEnd   = iota // b ended; p is where its last, unterminated line starts (or len(b))
+	scanBlank        // the empty line at p
+	scanFull         // slots or cand is full; call again from p
+)
+
+// hotBatch is how many hot-header candidates scanEventLines collects per
+// call (a CHANNEL_EXECUTE_COMPLETE has about 15: Event-*, Application*,
+// Core-UUID, Unique-ID); the batch lives on the stack.
+const hotBatch = 32
+
+// indexPlainLines indexes the header lines of a plain event from line
+// start pos on into slots from slot i on, stopping at an empty line, and
+// notes the hot headers: scanEventLines records the lines and picks the
+// candidates for a hot header, noteHot checks those. Lines are not checked
+// for a colon: a line without one never matches a lookup.
+//
+// It returns the next free slot and the offset just past the empty line
+// (the end of the frame if there was none), or, when slots is full, the
+// start of the first line it could not record, and full.
+func (m *Message) indexPlainLines(slots [][2]uint32, pos, i uint32) (next, at uint32, full bool) {
 	end := m.frameLen
-	n, next := m.indexEventLines(m.bodyStart, end, m.nOuter)
+	buf := m.buf[:end]
+	var cand [hotBatch]uint32
+	for {
+		ni, p, nc, stop := scanEventLines(buf, int(pos), slots, int(i), &hotSecond, cand[:])
+		for _, c := range cand[:nc] {
+			ls, le := slots[c][0], slots[c][1]
+			if w := binary.LittleEndian.Uint64(buf[ls:]) | foldWord; isHotPrefix(w) {
+				m.noteHot(c, ls, le, w)
+			}
+		}
+		i, pos = uint32(ni), uint32(p)
+		switch {
+		case stop == scanBlank:
+			return i, pos + 1, false
+		case stop == scanFull && int(i) < len(slots):
+			continue // candidates full: the next batch
+		case stop == scanFull:
+			return i, pos, true
+		case pos < end: // a last line without its newline
+			if int(i) == len(slots) {
+				return i, pos, true
+			}
+			slots[i] = [2]uint32{pos, end}
+			if c := hotSecond[buf[pos]]; c != 0 && end-pos > 8 && buf[pos+1]|0x20 == c {
+				if w := binary.LittleEndian.Uint64(buf[pos:]) | foldWord; isHotPrefix(w) {
+					m.noteHot(i, pos, end, w)
+				}
+			}
+			i++
+		}
+		return i, end, false
+	}
+}
+
+// scanEventLinesGeneric records the lines of b from pos on into slots
+// from slot i on (start and end offset; the '\n' is not part of a line),
+// until an empty line, the end of b, or no room in slots or cand. Lines
+// longer than eight bytes whose first two bytes are those of a hot name
+// (first[b[0]] == b[1]|0x20) have their slot noted in cand. It returns the
+// next free slot, the offset where it stopped (see scanEnd, scanBlank,
+// scanFull), and how many candidates it noted.
+//
+// It is the implementation where there is no assembly one, and the
+// reference the assembly one is tested against.
+func scanEventLinesGeneric(b []byte, pos int, slots [][2]uint32, i int, first *[256]byte, cand []uint32) (ni, p, ncand, stop int) {
+	p = pos
+	for p < len(b) {
+		nl := bytes.IndexByte(b[p:], '\n')
+		if nl < 0 {
+			break
+		}
+		le := p + nl
+		if le == p {
+			return i, p, ncand, scanBlank
+		}
+		if i >= len(slots) {
+			return i, p, ncand, scanFull
+		}
+		slots[i] = [2]uint32{uint32(p), uint32(le)}
+		if c := first[b[p]]; c != 0 && le-p > 8 && b[p+1]|0x20 == c {
+			if ncand == len(cand) {
+				return i, p, ncand, scanFull
+			}
+			cand[ncand] = uint32(i)
+			ncand++
+		}
+		i++
+		p = le + 1
+	}
+	return i, p, ncand, scanEnd
+}
+
+// indexPlain indexes a text/event-plain body (header lines with
+// percent-encoded values, a blank line, and, if the lines end with an
+// inner Content-Length, that many bytes of event body) into pre, then
+// gives m its own buffer and index; a body with more lines than pre holds
+// is counted from where pre filled up and indexed on in the buffer.
+func (m *Message) indexPlain(pre [][2]uint32) error {
+	end := m.frameLen
+	n, next, full := m.indexPlainLines(pre, m.bodyStart, m.nOuter)
+	if full {
+		rest := bytes.Count(m.buf[next:end], []byte{'\n'}) + 1
+		m.allocIndex(int(n)+rest, pre[:n])
+		n, next, _ = m.indexPlainLines(m.slots(), next, n) // has room for every line
+	} else {
+		m.allocIndex(int(n), pre[:n])
+	}
 	m.nFields = n
 	if vs, ve, ok := m.find(m.nOuter, n, "Content-Length"); ok {
 		l, err := parseLength(m.buf[vs:ve])

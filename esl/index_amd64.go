@@ -1,0 +1,9 @@
+package esl
+
+// scanEventLines is scanEventLinesGeneric in assembly (index_amd64.s): one
+// vector pass finds the line ends. A bytes.IndexByte per ~36-byte line
+// paid a call and its setup each time, and the Go loop around it as much
+// again: together most of a parse (see BENCHMARKS.md).
+//
+//go:noescape
+func scanEventLines(b []byte, pos int, slots [][2]uint32, i int, first *[256]byte, cand []uint32) (ni, p, ncand, stop int)

@@ -1,0 +1,167 @@
+package esl
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fsivr/fsivr/internal/capture"
+)
+
+func TestHotSecond(t *testing.T) {
+	want := [256]byte{}
+	for _, name := range hotNames {
+		for _, c := range []byte{lowerASCII(name[0]), lowerASCII(name[0]) - 'a' + 'A'} {
+			if want[c] != 0 && want[c] != lowerASCII(name[1]) {
+				t.Fatalf("%s: two hot names start with %q and differ in the second byte", name, c)
+			}
+			want[c] = lowerASCII(name[1])
+		}
+	}
+	if hotSecond != want {
+		t.Errorf("hotSecond does not follow hotNames")
+	}
+}
+
+// checkScanEventLines runs scanEventLines and scanEventLinesGeneric on the
+// same input and fails on any difference, in results or in what they wrote.
+func checkScanEventLines(t *testing.T, b []byte, pos, nslots, i, ncand int) {
+	t.Helper()
+	s1, s2 := make([][2]uint32, nslots), make([][2]uint32, nslots)
+	c1, c2 := make([]uint32, ncand), make([]uint32, ncand)
+	n1, p1, k1, st1 := scanEventLines(b, pos, s1, i, &hotSecond, c1)
+	n2, p2, k2, st2 := scanEventLinesGeneric(b, pos, s2, i, &hotSecond, c2)
+	if n1 != n2 || p1 != p2 || k1 != k2 || st1 != st2 {
+		t.Fatalf("%q from %d, %d slots from %d, %d cand: asm (%d %d %d %d), generic (%d %d %d %d)",
+			b, pos, nslots, i, ncand, n1, p1, k1, st1, n2, p2, k2, st2)
+	}
+	if !slices.Equal(s1[:n1], s2[:n2]) || !slices.Equal(c1[:k1], c2[:k2]) {
+		t.Fatalf("%q from %d: asm wrote %v %v, generic %v %v", b, pos, s1[:n1], c1[:k1], s2[:n2], c2[:k2])
+	}
+}
+
+func TestScanEventLinesMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{"\n", "\n", "a", "Event-Name: x", "event-subclass: y", "Unique-ID: z",
+		"application-uuid: u", "Hangup-Cause: NORMAL", "Channel-Name: sofia/x", "jo", "Co", "variable_x: %20"}
+	for range 20000 {
+		var b []byte
+		for range rng.IntN(40) {
+			b = append(b, pieces[rng.IntN(len(pieces))]...)
+		}
+		pos := 0
+		if len(b) > 0 {
+			pos = rng.IntN(len(b) + 1)
+		}
+		nslots := rng.IntN(12)
+		checkScanEventLines(t, b, pos, nslots, rng.IntN(nslots+1), rng.IntN(4))
+	}
+	// Every length and offset around the 16-byte blocks.
+	for n := range 70 {
+		b := bytes.Repeat([]byte("applicat\n"), n/9+1)[:n]
+		for pos := 0; pos <= n; pos++ {
+			checkScanEventLines(t, b, pos, 10, 0, 3)
+		}
+	}
+}
+
+func FuzzScanEventLines(f *testing.F) {
+	f.Add([]byte("Event-Name: A\nUnique-ID: b\n\nbody"), uint8(0), uint8(8), uint8(2))
+	f.Add(pagdComplete(f), uint8(50), uint8(100), uint8(4))
+	f.Fuzz(func(t *testing.T, b []byte, pos, nslots, ncand uint8) {
+		checkScanEventLines(t, b, min(int(pos), len(b)), int(nslots), 0, int(ncand))
+	})
+}
+
+// sameMessage fails unless a and b were parsed alike: same bytes, kind,
+// format, index and hot headers.
+func sameMessage(t *testing.T, what string, a, b *Message) {
+	t.Helper()
+	if !bytes.Equal(a.Raw(), b.Raw()) || a.kind != b.kind || a.format != b.format ||
+		a.nOuter != b.nOuter || a.nFields != b.nFields || a.cmdLen != b.cmdLen ||
+		a.evBody != b.evBody || a.hasEvBody != b.hasEvBody || a.hot != b.hot ||
+		!slices.Equal(a.slots()[:a.nFields], b.slots()[:b.nFields]) {
+		t.Fatalf("%s: parsed differently:\n%+v\n%+v", what, *a, *b)
+	}
+}
+
+// TestParseFrameScratchSizes parses every captured message, and plain
+// events of every length up to 300 lines, with scratch indexes too short
+// for them (the paths a long frame takes) and checks that the result is
+// the same, and that a plain event's index is its lines and its hot
+// headers their first occurrences.
+func TestParseFrameScratchSizes(t *testing.T) {
+	var frames [][]byte
+	for _, name := range capture.Glob(t, filepath.Join(fixtureDir, "*.rx.bin")) {
+		for _, m := range readAll(t, capture.Load(t, name)) {
+			frames = append(frames, bytes.Clone(m.Raw()))
+		}
+	}
+	var lines []string
+	for n := range 300 {
+		lines = append(lines, fmt.Sprintf("%s: %d", []string{"Event-Name", "Unique-ID", "X", "Application-Response", "Hangup-Cause"}[n%5], n))
+		body := strings.Join(lines, "\n")
+		frames = append(frames,
+			fmt.Appendf(nil, "Content-Length: %d\nContent-Type: text/event-plain\n\n%s", len(body), body),
+			fmt.Appendf(nil, "Content-Length: %d\nContent-Type: text/event-plain\n\n%s\n\n", len(body)+2, body))
+	}
+	plain := 0
+	for _, frame := range frames {
+		hdrLen := bytes.Index(frame, []byte("\n\n")) + 2
+		want, err := parseFrame(frame, hdrLen)
+		if err != nil {
+			t.Fatalf("%.60q: %v", frame, err)
+		}
+		for _, size := range []int{0, 1, 2, 3, 5, 17, 64} {
+			got, err := parseFrameWith(frame, hdrLen, make([][2]uint32, size))
+			if err != nil {
+				t.Fatalf("%.60q, scratch %d: %v", frame, size, err)
+			}
+			sameMessage(t, fmt.Sprintf("%.60q, scratch %d", frame, size), got, want)
+		}
+		if want.format == FormatPlain {
+			plain++
+			checkPlainIndex(t, want)
+		}
+	}
+	if plain < 600 {
+		t.Fatalf("only %d plain events checked", plain)
+	}
+}
+
+// checkPlainIndex checks a plain event's index against the lines of its
+// body, split the plain way.
+func checkPlainIndex(t *testing.T, m *Message) {
+	t.Helper()
+	body := m.buf[m.bodyStart:m.frameLen]
+	var want [][2]uint32
+	var hot [numHot]uint16
+	for p := 0; p < len(body); {
+		le := bytes.IndexByte(body[p:], '\n')
+		if le < 0 {
+			le = len(body) - p
+		}
+		if le == 0 {
+			break
+		}
+		line := body[p : p+le]
+		slot := uint32(len(want)) + m.nOuter
+		for k, name := range hotNames {
+			if hot[k] == hotAbsent && len(line) > len(name) && line[len(name)] == ':' && equalFold(line[:len(name)], name) {
+				hot[k] = uint16(slot + 1)
+			}
+		}
+		want = append(want, [2]uint32{m.bodyStart + uint32(p), m.bodyStart + uint32(p+le)})
+		p += le + 1
+	}
+	if got := m.slots()[m.nOuter:m.nFields]; !slices.Equal(got, want) {
+		t.Fatalf("%s: index %v, lines %v", m.Name(), got, want)
+	}
+	if m.hot != hot {
+		t.Fatalf("%s: hot %v, first occurrences %v", m.Name(), m.hot, hot)
+	}
+}
