@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fsivr/fsivr/calllog"
 	"github.com/fsivr/fsivr/crm"
 	"github.com/fsivr/fsivr/crm/crmtest"
@@ -52,6 +54,7 @@ type harness struct {
 	addr string
 	log  *ivrtest.CallLog
 	crm  *crmtest.Server
+	reg  *prometheus.Registry
 }
 
 type harnessOpts struct {
@@ -66,7 +69,7 @@ type harnessOpts struct {
 
 func startIVR(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
-	h := &harness{log: &ivrtest.CallLog{}}
+	h := &harness{log: &ivrtest.CallLog{}, reg: prometheus.NewRegistry()}
 	// Every entry any call of the test wrote must be of a declared kind.
 	t.Cleanup(func() {
 		for _, e := range h.log.Undeclared() {
@@ -106,6 +109,7 @@ func startIVR(t *testing.T, o harnessOpts) *harness {
 		Sounds:      o.sounds,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:         func() time.Time { return now },
+		Metrics:     ivr.NewMetrics(h.reg),
 	})
 	if o.serve.DrainTimeout == 0 {
 		o.serve.DrainTimeout = 5 * time.Second
@@ -455,4 +459,39 @@ func TestSalesOverridePlaybackAnnouncement(t *testing.T) {
 	if hu := lastHangup(t, es); hu.Fields["outcome"] != "override:playback" {
 		t.Fatalf("outcome %q", hu.Fields["outcome"])
 	}
+}
+
+// Issue 14: ivrd's CPU per event is its CPU seconds over
+// fsivr_esl_events_total, which counts every event each connection read
+// once the connection ends.
+func TestEventsCountedPerConnection(t *testing.T) {
+	h := startIVR(t, harnessOpts{})
+	c, _ := h.call(t, esltest.Script{CallerIDNumber: "5559999", Digits: []string{"1"}, PlaybackDuration: time.Millisecond}, true)
+	n := len(apps(c))
+	var got float64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if got = counterValue(t, h.reg, "fsivr_esl_events_total"); got > 0 {
+			break
+		}
+	}
+	// Every app the IVR ran brought at least CHANNEL_EXECUTE and its
+	// completion; the hangup brought two more.
+	if got < float64(2*n+2) {
+		t.Fatalf("fsivr_esl_events_total = %v after a call of %d apps, want at least %d", got, n, 2*n+2)
+	}
+}
+
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fsivr/fsivr/esl"
 )
 
 // Metrics are the Prometheus collectors of the IVR. A nil *Metrics records
@@ -16,6 +18,7 @@ type Metrics struct {
 	appLat     *prometheus.HistogramVec
 	prefetchLt *prometheus.HistogramVec
 	eslErrors  prometheus.Counter
+	eslEvents  prometheus.Counter
 
 	// Children resolved once per label set: a labelled observation would
 	// otherwise hash its label values and take the vector's lock.
@@ -86,9 +89,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		eslErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fsivr_esl_errors_total", Help: "ESL errors seen by sessions (failed sendmsg, no flow).",
 		}),
+		eslEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fsivr_esl_events_total",
+			Help: "Events read from FreeSWITCH's outbound sockets, added when each connection ends (CPU seconds / this = CPU per event).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.active, m.calls, m.steps, m.appLat, m.prefetchLt, m.eslErrors)
+		reg.MustRegister(m.active, m.calls, m.steps, m.appLat, m.prefetchLt, m.eslErrors, m.eslEvents)
 	}
 	return m
 }
@@ -141,6 +148,14 @@ func (m *Metrics) prefetch(name string, err error, d time.Duration) {
 			}
 			return m.prefetchLt.WithLabelValues(name, o)
 		}).Observe(d.Seconds())
+	}
+}
+
+// connEnded counts the events one connection read (those handed to a
+// waiter, queued for the session, or dropped as another channel's).
+func (m *Metrics) connEnded(st esl.Stats) {
+	if m != nil {
+		m.eslEvents.Add(float64(st.EventsClaimed + st.EventsQueued + st.EventsDropped))
 	}
 }
 

@@ -41,6 +41,7 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener, opts ServeOptions) 
 	d := &drain{started: make(chan struct{}), handover: make(chan struct{}), fallback: opts.Fallback}
 	srv := esl.NewServer(func(hctx context.Context, c *esl.OutboundConn) {
 		e.handle(hctx, c, d)
+		e.metrics.connEnded(c.Stats())
 		if opts.ConnDone != nil {
 			opts.ConnDone(c.Stats())
 		}
