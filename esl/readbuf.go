@@ -12,10 +12,18 @@ import (
 // wait for data without a buffer (idleSource) hands its buffer back here
 // once it has consumed every byte, and takes one again when bytes arrive:
 // 10,000 idle calls then hold a handful of buffers, not 10,000.
+//
+// The pooled buffers are idleReadBuf, larger than a typical event, so that
+// one read takes every event FreeSWITCH has queued (EXECUTE, ANSWER and
+// EXECUTE_COMPLETE come in bursts, and under load several calls' worth
+// waits per socket): fewer read syscalls and poller wake-ups per event. A
+// call holds one only while bytes of its connection are being consumed.
 var readBufs = sync.Pool{New: func() any {
-	b := make([]byte, minReadBuf)
+	b := make([]byte, idleReadBuf)
 	return &b
 }}
+
+const idleReadBuf = 16 << 10
 
 // idleSource is a byte source that can wait for data without a buffer:
 // readIdle blocks until bytes can be read, then reads them into a buffer
@@ -27,10 +35,10 @@ type idleSource interface {
 func getReadBuf() []byte { return *readBufs.Get().(*[]byte) }
 
 func putReadBuf(b []byte) {
-	if cap(b) != minReadBuf {
-		return // grown for a big message: let it go
+	if cap(b) != idleReadBuf {
+		return // grown for a big message, or a Reader's own: let it go
 	}
-	b = b[:minReadBuf]
+	b = b[:idleReadBuf]
 	readBufs.Put(&b)
 }
 

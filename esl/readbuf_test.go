@@ -75,3 +75,53 @@ func TestIdleReaderHoldsNoBuffer(t *testing.T) {
 		t.Fatalf("idle Reader holds a %d-byte buffer", len(rd.buf))
 	}
 }
+
+// TestIdleReaderTakesBurstInOneRead: events queued on the socket together
+// (FreeSWITCH sends EXECUTE, ANSWER and EXECUTE_COMPLETE back to back) are
+// taken by one read, not one read per event: after the first message the
+// rest of the burst is already buffered.
+func TestIdleReaderTakesBurstInOneRead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rd := newConnReader(nc, Config{}.withDefaults())
+	if rd.idle == nil {
+		t.Fatal("a TCP connection's Reader has no idle source")
+	}
+	// The first messages of a real session, as many as fit in a pooled
+	// buffer: more than the old 4 KiB buffer held.
+	var burst []byte
+	var msgs []*Message
+	for _, m := range readAll(t, readFixture(t, "s1_outbound_full.rx.bin")) {
+		if len(burst)+len(m.Raw()) > idleReadBuf {
+			break
+		}
+		burst = append(burst, m.Raw()...)
+		msgs = append(msgs, m)
+	}
+	if len(burst) <= minReadBuf || len(msgs) < 3 {
+		t.Fatalf("burst of %d bytes, %d messages: want over %d bytes", len(burst), len(msgs), minReadBuf)
+	}
+	if _, err := peer.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // let the whole burst reach the socket
+	if _, err := rd.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(burst) - len(msgs[0].Raw()); rd.Buffered() != want {
+		t.Fatalf("after the first message %d bytes buffered, want the rest of the burst (%d)", rd.Buffered(), want)
+	}
+}
