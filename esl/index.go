@@ -165,14 +165,54 @@ func newBuffer(frame []byte, extra int) []byte {
 	return buf
 }
 
-// hotSecond filters lines before the word compare: indexed by a line's
-// first byte, the lowercase second byte of the hot name starting with that
-// letter (each first letter starts one: content-, event-, unique-, job-,
-// applicat, hangup-), 0 for a letter none starts with. One load and
-// compare per line; most lines (variable_*, Channel-*, Caller-*) stop here.
-var hotSecond = [256]byte{
-	'c': 'o', 'C': 'o', 'e': 'v', 'E': 'v', 'u': 'n', 'U': 'n',
-	'j': 'o', 'J': 'o', 'a': 'p', 'A': 'p', 'h': 'a', 'H': 'a',
+// hotFilter picks the lines that start like a hot header: their first
+// eight bytes, folded (foldWord), are one of hotPrefixes. first maps a
+// line's first byte to j, 1 to 6 for the letters the hot names start with
+// (either case), 0 for the rest: most lines (variable_*, Channel-*,
+// Caller-*) stop at that load or at the next, the second byte's against
+// second[j] (folded). words[2j] and words[2j+1] are the prefixes starting
+// with that letter (the same one twice when there is one).
+// index_amd64.s reads the struct by offsets: first at 0, second at 256,
+// fold at 264, words at 272.
+type hotFilter struct {
+	first  [256]uint8
+	second [8]uint8
+	fold   uint64
+	words  [14]uint64
+}
+
+// hotLines is the filter of the hot headers; TestHotFilter checks it
+// against hotPrefixes.
+var hotLines = newHotFilter()
+
+func newHotFilter() *hotFilter {
+	f := &hotFilter{fold: foldWord}
+	j := uint8(0)
+	for _, w := range hotPrefixes {
+		c := byte(w) // the first byte, lowercase
+		switch k := f.first[c]; {
+		case k == 0:
+			j++
+			f.first[c], f.first[c-'a'+'A'] = j, j
+			f.second[j] = byte(w >> 8)
+			f.words[2*j], f.words[2*j+1] = w, w
+		case f.words[2*k] != w && f.words[2*k+1] == f.words[2*k]:
+			f.words[2*k+1] = w
+		case f.words[2*k] != w && f.words[2*k+1] != w:
+			panic("esl: more than two hot prefixes start with " + string(c))
+		}
+	}
+	return f
+}
+
+// candidate tells whether the line b[p:le] starts like a hot header.
+func (f *hotFilter) candidate(b []byte, p, le int) bool {
+	j := f.first[b[p]]
+	if j == 0 || le-p <= 8 || b[p+1]|0x20 != f.second[j] {
+		return false
+	}
+	w := binary.LittleEndian.Uint64(b[p:]) | f.fold
+	return w == f.words[2*j] || w == f.words[2*j+1]
 }
 
 // Why scanEventLines stopped.
@@ -201,12 +241,10 @@ func (m *Message) indexPlainLines(slots [][2]uint32, pos, i uint32) (next, at ui
 	buf := m.buf[:end]
 	var cand [hotBatch]uint32
 	for {
-		ni, p, nc, stop := scanEventLines(buf, int(pos), slots, int(i), &hotSecond, cand[:])
+		ni, p, nc, stop := scanEventLines(buf, int(pos), slots, int(i), hotLines, cand[:])
 		for _, c := range cand[:nc] {
 			ls, le := slots[c][0], slots[c][1]
-			if w := binary.LittleEndian.Uint64(buf[ls:]) | foldWord; isHotPrefix(w) {
-				m.noteHot(c, ls, le, w)
-			}
+			m.noteHot(c, ls, le, binary.LittleEndian.Uint64(buf[ls:])|foldWord)
 		}
 		i, pos = uint32(ni), uint32(p)
 		switch {
@@ -221,10 +259,8 @@ func (m *Message) indexPlainLines(slots [][2]uint32, pos, i uint32) (next, at ui
 				return i, pos, true
 			}
 			slots[i] = [2]uint32{pos, end}
-			if c := hotSecond[buf[pos]]; c != 0 && end-pos > 8 && buf[pos+1]|0x20 == c {
-				if w := binary.LittleEndian.Uint64(buf[pos:]) | foldWord; isHotPrefix(w) {
-					m.noteHot(i, pos, end, w)
-				}
+			if hotLines.candidate(buf, int(pos), int(end)) {
+				m.noteHot(i, pos, end, binary.LittleEndian.Uint64(buf[pos:])|foldWord)
 			}
 			i++
 		}
@@ -234,15 +270,14 @@ func (m *Message) indexPlainLines(slots [][2]uint32, pos, i uint32) (next, at ui
 
 // scanEventLinesGeneric records the lines of b from pos on into slots
 // from slot i on (start and end offset; the '\n' is not part of a line),
-// until an empty line, the end of b, or no room in slots or cand. Lines
-// longer than eight bytes whose first two bytes are those of a hot name
-// (first[b[0]] == b[1]|0x20) have their slot noted in cand. It returns the
+// until an empty line, the end of b, or no room in slots or cand. The
+// lines the filter f picks have their slot noted in cand. It returns the
 // next free slot, the offset where it stopped (see scanEnd, scanBlank,
 // scanFull), and how many candidates it noted.
 //
 // It is the implementation where there is no assembly one, and the
 // reference the assembly one is tested against.
-func scanEventLinesGeneric(b []byte, pos int, slots [][2]uint32, i int, first *[256]byte, cand []uint32) (ni, p, ncand, stop int) {
+func scanEventLinesGeneric(b []byte, pos int, slots [][2]uint32, i int, f *hotFilter, cand []uint32) (ni, p, ncand, stop int) {
 	p = pos
 	for p < len(b) {
 		nl := bytes.IndexByte(b[p:], '\n')
@@ -257,7 +292,7 @@ func scanEventLinesGeneric(b []byte, pos int, slots [][2]uint32, i int, first *[
 			return i, p, ncand, scanFull
 		}
 		slots[i] = [2]uint32{uint32(p), uint32(le)}
-		if c := first[b[p]]; c != 0 && le-p > 8 && b[p+1]|0x20 == c {
+		if f.candidate(b, p, le) {
 			if ncand == len(cand) {
 				return i, p, ncand, scanFull
 			}

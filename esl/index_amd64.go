@@ -6,4 +6,4 @@ package esl
 // again: together most of a parse (see BENCHMARKS.md).
 //
 //go:noescape
-func scanEventLines(b []byte, pos int, slots [][2]uint32, i int, first *[256]byte, cand []uint32) (ni, p, ncand, stop int)
+func scanEventLines(b []byte, pos int, slots [][2]uint32, i int, f *hotFilter, cand []uint32) (ni, p, ncand, stop int)

@@ -1,22 +1,25 @@
 #include "textflag.h"
 
-// func scanEventLines(b []byte, pos int, slots [][2]uint32, i int, first *[256]byte, cand []uint32) (ni, p, ncand, stop int)
+// func scanEventLines(b []byte, pos int, slots [][2]uint32, i int, f *hotFilter, cand []uint32) (ni, p, ncand, stop int)
 //
 // See scanEventLinesGeneric (index.go) for the contract; this is the same
-// loop with the line ends found sixteen bytes at a time (SSE2, which every
-// amd64 has): compare, take the mask, handle one line per set bit.
+// loop with the line ends found 64 bytes at a time (SSE2, which every
+// amd64 has: four 16-byte compares make one 64-bit mask), then 16 at a
+// time, then a byte at a time for the last few; every set bit of the mask
+// is one line.
 //
-// Registers: SI b, BX len(b), DX start of the current 16-byte block, R8
-// start of the current line, DI slots, AX next slot, R9 first, R10 cand,
-// R13 the block's newline mask; CX, R11, R12 scratch. ncand is kept in its
-// result slot (candidates are rare).
+// Registers: SI b, BX len(b), DX start of the current block, R12 its
+// length, R8 start of the current line, DI slots, AX next slot, R9 f,
+// R10 cand, R13 the block's newline mask, X0 sixteen '\n'; CX, R11 and
+// R14 scratch (R14 is g only in Go's internal ABI, which restores it on
+// return from this ABI0 function). ncand is kept in its result slot (candidates are rare).
 TEXT ·scanEventLines(SB), NOSPLIT, $0-128
 	MOVQ b_base+0(FP), SI
 	MOVQ b_len+8(FP), BX
 	MOVQ pos+24(FP), DX
 	MOVQ slots_base+32(FP), DI
 	MOVQ i+56(FP), AX
-	MOVQ first+64(FP), R9
+	MOVQ f+64(FP), R9
 	MOVQ cand_base+72(FP), R10
 	MOVQ $0, ncand+112(FP)
 	MOVQ DX, R8
@@ -24,18 +27,72 @@ TEXT ·scanEventLines(SB), NOSPLIT, $0-128
 	MOVQ R11, X0
 	PUNPCKLQDQ X0, X0
 
-block:
+block64:
+	LEAQ 64(DX), R11
+	CMPQ R11, BX
+	JA block16
+	MOVOU (SI)(DX*1), X1
+	MOVOU 16(SI)(DX*1), X2
+	MOVOU 32(SI)(DX*1), X3
+	MOVOU 48(SI)(DX*1), X4
+	PCMPEQB X0, X1
+	PCMPEQB X0, X2
+	PCMPEQB X0, X3
+	PCMPEQB X0, X4
+	PMOVMSKB X1, R13
+	PMOVMSKB X2, R11
+	PMOVMSKB X3, CX
+	PMOVMSKB X4, R12
+	SHLQ $16, R11
+	ORQ R11, R13
+	SHLQ $32, CX
+	ORQ CX, R13
+	SHLQ $48, R12
+	ORQ R12, R13
+	MOVL $64, R12
+	JNZ bits
+	ADDQ $64, DX
+	JMP block64
+
+block16:
 	LEAQ 16(DX), R11
 	CMPQ R11, BX
 	JA tail
 	MOVOU (SI)(DX*1), X1
 	PCMPEQB X0, X1
 	PMOVMSKB X1, R13
-	TESTL R13, R13
-	JZ nextblock
+	MOVL $16, R12
+	TESTQ R13, R13
+	JNZ bits
+	ADDQ $16, DX
+	JMP block16
+
+tail:
+	// Fewer than 16 bytes left: build their mask a byte at a time. (The
+	// block is then taken as 16 long, which ends the scan.)
+	CMPQ DX, BX
+	JAE end
+	XORL R13, R13
+	MOVQ DX, R11
+	MOVL $1, CX
+
+tailbyte:
+	CMPB (SI)(R11*1), $0x0a
+	JNE tailnext
+	ORQ CX, R13
+
+tailnext:
+	SHLQ $1, CX
+	INCQ R11
+	CMPQ R11, BX
+	JB tailbyte
+	MOVL $16, R12
+	TESTQ R13, R13
+	JNZ bits
+	JMP end
 
 bits:
-	BSFL R13, CX
+	BSFQ R13, CX
 	ADDQ DX, CX             // CX: offset of this '\n', the line's end
 	CMPQ CX, R8
 	JEQ blank
@@ -43,19 +100,28 @@ bits:
 	JAE full
 	MOVL R8, (DI)(AX*8)
 	MOVL CX, 4(DI)(AX*8)
-	// Hot-header candidate: longer than 8 bytes, first two bytes as first says.
-	MOVQ CX, R11
-	SUBQ R8, R11
-	CMPQ R11, $8
-	JLS nexthot
+	// Hot-header candidate (hotFilter): first byte, second, length, first word.
 	MOVBLZX (SI)(R8*1), R11
 	MOVBLZX (R9)(R11*1), R11
 	TESTL R11, R11
-	JZ nexthot
-	MOVBLZX 1(SI)(R8*1), R12
-	ORL $0x20, R12
-	CMPL R12, R11
-	JNE nexthot
+	JZ nextline
+	MOVBLZX 1(SI)(R8*1), R14 // in b: the line is not empty
+	ORL $0x20, R14
+	CMPB R14, 256(R9)(R11*1)
+	JNE nextline
+	LEAQ 8(R8), R14
+	CMPQ R14, CX
+	JAE nextline
+	MOVQ (SI)(R8*1), R14
+	ORQ 264(R9), R14
+	SHLQ $4, R11
+	ADDQ R9, R11
+	CMPQ R14, 272(R11)
+	JEQ candidate
+	CMPQ R14, 280(R11)
+	JNE nextline
+
+candidate:
 	MOVQ ncand+112(FP), R11
 	CMPQ R11, cand_len+80(FP)
 	JAE full                // slot AX is written again on the next call
@@ -63,38 +129,14 @@ bits:
 	INCQ R11
 	MOVQ R11, ncand+112(FP)
 
-nexthot:
+nextline:
 	INCQ AX
 	LEAQ 1(CX), R8
-	LEAL -1(R13), R11
-	ANDL R11, R13
+	LEAQ -1(R13), R11
+	ANDQ R11, R13
 	JNZ bits
-
-nextblock:
-	ADDQ $16, DX
-	JMP block
-
-tail:
-	// Fewer than 16 bytes left: build their mask a byte at a time.
-	CMPQ DX, BX
-	JAE end
-	XORL R13, R13
-	MOVQ DX, R11
-	MOVL $1, R12
-
-tailbyte:
-	CMPB (SI)(R11*1), $0x0a
-	JNE tailnext
-	ORL R12, R13
-
-tailnext:
-	SHLL $1, R12
-	INCQ R11
-	CMPQ R11, BX
-	JB tailbyte
-	TESTL R13, R13
-	JNZ bits
-	JMP end
+	ADDQ R12, DX
+	JMP block64
 
 blank:
 	MOVQ AX, ni+96(FP)

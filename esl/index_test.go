@@ -2,28 +2,40 @@ package esl
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/fsivr/fsivr/internal/capture"
 )
 
-func TestHotSecond(t *testing.T) {
-	want := [256]byte{}
-	for _, name := range hotNames {
-		for _, c := range []byte{lowerASCII(name[0]), lowerASCII(name[0]) - 'a' + 'A'} {
-			if want[c] != 0 && want[c] != lowerASCII(name[1]) {
-				t.Fatalf("%s: two hot names start with %q and differ in the second byte", name, c)
-			}
-			want[c] = lowerASCII(name[1])
+func TestHotFilter(t *testing.T) {
+	var f hotFilter
+	if o := [3]uintptr{unsafe.Offsetof(f.second), unsafe.Offsetof(f.fold), unsafe.Offsetof(f.words)}; o != [3]uintptr{256, 264, 272} {
+		t.Fatalf("hotFilter field offsets %v; index_amd64.s reads 256, 264, 272", o)
+	}
+	lines := []string{"Event-Name: x", "event-subclass: y", "EVENT-SEQUENCE: 1", "Event-Date-GMT: z",
+		"Application-UUID: u", "Hangup-Cause: NORMAL", "Channel-Name: x", "Unique-ID: z", "Job-UUID: j",
+		"Content-Length: 1", "Core-UUID: c", "Caller-Unique-ID: c", "variable_x: y", "Unique-I", "Event-Na:"}
+	for _, line := range lines {
+		w := uint64(0)
+		if len(line) >= 8 {
+			w = binary.LittleEndian.Uint64([]byte(line)) | foldWord
+		}
+		want := len(line) > 8 && slices.Contains(hotPrefixes[:], w)
+		if got := hotLines.candidate([]byte(line+"\n"), 0, len(line)); got != want {
+			t.Errorf("%q: candidate %v, want %v", line, got, want)
 		}
 	}
-	if hotSecond != want {
-		t.Errorf("hotSecond does not follow hotNames")
+	for _, name := range hotNames {
+		if !hotLines.candidate([]byte(name+":"), 0, len(name)+1) {
+			t.Errorf("%s: not a candidate", name)
+		}
 	}
 }
 
@@ -33,8 +45,8 @@ func checkScanEventLines(t *testing.T, b []byte, pos, nslots, i, ncand int) {
 	t.Helper()
 	s1, s2 := make([][2]uint32, nslots), make([][2]uint32, nslots)
 	c1, c2 := make([]uint32, ncand), make([]uint32, ncand)
-	n1, p1, k1, st1 := scanEventLines(b, pos, s1, i, &hotSecond, c1)
-	n2, p2, k2, st2 := scanEventLinesGeneric(b, pos, s2, i, &hotSecond, c2)
+	n1, p1, k1, st1 := scanEventLines(b, pos, s1, i, hotLines, c1)
+	n2, p2, k2, st2 := scanEventLinesGeneric(b, pos, s2, i, hotLines, c2)
 	if n1 != n2 || p1 != p2 || k1 != k2 || st1 != st2 {
 		t.Fatalf("%q from %d, %d slots from %d, %d cand: asm (%d %d %d %d), generic (%d %d %d %d)",
 			b, pos, nslots, i, ncand, n1, p1, k1, st1, n2, p2, k2, st2)
@@ -60,11 +72,13 @@ func TestScanEventLinesMatchesGeneric(t *testing.T) {
 		nslots := rng.IntN(12)
 		checkScanEventLines(t, b, pos, nslots, rng.IntN(nslots+1), rng.IntN(4))
 	}
-	// Every length and offset around the 16-byte blocks.
-	for n := range 70 {
-		b := bytes.Repeat([]byte("applicat\n"), n/9+1)[:n]
-		for pos := 0; pos <= n; pos++ {
-			checkScanEventLines(t, b, pos, 10, 0, 3)
+	// Every length and offset around the 64- and 16-byte blocks.
+	for _, unit := range []string{"applicat\nAp\n\nx\n", "Event-Name: x\nab\n", "Unique-ID-x\n"} {
+		for n := range 200 {
+			b := bytes.Repeat([]byte(unit), n/len(unit)+1)[:n]
+			for pos := 0; pos <= n; pos++ {
+				checkScanEventLines(t, b, pos, 40, 0, 3)
+			}
 		}
 	}
 }
