@@ -22,6 +22,7 @@ const (
 	DefaultBatchSize     = 256
 	DefaultWriteTimeout  = 2 * time.Second
 	DefaultRetryInterval = time.Second
+	DefaultFlushDelay    = 5 * time.Millisecond
 	DefaultSegmentBytes  = 8 << 20
 
 	DefaultMaxEntriesPerCall = 2000
@@ -60,10 +61,10 @@ type Config struct {
 	// SummaryTTL is the TTL of a summary hash, renewed by every entry of the
 	// call. Default 7 days.
 	SummaryTTL time.Duration `yaml:"summary_ttl"`
-	// DedupeTTL is how long the replay high-water mark of a call is kept. An
-	// entry replayed from the spool later than this after its call's last
-	// successful write may be written twice (consumers can dedupe by "id").
-	// Default 7 days.
+	// DedupeTTL is how long the replay high-water mark of a call is kept,
+	// counted from the call's first entry by a writer. An entry replayed from
+	// the spool later than this after its call's first entry may be written
+	// twice (consumers can dedupe by "id"). Default 7 days.
 	DedupeTTL time.Duration `yaml:"dedupe_ttl"`
 	// QueueSize bounds the in-memory queue of each shard (entries). When it
 	// is full, the shard spools: its queue goes to the spool file and later
@@ -71,6 +72,14 @@ type Config struct {
 	QueueSize int `yaml:"queue_size"`
 	// BatchSize is the most entries sent in one script call. Default 256.
 	BatchSize int `yaml:"batch_size"`
+	// FlushDelay is how long a shard waits, once entries are queued, for
+	// more before it sends less than a batch: fewer round trips per entry at
+	// moderate rates (at 1,500 entries/s, about 8 entries per script call
+	// instead of one or two), for at most this much more latency and this
+	// much longer in memory only before a crash. A full batch goes at once;
+	// Close never waits for it, and Append never does. Default 5ms; negative
+	// = no wait; at most 1s.
+	FlushDelay time.Duration `yaml:"flush_delay"`
 	// WriteTimeout bounds one batch round trip; slower counts as Redis down.
 	// Default 2s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
@@ -140,6 +149,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
+	if c.FlushDelay == 0 {
+		c.FlushDelay = DefaultFlushDelay
+	}
 	if c.RetryInterval == 0 {
 		c.RetryInterval = DefaultRetryInterval
 	}
@@ -171,6 +183,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: MaxValueBytes %d not in [16, %d]", ErrConfig, c.MaxValueBytes, maxMaxValueBytes)
 	case c.MaxFields < 1 || c.MaxFields > maxMaxFields:
 		return c, fmt.Errorf("%w: MaxFields %d not in [1, %d]", ErrConfig, c.MaxFields, maxMaxFields)
+	case c.FlushDelay > time.Second:
+		return c, fmt.Errorf("%w: FlushDelay %v > 1s", ErrConfig, c.FlushDelay)
 	case c.WriteTimeout < 0 || c.RetryInterval < 0 || c.SegmentBytes < 0:
 		return c, fmt.Errorf("%w: negative duration or size", ErrConfig)
 	}

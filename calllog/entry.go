@@ -3,7 +3,7 @@ package calllog
 import (
 	"fmt"
 	"hash/fnv"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -154,14 +154,20 @@ type summaryUpdate struct {
 // summary derives the summary update from the entry kind. Extra Fields of
 // call_start and hangup are copied verbatim (so the runtime can add e.g.
 // "disposition"), except that they never overwrite the fields set here.
-func (r *record) summary() summaryUpdate {
+func (r *record) summary() summaryUpdate { return r.summaryInto(nil, nil) }
+
+// summaryInto is summary appending the pairs to set[:0] (a scratch slice
+// reused across entries) and using keys as scratch for the sorted extra
+// field names: the write path derives one summary per entry, and a slice, a
+// map and two closures per entry were most of its allocations.
+func (r *record) summaryInto(set, keys []string) summaryUpdate {
 	ts := FormatTime(r.time())
-	u := summaryUpdate{set: []string{
+	u := summaryUpdate{set: append(set[:0],
 		SumVersion, SchemaVersion,
 		SumCall, r.Call,
 		SumLastKind, r.Kind,
 		SumUpdated, ts,
-	}}
+	)}
 	if r.Flow != "" {
 		u.set = append(u.set, SumFlow, r.Flow)
 	}
@@ -171,51 +177,62 @@ func (r *record) summary() summaryUpdate {
 	if r.Node != "" {
 		u.set = append(u.set, SumLastNode, r.Node)
 	}
-	own := map[string]bool{}
-	for i := 0; i < len(u.set); i += 2 {
-		own[u.set[i]] = true
-	}
-	add := func(k, v string) {
-		if v != "" {
-			u.set = append(u.set, k, v)
-			own[k] = true
-		}
-	}
-	copyExtra := func() {
-		for _, k := range sortedKeys(r.Fields) {
-			if !own[k] && k != SumEvents && k != SumErrors {
-				u.set = append(u.set, k, r.Fields[k])
-			}
-		}
-	}
 	switch Kind(r.Kind) {
 	case KindCallStart:
-		add(SumStart, ts)
-		add(SumCaller, r.Fields["caller"])
-		add(SumCalled, r.Fields["called"])
-		add(SumOutcome, "in_progress")
-		copyExtra()
+		u.add(SumStart, ts)
+		u.add(SumCaller, r.Fields["caller"])
+		u.add(SumCalled, r.Fields["called"])
+		u.add(SumOutcome, "in_progress")
+		u.copyExtra(r.Fields, keys)
 	case KindAnswer:
-		add(SumAnswer, ts)
+		u.add(SumAnswer, ts)
 	case KindNode:
 		u.pathAppend = r.Node
 	case KindCRM:
-		add(SumCRMOutcome, firstNonEmpty(r.Fields["outcome"], r.Value))
+		u.add(SumCRMOutcome, firstNonEmpty(r.Fields["outcome"], r.Value))
 	case KindBridge:
-		add(SumBridge, firstNonEmpty(r.Fields["disposition"], r.Value))
+		u.add(SumBridge, firstNonEmpty(r.Fields["disposition"], r.Value))
 	case KindTransfer:
-		add(SumTransfer, r.Value)
+		u.add(SumTransfer, r.Value)
 	case KindError:
 		u.isError = true
-		add(SumLastError, r.Value)
+		u.add(SumLastError, r.Value)
 	case KindHangup:
-		add(SumEnd, ts)
-		add(SumHangupCause, firstNonEmpty(r.Fields["cause"], r.Value))
-		add(SumOutcome, firstNonEmpty(r.Fields["outcome"], "completed"))
-		add(SumPath, r.Fields["path"]) // an explicit path from the runtime wins
-		copyExtra()
+		u.add(SumEnd, ts)
+		u.add(SumHangupCause, firstNonEmpty(r.Fields["cause"], r.Value))
+		u.add(SumOutcome, firstNonEmpty(r.Fields["outcome"], "completed"))
+		u.add(SumPath, r.Fields["path"]) // an explicit path from the runtime wins
+		u.copyExtra(r.Fields, keys)
 	}
 	return u
+}
+
+// add sets k to v unless v is empty.
+func (u *summaryUpdate) add(k, v string) {
+	if v != "" {
+		u.set = append(u.set, k, v)
+	}
+}
+
+// owns reports whether the update already sets field k (a linear scan: a
+// summary sets at most a dozen fields of its own).
+func (u *summaryUpdate) owns(k string) bool {
+	for i := 0; i < len(u.set); i += 2 {
+		if u.set[i] == k {
+			return true
+		}
+	}
+	return false
+}
+
+// copyExtra copies the entry's extra fields, in name order, that the update
+// does not set itself (and never the counters).
+func (u *summaryUpdate) copyExtra(fields map[string]string, keys []string) {
+	for _, k := range appendSortedKeys(keys[:0], fields) {
+		if k != SumEvents && k != SumErrors && !u.owns(k) {
+			u.set = append(u.set, k, fields[k])
+		}
+	}
 }
 
 func firstNonEmpty(vs ...string) string {
@@ -228,11 +245,15 @@ func firstNonEmpty(vs ...string) string {
 }
 
 func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
+	return appendSortedKeys(make([]string, 0, len(m)), m)
+}
+
+// appendSortedKeys appends m's keys to keys, sorted.
+func appendSortedKeys(keys []string, m map[string]string) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	return keys
 }
 
@@ -290,4 +311,13 @@ func (k Keys) SummaryKey(call string) string {
 // "{fsivr}:calls:seen:<uuid>" (internal; consumers ignore it).
 func (k Keys) DedupeKey(call string) string {
 	return k.StreamKey(k.Shard(call)) + ":seen:" + call
+}
+
+// orderKey holds the highest sequence of writer written to shard's stream
+// (internal, TTL DedupeTTL, renewed by every batch), e.g.
+// "{fsivr}:calls:seq:<writer id>". The script refuses a batch sent behind an
+// unacknowledged one unless the one before it is in, and skips the per-call
+// dedupe lookups for a batch wholly above it.
+func (k Keys) orderKey(shard int, writer string) string {
+	return k.StreamKey(shard) + ":seq:" + writer
 }

@@ -10,50 +10,61 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// write sends recs, one script call per shard (pipelined when a replayed
-// segment spans several shards), and returns how many entries were new and
-// how many Redis already had. The counts cover every shard call that
-// succeeded, also when another failed, so counters stay exact: a shard call
-// whose node lost its script cache (NOSCRIPT) is sent again with EVAL alone,
-// not the whole batch.
-func (w *Writer) write(ctx context.Context, recs []record) (written, dup int, err error) {
+// maxInFlight bounds the batches sent in one pipelined round trip (so with
+// the default BatchSize at most 4,096 entries wait on one WriteTimeout).
+const maxInFlight = 16
+
+// encoders is a shard goroutine's set of batch encoders, one per batch of a
+// round trip (each payload must stay intact until its pipeline returns).
+type encoders []*batchEncoder
+
+func (es *encoders) get(i int) *batchEncoder {
+	for len(*es) <= i {
+		*es = append(*es, &batchEncoder{})
+	}
+	return (*es)[i]
+}
+
+// group is one script call: records of one shard and one writer.
+type group struct {
+	shard int
+	recs  []record
+}
+
+// write sends recs (a replayed segment: possibly several shards, several
+// writers), one script call per shard and writer (pipelined when there are
+// several), and returns how many entries were new and how many Redis already
+// had. The counts cover every call that succeeded, also when another failed,
+// so counters stay exact: a call whose node lost its script cache
+// (NOSCRIPT) is sent again with EVAL alone, not the whole batch.
+func (w *Writer) write(ctx context.Context, encs *encoders, recs []record) (written, dup int, err error) {
 	if w.client == nil {
 		return 0, 0, errors.New("calllog: no Redis client")
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
 	defer cancel()
-	first := w.keys.Shard(recs[0].Call)
-	single := true
-	for i := range recs {
-		if w.keys.Shard(recs[i].Call) != first {
-			single = false
-			break
+	groups := w.groups(recs)
+	if len(groups) == 1 {
+		written, dup, err = w.evalGroup(ctx, encs.get(0), groups[0].shard, groups[0].recs, "")
+		if err != nil {
+			return written, dup, fmt.Errorf("calllog: write batch: %w", err)
 		}
-	}
-	if single {
-		return w.eval(ctx, first, recs)
-	}
-	groups := make(map[int][]record)
-	var order []int
-	for i := range recs {
-		s := w.keys.Shard(recs[i].Call)
-		if _, ok := groups[s]; !ok {
-			order = append(order, s)
-		}
-		groups[s] = append(groups[s], recs[i])
+		return written, dup, nil
 	}
 	pipe := w.client.Pipeline()
-	cmds := make([]*redis.Cmd, len(order))
-	for i, s := range order {
-		keys, args := w.scriptArgs(s, groups[s])
+	cmds := make([]*redis.Cmd, len(groups))
+	for i, g := range groups {
+		keys, args := w.scriptArgs(encs.get(i), g.shard, g.recs, "")
 		cmds[i] = pipe.EvalSha(ctx, w.sha, keys, args...)
 	}
 	_, _ = pipe.Exec(ctx) // per-command errors are read below
 	var errs []error
 	for i, c := range cmds {
 		wr, dp, cerr := scriptResult(c)
-		if redis.HasErrorPrefix(cerr, "NOSCRIPT") {
-			wr, dp, cerr = w.evalFull(ctx, order[i], groups[order[i]])
+		if redis.HasErrorPrefix(cerr, "NOSCRIPT") || redis.HasErrorPrefix(cerr, "PARTIAL") {
+			// Nothing of it was written: send it again alone (EVAL, or
+			// split).
+			wr, dp, cerr = w.evalGroup(ctx, encs.get(i), groups[i].shard, groups[i].recs, "")
 		}
 		written += wr
 		dup += dp
@@ -67,29 +78,158 @@ func (w *Writer) write(ctx context.Context, recs []record) (written, dup int, er
 	return written, dup, nil
 }
 
-// eval runs the write script for recs of one shard (none: a probe that only
-// checks the shard's node and loads the script there). EVALSHA first; on
-// NOSCRIPT (a restarted or flushed node) EVAL, which also caches the script on
-// that node only — SCRIPT LOAD on a cluster client would go to every master
-// and block on a dead one.
-func (w *Writer) eval(ctx context.Context, shard int, recs []record) (written, dup int, err error) {
-	if w.client == nil {
-		return 0, 0, errors.New("calllog: no Redis client")
+// groups splits recs into script calls by shard and writer, keeping the
+// order of each shard's records. A segment normally holds one writer's
+// records of one shard: one group, no map.
+func (w *Writer) groups(recs []record) []group {
+	first, writer := w.keys.Shard(recs[0].Call), recs[0].Writer
+	single := true
+	for i := range recs {
+		if recs[i].Writer != writer || w.keys.Shard(recs[i].Call) != first {
+			single = false
+			break
+		}
 	}
-	keys, args := w.scriptArgs(shard, recs)
+	if single {
+		return []group{{first, recs}}
+	}
+	type gk struct {
+		shard  int
+		writer string
+	}
+	index := map[gk]int{}
+	var out []group
+	for i := range recs {
+		k := gk{w.keys.Shard(recs[i].Call), recs[i].Writer}
+		j, ok := index[k]
+		if !ok {
+			j = len(out)
+			index[k] = j
+			out = append(out, group{shard: k.shard})
+		}
+		out[j].recs = append(out[j].recs, recs[i])
+	}
+	return out
+}
+
+// writeChunks sends recs (live: this shard's own records, in sequence order)
+// as chunks of batchSize, up to maxInFlight of them in one pipelined round
+// trip, each after the first refused by the script unless the one before it
+// was applied. It returns how many leading records Redis acknowledged (the
+// rest, from the first chunk not acknowledged on, is for the caller to
+// spool) and the counts of every chunk that succeeded.
+func (w *Writer) writeChunks(ctx context.Context, encs *encoders, shard int, recs []record, batchSize int) (acked, written, dup int, err error) {
+	if w.client == nil {
+		return 0, 0, 0, errors.New("calllog: no Redis client")
+	}
+	useEval := false // after a NOSCRIPT, the first chunk goes as EVAL
+	for acked < len(recs) {
+		n := min(len(recs)-acked, batchSize*maxInFlight)
+		part := recs[acked : acked+n]
+		ok, wr, dp, cerr := w.pipelineChunks(ctx, encs, shard, part, batchSize, useEval)
+		written += wr
+		dup += dp
+		acked += ok
+		if cerr == nil {
+			useEval = false
+			continue
+		}
+		if redis.HasErrorPrefix(cerr, "NOSCRIPT") && !useEval {
+			useEval = true // load the script with the first unacknowledged chunk
+			continue
+		}
+		return acked, written, dup, fmt.Errorf("calllog: write batch: %w", cerr)
+	}
+	return acked, written, dup, nil
+}
+
+// pipelineChunks is one round trip of writeChunks: it returns how many
+// leading records were acknowledged, the counts of the chunks that
+// succeeded, and the error of the first chunk that did not.
+func (w *Writer) pipelineChunks(ctx context.Context, encs *encoders, shard int, recs []record, batchSize int, useEval bool) (acked, written, dup int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
+	defer cancel()
+	if len(recs) <= batchSize && !useEval {
+		written, dup, err = w.evalGroup(ctx, encs.get(0), shard, recs, "")
+		if err != nil {
+			return 0, written, dup, err
+		}
+		return len(recs), written, dup, nil
+	}
+	pipe := w.client.Pipeline()
+	var cmds [maxInFlight]*redis.Cmd
+	var ends [maxInFlight]int
+	nc := 0
+	prev := ""
+	for start := 0; start < len(recs); start += batchSize {
+		chunk := recs[start:min(start+batchSize, len(recs))]
+		keys, args := w.scriptArgs(encs.get(nc), shard, chunk, prev)
+		if nc == 0 && useEval {
+			cmds[nc] = pipe.Eval(ctx, writeScript, keys, args...)
+		} else {
+			cmds[nc] = pipe.EvalSha(ctx, w.sha, keys, args...)
+		}
+		ends[nc] = start + len(chunk)
+		prev = strconv.FormatUint(chunk[len(chunk)-1].Seq, 10)
+		nc++
+	}
+	_, _ = pipe.Exec(ctx) // per-command errors are read below
+	for i := range nc {
+		wr, dp, cerr := scriptResult(cmds[i])
+		written += wr
+		dup += dp
+		if cerr != nil && err == nil {
+			err = cerr
+		}
+		if err == nil {
+			acked = ends[i]
+		}
+	}
+	return acked, written, dup, err
+}
+
+// evalGroup runs the write script for recs of one shard and one writer:
+// EVALSHA first; on NOSCRIPT (a restarted or flushed node) EVAL, which also
+// caches the script on that node only — SCRIPT LOAD on a cluster client would
+// go to every master and block on a dead one. On PARTIAL (a call's dedupe
+// mark inside the batch, see writeScript; nothing was written) the entries
+// go one per script call.
+func (w *Writer) evalGroup(ctx context.Context, enc *batchEncoder, shard int, recs []record, prev string) (written, dup int, err error) {
+	keys, args := w.scriptArgs(enc, shard, recs, prev)
 	written, dup, err = scriptResult(w.client.EvalSha(ctx, w.sha, keys, args...))
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
 		written, dup, err = scriptResult(w.client.Eval(ctx, writeScript, keys, args...))
 	}
-	if err != nil {
-		return written, dup, fmt.Errorf("calllog: write batch: %w", err)
+	if !redis.HasErrorPrefix(err, "PARTIAL") || len(recs) == 1 {
+		return written, dup, err
+	}
+	written, dup = 0, 0
+	for i := range recs {
+		wr, dp, err := w.evalGroup(ctx, enc, shard, recs[i:i+1], "")
+		written += wr
+		dup += dp
+		if err != nil {
+			return written, dup, err
+		}
 	}
 	return written, dup, nil
 }
 
-func (w *Writer) evalFull(ctx context.Context, shard int, recs []record) (written, dup int, err error) {
-	keys, args := w.scriptArgs(shard, recs)
-	return scriptResult(w.client.Eval(ctx, writeScript, keys, args...))
+// eval runs the write script with no entries: a probe that only checks the
+// shard's node and loads the script there.
+func (w *Writer) eval(ctx context.Context, shard int) error {
+	if w.client == nil {
+		return errors.New("calllog: no Redis client")
+	}
+	keys := []string{w.keys.StreamKey(shard)}
+	_, _, err := scriptResult(w.client.EvalSha(ctx, w.sha, keys))
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		_, _, err = scriptResult(w.client.Eval(ctx, writeScript, keys))
+	}
+	if err != nil {
+		return fmt.Errorf("calllog: probe: %w", err)
+	}
+	return nil
 }
 
 func scriptResult(c *redis.Cmd) (written, dup int, err error) {
@@ -103,38 +243,15 @@ func scriptResult(c *redis.Cmd) (written, dup int, err error) {
 	return int(res[0]), int(res[1]), nil
 }
 
-func (w *Writer) scriptArgs(shard int, recs []record) ([]string, []any) {
-	keys := make([]string, 0, 1+2*len(recs))
-	keys = append(keys, w.keys.StreamKey(shard))
-	args := make([]any, 0, 3+len(recs)*32)
-	args = append(args, w.cfg.MaxLen, int64(w.cfg.DedupeTTL/time.Second), int64(w.cfg.SummaryTTL/time.Second))
-	for i := range recs {
-		r := &recs[i]
-		dkey := w.keys.DedupeKey(r.Call)
-		skey := w.keys.SummaryKey(r.Call)
-		hasSummary := "1"
-		if skey == "" {
-			skey, hasSummary = dkey, "0"
-		}
-		keys = append(keys, dkey, skey)
-		fields := r.streamFields()
-		args = append(args, r.Writer, strconv.FormatUint(r.Seq, 10), len(fields))
-		for _, f := range fields {
-			args = append(args, f)
-		}
-		var sum summaryUpdate
-		if hasSummary == "1" {
-			sum = r.summary()
-		}
-		args = append(args, len(sum.set))
-		for _, f := range sum.set {
-			args = append(args, f)
-		}
-		isErr := "0"
-		if sum.isError {
-			isErr = "1"
-		}
-		args = append(args, sum.pathAppend, isErr, hasSummary)
+// scriptArgs returns the KEYS and ARGV of one script call for recs (one
+// shard, one writer); prev is the last sequence of the batch sent just before
+// it on the same connection, "" for none.
+func (w *Writer) scriptArgs(enc *batchEncoder, shard int, recs []record, prev string) ([]string, []any) {
+	payload, keys := enc.encode(w.keys, shard, recs)
+	hasSummary := "0"
+	if w.keys.Summary != "" {
+		hasSummary = "1"
 	}
-	return keys, args
+	return keys, []any{w.cfg.MaxLen, int64(w.cfg.DedupeTTL / time.Second), int64(w.cfg.SummaryTTL / time.Second),
+		recs[0].Writer, prev, hasSummary, payload}
 }

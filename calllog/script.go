@@ -1,95 +1,116 @@
 package calllog
 
-// writeScript writes a batch of entries of one shard atomically: Redis runs a
-// script to completion before serving anyone else, and rejects it as a whole
-// (LOADING, OOM, READONLY, ...) before its first write. So a batch is either
-// fully applied or not at all, which is what makes replay from the spool
-// exactly-once together with the high-water mark below.
+// writeScript writes a batch of entries of one shard and one writer
+// atomically: Redis runs a script to completion before serving anyone else,
+// and rejects it as a whole (LOADING, OOM, READONLY, ...) before its first
+// write. So a batch is either fully applied or not at all, which is what makes
+// replay from the spool exactly-once together with the high-water marks
+// below.
+//
+// Order: the writer may send several batches in one pipelined round trip.
+// Each but the first names the last sequence of the batch before it (prev);
+// the script refuses (OUTOFORDER, before any write) when the writer's order
+// key is below it, i.e. when the batch before it was not applied (refused,
+// OOM, a script cache flushed in between), so entries never land out of
+// order and the writer spools everything from the first unacknowledged batch
+// on.
 //
 // Dedupe: for each (call, writer) the hash KEYS[dedupe] keeps the highest
-// sequence number already written. Entries of a call reach Redis in
-// increasing sequence order (the writer never reorders, see writer.go), so an
-// entry whose seq is <= that mark was already written and is skipped.
+// sequence number already written, and the order key the highest of the
+// writer in this stream. Entries reach Redis in increasing sequence order (the
+// writer never reorders, see shard.go), so an entry at or below its call's
+// mark was already written and is skipped. A batch whose first sequence is
+// above the order key cannot hold one (every call mark is at most the order
+// key), so a live batch costs no per-call lookup; a replayed one reads each
+// call's mark once, before any write. Per-call marks stay the dedupe of
+// record: a segment moved back from quarantine long after is written for the
+// calls that have nothing newer. Batches are applied whole, so a call's
+// entries in a replayed batch are normally all new or all written; if the
+// mark falls inside them (a segment replayed with another BatchSize) the
+// script refuses with PARTIAL before writing and the writer sends those
+// entries one per call.
 //
-// KEYS: [1] stream, then per entry: dedupe hash, summary hash (the dedupe key
-// again when summaries are off, so every key stays in the shard's slot).
-// ARGV: [1] MAXLEN (approximate), [2] dedupe TTL s, [3] summary TTL s, then
-// per entry: writer, seq, nfields, fields..., nset, set pairs...,
-// path-append node, is-error "1"/"0", has-summary "1"/"0".
+// A call's dedupe hash gets its TTL when a writer's first mark goes in, not
+// again with every batch (one command per call and batch less): the marks
+// of a call live DedupeTTL from its first entry by that writer.
+//
+// Summaries come merged per call (batchEncoder): one HSET of the fields the
+// batch's entries set (later entries win, as with one HSET each), the path
+// read only when nodes are appended to the stored one, one HINCRBY of
+// events, one EXPIRE.
+//
+// KEYS: [1] stream, [2] order key of the writer, then per call: dedupe hash,
+// summary hash (the dedupe hash again when summaries are off).
+// ARGV: [1] MAXLEN (approximate), [2] dedupe TTL s, [3] summary TTL s,
+// [4] writer, [5] prev ("" = no order check), [6] summaries "1"/"0",
+// [7] the batch (MessagePack, see batchEncoder; absent = a probe).
 // Returns {written, duplicates}.
 const writeScript = `
 local stream = KEYS[1]
+local okey = KEYS[2]
+local payload = ARGV[7]
+if payload == nil or payload == '' then return {0, 0} end
 local maxlen = ARGV[1]
-local dttl = tonumber(ARGV[2])
-local sttl = tonumber(ARGV[3])
-local a = 4
-local k = 2
+local dttl = ARGV[2]
+local sttl = ARGV[3]
+local writer = ARGV[4]
+local prev = ARGV[5]
+local hassum = ARGV[6] == '1'
+local batch = cmsgpack.unpack(payload)
+local ents = batch[1]
+local calls = batch[2]
+local lastS = redis.call('GET', okey)
+local last = tonumber(lastS or '0')
+if prev ~= '' and last < tonumber(prev) then
+  return redis.error_reply('OUTOFORDER calllog: batch of ' .. writer .. ' follows ' .. prev .. ', Redis has ' .. tostring(lastS))
+end
+local skip = {}
+-- No order key (a new writer, or the key lost): look every call's mark up.
+if not (lastS and tonumber(batch[3]) > last) then
+  for ci = 1, #calls do
+    local c = calls[ci]
+    local m = tonumber(redis.call('HGET', KEYS[1 + 2 * ci], writer) or '-1')
+    if m >= tonumber(c[1]) then
+      skip[ci] = true
+    elseif m >= tonumber(c[2]) then
+      return redis.error_reply('PARTIAL calllog: a call of the batch is partly written already')
+    end
+  end
+end
 local written = 0
 local dup = 0
--- Per batch, not per entry: each dedupe mark is read once, written and
--- expired once at the end; each summary gets one HINCRBY and one EXPIRE.
-local marks = {}
-local markOrder = {}
-local events = {}
-local sumOrder = {}
-while a <= #ARGV do
-  local dkey = KEYS[k]
-  local skey = KEYS[k + 1]
-  k = k + 2
-  local writer = ARGV[a]
-  local seqs = ARGV[a + 1]
-  local seq = tonumber(seqs)
-  local nf = tonumber(ARGV[a + 2])
-  local fstart = a + 3
-  a = fstart + nf
-  local ns = tonumber(ARGV[a])
-  local sstart = a + 1
-  a = sstart + ns
-  local node = ARGV[a]
-  local iserr = ARGV[a + 1]
-  local hassum = ARGV[a + 2]
-  a = a + 3
-  local mk = dkey .. '\n' .. writer
-  local m = marks[mk]
-  if m == nil then
-    local last = redis.call('HGET', dkey, writer)
-    m = {key = dkey, writer = writer, seq = tonumber(last or '-1'), seqs = nil}
-    marks[mk] = m
-    markOrder[#markOrder + 1] = mk
-  end
-  if m.seq >= seq then
+for i = 1, #ents do
+  local e = ents[i]
+  if skip[e[1]] then
     dup = dup + 1
   else
-    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ARGV, fstart, fstart + nf - 1))
-    m.seq = seq
-    m.seqs = seqs
-    if hassum == '1' then
-      if ns > 0 then redis.call('HSET', skey, unpack(ARGV, sstart, sstart + ns - 1)) end
-      if events[skey] == nil then
-        events[skey] = 0
-        sumOrder[#sumOrder + 1] = skey
-      end
-      events[skey] = events[skey] + 1
-      if node ~= '' then
-        local p = redis.call('HGET', skey, 'path')
-        if p and p ~= '' then p = p .. '>' .. node else p = node end
-        redis.call('HSET', skey, 'path', p)
-      end
-      if iserr == '1' then redis.call('HINCRBY', skey, 'errors', 1) end
-    end
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(e[2]))
     written = written + 1
   end
 end
-for _, mk in ipairs(markOrder) do
-  local m = marks[mk]
-  if m.seqs ~= nil then
-    redis.call('HSET', m.key, m.writer, m.seqs)
-    redis.call('EXPIRE', m.key, dttl)
+for ci = 1, #calls do
+  if not skip[ci] then
+    local c = calls[ci]
+    local dkey = KEYS[1 + 2 * ci]
+    if redis.call('HSET', dkey, writer, c[1]) == 1 then redis.call('EXPIRE', dkey, dttl) end
+    if hassum then
+      local skey = KEYS[2 + 2 * ci]
+      local set = c[3]
+      if c[4] ~= '' then
+        local p = redis.call('HGET', skey, 'path')
+        if p and p ~= '' then p = p .. '>' .. c[4] else p = c[4] end
+        set[#set + 1] = 'path'
+        set[#set + 1] = p
+      end
+      if #set > 0 then redis.call('HSET', skey, unpack(set)) end
+      redis.call('HINCRBY', skey, 'events', c[5])
+      if c[6] > 0 then redis.call('HINCRBY', skey, 'errors', c[6]) end
+      redis.call('EXPIRE', skey, sttl)
+    end
   end
 end
-for _, skey in ipairs(sumOrder) do
-  redis.call('HINCRBY', skey, 'events', events[skey])
-  redis.call('EXPIRE', skey, sttl)
+if written > 0 and tonumber(batch[4]) > last then
+  redis.call('SET', okey, batch[4], 'EX', dttl)
 end
 return {written, dup}
 `

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,12 +37,19 @@ type shardWriter struct {
 	seq      uint64
 	spooling bool // entries go to the spool, behind what is already there
 	closed   bool
-	marked   uint64 // highest own sequence known to be in Redis (goroutine only)
 	spilled  uint64 // highest sequence the spiller has handed to the spool
 	// spilledCh is closed (and replaced) after every spill, waking Appends.
 	spilledCh chan struct{}
 
+	// acked is the highest own sequence known to be in Redis. The mark file
+	// gets it only when it matters (see setMark): before own records are
+	// spooled and while the shard spools.
+	acked atomic.Uint64
+
 	expect map[string]uint64 // next sequence expected per earlier writer, for gap counts (goroutine only)
+	encs   encoders          // the goroutine's batch encoders
+
+	full chan struct{} // cap 1: "the queue holds a batch", ends the coalescing wait
 
 	wake      chan struct{} // cap 1: "something to do"
 	spillWake chan struct{} // cap 1: "the spooling queue has something"
@@ -59,6 +67,7 @@ func (s *shardWriter) start() {
 	s.stopping = make(chan struct{})
 	s.runCtx, s.stopRun = context.WithCancel(context.Background())
 	s.wake = make(chan struct{}, 1)
+	s.full = make(chan struct{}, 1)
 	s.closing = make(chan context.Context)
 	s.done = make(chan struct{})
 	s.result = make(chan error, 1)
@@ -122,8 +131,14 @@ func (s *shardWriter) append(e *Entry) {
 	s.seq++
 	seq := s.seq
 	s.queue = append(s.queue, newRecord(s.id, seq, *e))
-	if !s.spooling && len(s.queue) <= s.w.cfg.QueueSize {
+	if n := len(s.queue); !s.spooling && n <= s.w.cfg.QueueSize {
 		s.mu.Unlock()
+		if n == s.fullAt() {
+			select {
+			case s.full <- struct{}{}:
+			default:
+			}
+		}
 		s.signal()
 		return
 	}
@@ -137,6 +152,10 @@ func (s *shardWriter) append(e *Entry) {
 	}
 	s.waitSpilled(seq)
 }
+
+// fullAt is the queue length that ends the goroutine's coalescing wait: a
+// whole batch (or a whole queue, if that is smaller).
+func (s *shardWriter) fullAt() int { return min(s.w.cfg.BatchSize, s.w.cfg.QueueSize) }
 
 // spoolWaitBound bounds how long Append waits for the spiller: a disk slower
 // than that costs the guarantee for those entries (they are written moments
@@ -194,6 +213,7 @@ func (s *shardWriter) flushQueueToSpool() {
 	batch := s.queue
 	s.queue = s.newQueue()
 	s.mu.Unlock()
+	s.markBeforeSpoolLocked()
 	s.spoolBatchLocked(batch)
 	s.mu.Lock()
 	s.spilled = batch[len(batch)-1].Seq // on failure too: the loss is counted, nobody waits for it
@@ -251,6 +271,9 @@ func (s *shardWriter) run() {
 	var nextProbe time.Time // zero: probe at once when spooling
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
 	for {
 		var wait <-chan time.Time
 		if s.isSpooling() && s.w.client != nil {
@@ -265,8 +288,45 @@ func (s *shardWriter) run() {
 			return
 		}
 		timer.Stop()
+		if ctx, closing := s.coalesce(linger); closing {
+			s.result <- s.finish(ctx)
+			return
+		}
 		nextProbe = s.cycle(nextProbe)
 	}
+}
+
+// coalesce waits, before a live write of less than a batch, up to
+// Config.FlushDelay for more entries: at a moderate rate every few entries
+// were their own round trip (a script call, a write and a read syscall, the
+// client's allocations), most of the writer's CPU. The wait ends early when
+// the queue holds a batch, and at once for Close (closing is then true and
+// ctx is Close's); Append never waits for it.
+func (s *shardWriter) coalesce(linger *time.Timer) (ctx context.Context, closing bool) {
+	d := s.w.cfg.FlushDelay
+	if d <= 0 || s.w.client == nil {
+		return nil, false
+	}
+	select {
+	case <-s.full: // a stale "full" from the last round
+	default:
+	}
+	s.mu.Lock()
+	wait := !s.spooling && len(s.queue) > 0 && len(s.queue) < s.fullAt()
+	s.mu.Unlock()
+	if !wait {
+		return nil, false
+	}
+	linger.Reset(d)
+	defer linger.Stop()
+	select {
+	case <-linger.C:
+	case <-s.full:
+	case <-s.stopping:
+	case ctx := <-s.closing:
+		return ctx, true
+	}
+	return nil, false
 }
 
 // cycle does one round of work and returns when to probe Redis next.
@@ -318,13 +378,31 @@ func (s *shardWriter) drainToSpool() {
 	}
 }
 
-// setMark records progress for the gap count of the next start.
+// setMark records that every own entry up to seq is in Redis. The mark file
+// is only read for the gap count of the next start, which compares it with
+// the sequences in the segments this writer leaves: it must be current
+// whenever an own record reaches a segment, never otherwise. So it is
+// written here only while the shard spools, and before any own record is
+// spooled (markBeforeSpool), not once per batch: that pwrite per batch was
+// a good part of the writer's syscalls at a moderate rate.
 func (s *shardWriter) setMark(seq uint64) {
-	if seq <= s.marked {
+	if seq <= s.acked.Load() {
 		return
 	}
-	s.marked = seq
-	if err := s.spool.setMark(s.id, seq); err != nil {
+	s.acked.Store(seq)
+	if s.isSpooling() {
+		s.writeMark(s.spool.setMark(s.id, seq))
+	}
+}
+
+// markBeforeSpoolLocked writes the mark (the caller holds spool.mu) before
+// own records go to the spool.
+func (s *shardWriter) markBeforeSpoolLocked() {
+	s.writeMark(s.spool.setMarkLocked(s.id, s.acked.Load()))
+}
+
+func (s *shardWriter) writeMark(err error) {
+	if err != nil {
 		s.w.stats.spoolErrors.Add(1)
 		s.logger.Warn("calllog: mark file not written (a restart may count a false gap)", "err", err)
 	}
@@ -333,29 +411,37 @@ func (s *shardWriter) setMark(seq uint64) {
 // writeLive sends queued entries to Redis. On failure the unsent rest (from
 // the failed chunk on) becomes a closed spool segment and the shard switches
 // to spooling.
+//
+// Several batches go in one pipelined round trip; the script refuses each
+// unless the one before it was applied, so what Redis acknowledged is a
+// prefix of batch and everything after it is spooled, in order.
 func (s *shardWriter) writeLive(ctx context.Context, batch []record) error {
-	for start := 0; start < len(batch); start += s.w.cfg.BatchSize {
-		chunk := batch[start:min(start+s.w.cfg.BatchSize, len(batch))]
-		written, dup, err := s.w.write(ctx, chunk)
-		s.w.stats.written.Add(uint64(written))
-		s.w.stats.duplicates.Add(uint64(dup))
-		if err == nil {
-			s.setMark(chunk[len(chunk)-1].Seq)
-			continue
-		}
-		rest := batch[start:]
-		s.w.stats.redisErrors.Add(1)
-		s.w.noteRedisError(err)
-		s.logger.Warn("calllog: Redis write failed; spooling this shard", "entries", len(rest), "err", err)
-		s.mu.Lock()
-		s.spooling = true
-		s.mu.Unlock()
-		kept, serr := s.spool.writeClosed(rest)
-		s.spooled(rest[:kept], nil)
-		s.spooled(rest[kept:], serr)
-		return err
+	if len(batch) == 0 {
+		return nil
 	}
-	return nil
+	acked, written, dup, err := s.w.writeChunks(ctx, &s.encs, s.index, batch, s.w.cfg.BatchSize)
+	s.w.stats.written.Add(uint64(written))
+	s.w.stats.duplicates.Add(uint64(dup))
+	if acked > 0 {
+		s.setMark(batch[acked-1].Seq)
+	}
+	if err == nil {
+		return nil
+	}
+	rest := batch[acked:]
+	s.w.stats.redisErrors.Add(1)
+	s.w.noteRedisError(err)
+	s.logger.Warn("calllog: Redis write failed; spooling this shard", "entries", len(rest), "err", err)
+	s.spool.mu.Lock()
+	s.markBeforeSpoolLocked()
+	s.spool.mu.Unlock()
+	s.mu.Lock()
+	s.spooling = true
+	s.mu.Unlock()
+	kept, serr := s.spool.writeClosed(rest)
+	s.spooled(rest[:kept], nil)
+	s.spooled(rest[kept:], serr)
+	return err
 }
 
 // replay writes the owned closed segments to Redis in order, then switches
@@ -442,7 +528,7 @@ func (s *shardWriter) replaySegment(ctx context.Context, name string) error {
 	s.countGaps(name, recs)
 	for start := 0; start < len(recs); start += s.w.cfg.BatchSize {
 		chunk := recs[start:min(start+s.w.cfg.BatchSize, len(recs))]
-		written, dup, err := s.w.write(ctx, chunk)
+		written, dup, err := s.w.write(ctx, &s.encs, chunk)
 		s.w.stats.written.Add(uint64(written))
 		s.w.stats.duplicates.Add(uint64(dup))
 		if err != nil {
@@ -509,8 +595,7 @@ func (s *shardWriter) countGaps(name string, recs []record) {
 func (s *shardWriter) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.w.cfg.WriteTimeout)
 	defer cancel()
-	_, _, err := s.w.eval(ctx, s.index, nil)
-	return err
+	return s.w.eval(ctx, s.index)
 }
 
 var errReplayAborted = errors.New("calllog: replay stopped for Close")

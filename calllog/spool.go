@@ -70,6 +70,7 @@ type spool struct {
 	counts        map[string]int  // records in the segments this writer wrote
 	skip          map[string]bool // unreadable segments that could not be moved aside
 	mark          *os.File        // owner's mark file, opened on first setMark
+	markSeq       uint64          // what the owner's mark file says
 }
 
 func openSpool(dir, owner string, owns func(string) bool, segmentBytes int64, logger *slog.Logger, stats *counters) (*spool, error) {
@@ -402,15 +403,27 @@ func (s *spool) ownCount(name string) (int, bool) {
 }
 
 // setMark records that every entry of writer id up to seq is in Redis. The
-// owner's mark file stays open (one pwrite per batch, no fsync: it must
+// owner's mark file stays open (one pwrite when it changes, no fsync: it must
 // survive a process crash, not a power loss).
 func (s *spool) setMark(id string, seq uint64) error {
-	line := fmt.Sprintf("%020d\n", seq)
 	if id != s.owner {
+		line := fmt.Sprintf("%020d\n", seq)
 		return os.WriteFile(filepath.Join(s.dir, id+markExt), []byte(line), 0o644)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.setMarkLocked(id, seq)
+}
+
+// setMarkLocked is setMark of the owner's mark with s.mu held; it writes
+// nothing when the file already says seq or more.
+func (s *spool) setMarkLocked(id string, seq uint64) error {
+	if id != s.owner {
+		return fmt.Errorf("calllog: setMarkLocked for writer %s, not the owner", id)
+	}
+	if seq <= s.markSeq {
+		return nil
+	}
 	if s.mark == nil {
 		f, err := os.OpenFile(filepath.Join(s.dir, id+markExt), os.O_CREATE|os.O_WRONLY, 0o644)
 		if err != nil {
@@ -418,9 +431,10 @@ func (s *spool) setMark(id string, seq uint64) error {
 		}
 		s.mark = f
 	}
-	if _, err := s.mark.WriteAt([]byte(line), 0); err != nil {
+	if _, err := s.mark.WriteAt(fmt.Appendf(nil, "%020d\n", seq), 0); err != nil {
 		return fmt.Errorf("calllog: write mark file: %w", err)
 	}
+	s.markSeq = seq
 	return nil
 }
 
