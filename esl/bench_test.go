@@ -82,12 +82,14 @@ func BenchmarkParseExecuteCompleteJSON(b *testing.B) {
 // parseOne frames and parses one whole message held in frame, the way the
 // Reader does once the bytes are buffered (no io.Reader plumbing measured).
 func parseOne(frame []byte) (*Message, int, error) {
-	hdrEnd := bytes.Index(frame, []byte("\n\n")) + 2
-	n, err := scanContentLength(frame[:hdrEnd])
+	hdrEnd := headerEnd(frame)
+	var pre [preSlots][2]uint32
+	oh, err := scanOuter(frame[:hdrEnd], pre[:])
 	if err != nil {
 		return nil, 0, err
 	}
-	m, err := parseFrame(frame[:hdrEnd+n], hdrEnd)
+	n := oh.bodyLen
+	m, err := parseScanned(frame[:hdrEnd+n], hdrEnd, pre[:], oh)
 	return m, hdrEnd + n, err
 }
 

@@ -3,7 +3,6 @@ package esl
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 )
 
@@ -60,30 +59,118 @@ func parseFrame(frame []byte, hdrLen int) (*Message, error) {
 // parseFrameWith is parseFrame with the scratch index pre (any length:
 // tests use short ones to take the paths a long frame takes).
 func parseFrameWith(frame []byte, hdrLen int, pre [][2]uint32) (*Message, error) {
-	hdr := frame[:hdrLen]
+	oh, err := scanOuter(frame[:hdrLen], pre)
+	if err != nil {
+		return nil, err
+	}
+	return parseScanned(frame, hdrLen, pre, oh)
+}
+
+// headerEnd returns the offset just past the first empty line in b (the
+// end of a header block), or -1. It is bytes.Index(b, "\n\n") + 2 without
+// the two-byte compare call at every line end.
+func headerEnd(b []byte) int {
+	for p := 0; p < len(b); {
+		nl := bytes.IndexByte(b[p:], '\n')
+		if nl < 0 {
+			break
+		}
+		p += nl + 1
+		if p < len(b) && b[p] == '\n' {
+			return p + 1
+		}
+	}
+	return -1
+}
+
+// outerHeader is what scanOuter finds in one pass over an outer header
+// block: the Reader needs the Content-Length before it has the body, the
+// parse the index and the Content-Type after.
+type outerHeader struct {
+	n       uint32    // header lines recorded in the scratch index
+	full    bool      // more lines than the scratch index holds (n is 0)
+	cmdLen  uint32    // length of a leading command line
+	ct      [2]uint32 // the first Content-Type value (empty if none)
+	bodyLen int       // the first Content-Length (0 if none)
+}
+
+// scanOuter checks and indexes the outer header block hdr (ending with its
+// blank line) into slots, and finds the Content-Type and Content-Length:
+// the one pass over it.
+func scanOuter(hdr []byte, slots [][2]uint32) (outerHeader, error) {
+	var oh outerHeader
+	end := uint32(len(hdr))
+	pos := uint32(0)
+	// A client command ("sendmsg", "api status") starts with a line that has
+	// no colon: keep it aside so fakes and tests can parse what we send.
+	if nl := bytes.IndexByte(hdr, '\n'); nl > 0 && isCommandLine(hdr[:nl]) {
+		oh.cmdLen = uint32(nl)
+		pos = uint32(nl) + 1
+	}
+	haveCT, haveCL := false, false
+	for pos < end {
+		le := end
+		if nl := bytes.IndexByte(hdr[pos:], '\n'); nl >= 0 {
+			le = pos + uint32(nl)
+		}
+		if le == pos { // blank line: end of the header block
+			break
+		}
+		colon := bytes.IndexByte(hdr[pos:le], ':')
+		if colon <= 0 {
+			return oh, fmt.Errorf("%w: header line without name: %.40q", ErrMalformed, hdr[pos:le])
+		}
+		if !oh.full {
+			if oh.n == uint32(len(slots)) {
+				oh.full, oh.n = true, 0
+			} else {
+				slots[oh.n] = [2]uint32{pos, le}
+				oh.n++
+			}
+		}
+		// FreeSWITCH spells the names so: the exact compare is two word
+		// compares, the folding loop one per byte.
+		switch name := hdr[pos : pos+uint32(colon)]; {
+		case colon == len("content-type") && !haveCT &&
+			(string(name) == "Content-Type" || equalFoldASCII(name, "content-type")):
+			vs, ve := lineValue(hdr, pos+uint32(colon), le)
+			oh.ct, haveCT = [2]uint32{vs, ve}, true
+		case colon == len("content-length") && !haveCL &&
+			(string(name) == "Content-Length" || equalFoldASCII(name, "content-length")):
+			vs, ve := lineValue(hdr, pos+uint32(colon), le)
+			l, err := parseLength(hdr[vs:ve])
+			if err != nil {
+				return oh, err
+			}
+			oh.bodyLen, haveCL = l, true
+		}
+		pos = le + 1
+	}
+	return oh, nil
+}
+
+// parseScanned is parseFrame once scanOuter has been over the header
+// block, recording it in pre.
+func parseScanned(frame []byte, hdrLen int, pre [][2]uint32, oh outerHeader) (*Message, error) {
+	if oh.full { // more header lines than pre holds (a big connect reply)
+		pre = make([][2]uint32, bytes.Count(frame[:hdrLen], []byte{'\n'}))
+		var err error
+		if oh, err = scanOuter(frame[:hdrLen], pre); err != nil {
+			return nil, err // cannot happen: it was scanned once
+		}
+	}
 	// Until the copy, m.buf is the frame itself: noteHot reads the lines
 	// through it, at the offsets they keep in the copy.
 	m := &Message{
 		buf:       frame,
 		frameLen:  uint32(len(frame)),
 		bodyStart: uint32(hdrLen),
+		cmdLen:    oh.cmdLen,
+		nOuter:    oh.n,
+		nFields:   oh.n,
 	}
-	// A client command ("sendmsg", "api status") starts with a line that has
-	// no colon: keep it aside so fakes and tests can parse what we send.
-	first := uint32(0)
-	if nl := bytes.IndexByte(hdr, '\n'); nl > 0 && isCommandLine(hdr[:nl]) {
-		m.cmdLen = uint32(nl)
-		first = uint32(nl) + 1
-	}
-	nOuter, ct, err := indexOuter(hdr, first, pre)
-	if errors.Is(err, errScratchFull) { // more header lines than pre holds (a big connect reply)
-		return parseFrameWith(frame, hdrLen, make([][2]uint32, bytes.Count(hdr, []byte{'\n'})))
-	}
-	if err != nil {
-		return nil, err
-	}
-	m.nOuter, m.nFields = nOuter, nOuter
-	m.kind, m.format = contentKind(ct)
+	m.kind, m.format = contentKind(frame[oh.ct[0]:oh.ct[1]])
+	nOuter := oh.n
 	switch m.format {
 	case FormatPlain:
 		if err := m.indexPlain(pre); err != nil {
@@ -105,9 +192,6 @@ func parseFrameWith(frame []byte, hdrLen int, pre [][2]uint32) (*Message, error)
 	return m, nil
 }
 
-// errScratchFull: the scratch index is full (see preSlots).
-var errScratchFull = errors.New("scratch index full")
-
 // allocIndex gives m its own buffer: a copy of the frame (m.buf until now)
 // followed by room for slots index slots, the first ones copied from pre.
 func (m *Message) allocIndex(slots int, pre [][2]uint32) {
@@ -115,39 +199,6 @@ func (m *Message) allocIndex(slots int, pre [][2]uint32) {
 	m.buf = newBuffer(m.buf[:m.frameLen], idxOff-int(m.frameLen)+slotSize*slots)
 	m.idxOff = uint32(idxOff)
 	copy(m.slots(), pre)
-}
-
-// indexOuter records the outer header lines of hdr from pos on (hdr ends
-// with the blank line) in slots, checking that each has a name, and finds
-// the first Content-Type value among them (the outbound connect reply has
-// it near the end of ~100 channel headers; nil if absent). It returns
-// errScratchFull when slots cannot hold the lines.
-func indexOuter(hdr []byte, pos uint32, slots [][2]uint32) (n uint32, ct []byte, err error) {
-	end := uint32(len(hdr))
-	for pos < end {
-		le := end
-		if nl := bytes.IndexByte(hdr[pos:], '\n'); nl >= 0 {
-			le = pos + uint32(nl)
-		}
-		if le == pos { // blank line: end of the header block
-			break
-		}
-		colon := bytes.IndexByte(hdr[pos:le], ':')
-		if colon <= 0 {
-			return 0, nil, fmt.Errorf("%w: header line without name: %.40q", ErrMalformed, hdr[pos:le])
-		}
-		if n == uint32(len(slots)) {
-			return 0, nil, errScratchFull
-		}
-		slots[n] = [2]uint32{pos, le}
-		n++
-		if ct == nil && colon == len("content-type") && equalFoldASCII(hdr[pos:pos+uint32(colon)], "content-type") {
-			vs, ve := lineValue(hdr, pos+uint32(colon), le)
-			ct = hdr[vs:ve:ve]
-		}
-		pos = le + 1
-	}
-	return n, ct, nil
 }
 
 // newBuffer returns a new slice holding frame followed by extra bytes of
@@ -173,12 +224,14 @@ func newBuffer(frame []byte, extra int) []byte {
 // second[j] (folded). words[2j] and words[2j+1] are the prefixes starting
 // with that letter (the same one twice when there is one).
 // index_amd64.s reads the struct by offsets: first at 0, second at 256,
-// fold at 264, words at 272.
+// fold at 264, words at 272, avx2 at 384. avx2 tells it to use AVX2 (the
+// CPU has it); it rides here because the filter is passed to every scan.
 type hotFilter struct {
 	first  [256]uint8
 	second [8]uint8
 	fold   uint64
 	words  [14]uint64
+	avx2   bool
 }
 
 // hotLines is the filter of the hot headers; TestHotFilter checks it
@@ -186,7 +239,7 @@ type hotFilter struct {
 var hotLines = newHotFilter()
 
 func newHotFilter() *hotFilter {
-	f := &hotFilter{fold: foldWord}
+	f := &hotFilter{fold: foldWord, avx2: cpuAVX2()}
 	j := uint8(0)
 	for _, w := range hotPrefixes {
 		c := byte(w) // the first byte, lowercase

@@ -7,3 +7,6 @@ package esl
 //
 //go:noescape
 func scanEventLines(b []byte, pos int, slots [][2]uint32, i int, f *hotFilter, cand []uint32) (ni, p, ncand, stop int)
+
+// cpuAVX2 reports whether scanEventLines may use AVX2 (index_amd64.s).
+func cpuAVX2() bool

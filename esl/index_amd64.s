@@ -3,10 +3,10 @@
 // func scanEventLines(b []byte, pos int, slots [][2]uint32, i int, f *hotFilter, cand []uint32) (ni, p, ncand, stop int)
 //
 // See scanEventLinesGeneric (index.go) for the contract; this is the same
-// loop with the line ends found 64 bytes at a time (SSE2, which every
-// amd64 has: four 16-byte compares make one 64-bit mask), then 16 at a
-// time, then a byte at a time for the last few; every set bit of the mask
-// is one line.
+// loop with the line ends found 64 bytes at a time (two 32-byte AVX2
+// compares when f.avx2, else four 16-byte SSE2 ones, which every amd64
+// has, make one 64-bit mask), then 16 at a time, then a byte at a time for
+// the last few; every set bit of the mask is one line.
 //
 // Registers: SI b, BX len(b), DX start of the current block, R12 its
 // length, R8 start of the current line, DI slots, AX next slot, R9 f,
@@ -26,11 +26,30 @@ TEXT ·scanEventLines(SB), NOSPLIT, $0-128
 	MOVQ $0x0a0a0a0a0a0a0a0a, R11
 	MOVQ R11, X0
 	PUNPCKLQDQ X0, X0
+	CMPB 384(R9), $0
+	JEQ block64
+	VPBROADCASTB X0, Y0
 
 block64:
 	LEAQ 64(DX), R11
 	CMPQ R11, BX
 	JA block16
+	CMPB 384(R9), $0
+	JEQ sse64
+	VMOVDQU (SI)(DX*1), Y1
+	VMOVDQU 32(SI)(DX*1), Y2
+	VPCMPEQB Y0, Y1, Y1
+	VPCMPEQB Y0, Y2, Y2
+	VPMOVMSKB Y1, R13
+	VPMOVMSKB Y2, R11
+	SHLQ $32, R11
+	ORQ R11, R13
+	MOVL $64, R12
+	JNZ bits
+	ADDQ $64, DX
+	JMP block64
+
+sse64:
 	MOVOU (SI)(DX*1), X1
 	MOVOU 16(SI)(DX*1), X2
 	MOVOU 32(SI)(DX*1), X3
@@ -55,6 +74,11 @@ block64:
 	JMP block64
 
 block16:
+	// Past the 256-bit loop for good (DX only grows): clear the upper
+	// halves before the 128-bit code, as every exit does.
+	CMPB 384(R9), $0
+	JEQ 2(PC)
+	VZEROUPPER
 	LEAQ 16(DX), R11
 	CMPQ R11, BX
 	JA tail
@@ -139,19 +163,61 @@ nextline:
 	JMP block64
 
 blank:
+	CMPB 384(R9), $0
+	JEQ 2(PC)
+	VZEROUPPER
 	MOVQ AX, ni+96(FP)
 	MOVQ R8, p+104(FP)
 	MOVQ $1, stop+120(FP)
 	RET
 
 full:
+	CMPB 384(R9), $0
+	JEQ 2(PC)
+	VZEROUPPER
 	MOVQ AX, ni+96(FP)
 	MOVQ R8, p+104(FP)
 	MOVQ $2, stop+120(FP)
 	RET
 
 end:
+	CMPB 384(R9), $0
+	JEQ 2(PC)
+	VZEROUPPER
 	MOVQ AX, ni+96(FP)
 	MOVQ R8, p+104(FP)
 	MOVQ $0, stop+120(FP)
+	RET
+
+// func cpuAVX2() bool
+//
+// Whether the CPU has AVX2 and the OS saves the YMM registers (CPUID
+// leaf 1: OSXSAVE and AVX; XCR0: XMM and YMM state; leaf 7: AVX2).
+TEXT ·cpuAVX2(SB), NOSPLIT, $0-1
+	XORL AX, AX
+	XORL CX, CX
+	CPUID
+	CMPL AX, $7
+	JB noavx2
+	MOVL $1, AX
+	XORL CX, CX
+	CPUID
+	ANDL $0x18000000, CX
+	CMPL CX, $0x18000000
+	JNE noavx2
+	XORL CX, CX
+	XGETBV
+	ANDL $6, AX
+	CMPL AX, $6
+	JNE noavx2
+	MOVL $7, AX
+	XORL CX, CX
+	CPUID
+	BTL $5, BX
+	JCC noavx2
+	MOVB $1, ret+0(FP)
+	RET
+
+noavx2:
+	MOVB $0, ret+0(FP)
 	RET

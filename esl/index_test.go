@@ -16,8 +16,8 @@ import (
 
 func TestHotFilter(t *testing.T) {
 	var f hotFilter
-	if o := [3]uintptr{unsafe.Offsetof(f.second), unsafe.Offsetof(f.fold), unsafe.Offsetof(f.words)}; o != [3]uintptr{256, 264, 272} {
-		t.Fatalf("hotFilter field offsets %v; index_amd64.s reads 256, 264, 272", o)
+	if o := [4]uintptr{unsafe.Offsetof(f.second), unsafe.Offsetof(f.fold), unsafe.Offsetof(f.words), unsafe.Offsetof(f.avx2)}; o != [4]uintptr{256, 264, 272, 384} {
+		t.Fatalf("hotFilter field offsets %v; index_amd64.s reads 256, 264, 272, 384", o)
 	}
 	lines := []string{"Event-Name: x", "event-subclass: y", "EVENT-SEQUENCE: 1", "Event-Date-GMT: z",
 		"Application-UUID: u", "Hangup-Cause: NORMAL", "Channel-Name: x", "Unique-ID: z", "Job-UUID: j",
@@ -39,20 +39,29 @@ func TestHotFilter(t *testing.T) {
 	}
 }
 
-// checkScanEventLines runs scanEventLines and scanEventLinesGeneric on the
-// same input and fails on any difference, in results or in what they wrote.
+// checkScanEventLines runs scanEventLines, with AVX2 where the CPU has it
+// and without, and scanEventLinesGeneric on the same input and fails on
+// any difference, in results or in what they wrote.
 func checkScanEventLines(t *testing.T, b []byte, pos, nslots, i, ncand int) {
+	t.Helper()
+	noAVX2 := *hotLines
+	noAVX2.avx2 = false
+	checkScanEventLinesWith(t, b, pos, nslots, i, ncand, hotLines)
+	checkScanEventLinesWith(t, b, pos, nslots, i, ncand, &noAVX2)
+}
+
+func checkScanEventLinesWith(t *testing.T, b []byte, pos, nslots, i, ncand int, f *hotFilter) {
 	t.Helper()
 	s1, s2 := make([][2]uint32, nslots), make([][2]uint32, nslots)
 	c1, c2 := make([]uint32, ncand), make([]uint32, ncand)
-	n1, p1, k1, st1 := scanEventLines(b, pos, s1, i, hotLines, c1)
-	n2, p2, k2, st2 := scanEventLinesGeneric(b, pos, s2, i, hotLines, c2)
+	n1, p1, k1, st1 := scanEventLines(b, pos, s1, i, f, c1)
+	n2, p2, k2, st2 := scanEventLinesGeneric(b, pos, s2, i, f, c2)
 	if n1 != n2 || p1 != p2 || k1 != k2 || st1 != st2 {
-		t.Fatalf("%q from %d, %d slots from %d, %d cand: asm (%d %d %d %d), generic (%d %d %d %d)",
-			b, pos, nslots, i, ncand, n1, p1, k1, st1, n2, p2, k2, st2)
+		t.Fatalf("%q from %d, %d slots from %d, %d cand, avx2 %v: asm (%d %d %d %d), generic (%d %d %d %d)",
+			b, pos, nslots, i, ncand, f.avx2, n1, p1, k1, st1, n2, p2, k2, st2)
 	}
 	if !slices.Equal(s1[:n1], s2[:n2]) || !slices.Equal(c1[:k1], c2[:k2]) {
-		t.Fatalf("%q from %d: asm wrote %v %v, generic %v %v", b, pos, s1[:n1], c1[:k1], s2[:n2], c2[:k2])
+		t.Fatalf("%q from %d, avx2 %v: asm wrote %v %v, generic %v %v", b, pos, f.avx2, s1[:n1], c1[:k1], s2[:n2], c2[:k2])
 	}
 }
 

@@ -1,7 +1,6 @@
 package esl
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -84,8 +83,8 @@ func (r *Reader) readMessage() (*Message, error) {
 		}
 		if r.start < r.end {
 			from := r.start + max(r.scanned-1, 0)
-			if i := bytes.Index(r.buf[from:r.end], []byte("\n\n")); i >= 0 {
-				hdrEnd = from + i + 2 - r.start
+			if i := headerEnd(r.buf[from:r.end]); i >= 0 {
+				hdrEnd = from + i - r.start
 				r.scanned = 0
 				break
 			}
@@ -101,10 +100,15 @@ func (r *Reader) readMessage() (*Message, error) {
 			return nil, r.eofErr(err)
 		}
 	}
-	bodyLen, err := scanContentLength(r.buf[r.start : r.start+hdrEnd])
+	// One pass over the header block finds the Content-Length and indexes
+	// the lines into pre, for the parse once the body is in: offsets from
+	// the frame's start, which stay right when fill moves the bytes.
+	var pre [preSlots][2]uint32
+	oh, err := scanOuter(r.buf[r.start:r.start+hdrEnd], pre[:])
 	if err != nil {
 		return nil, err
 	}
+	bodyLen := oh.bodyLen
 	total := hdrEnd + bodyLen
 	if bodyLen > r.maxFrame || total > r.maxFrame {
 		return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrFrameTooLarge, total, r.maxFrame)
@@ -116,7 +120,7 @@ func (r *Reader) readMessage() (*Message, error) {
 	}
 	frame := r.buf[r.start : r.start+total]
 	r.start += total
-	m, err := parseFrame(frame, hdrEnd) // copies what it keeps
+	m, err := parseScanned(frame, hdrEnd, pre[:], oh) // copies what it keeps
 	r.releaseBuf()
 	return m, err
 }
@@ -184,24 +188,6 @@ func (r *Reader) makeRoom(need int) {
 	r.buf, r.start, r.end = nb, 0, n
 }
 
-// scanContentLength finds the Content-Length header in a header block
-// (ended by the blank line) without indexing it. Absent means 0.
-func scanContentLength(hdr []byte) (int, error) {
-	for len(hdr) > 0 {
-		nl := bytes.IndexByte(hdr, '\n')
-		if nl < 0 {
-			nl = len(hdr)
-		}
-		line := hdr[:nl]
-		hdr = hdr[min(nl+1, len(hdr)):]
-		const name = "content-length:"
-		if len(line) >= len(name) && equalFoldASCII(line[:len(name)], name) {
-			return parseLength(trimValue(line[len(name):]))
-		}
-	}
-	return 0, nil
-}
-
 // parseLength parses a non-negative decimal Content-Length.
 func parseLength(v []byte) (int, error) {
 	if len(v) == 0 || len(v) > 10 {
@@ -215,17 +201,6 @@ func parseLength(v []byte) (int, error) {
 		n = n*10 + int(c-'0')
 	}
 	return n, nil
-}
-
-// trimValue drops the spaces after the colon and a stray CR at the end.
-func trimValue(v []byte) []byte {
-	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-		v = v[1:]
-	}
-	if n := len(v); n > 0 && v[n-1] == '\r' {
-		v = v[:n-1]
-	}
-	return v
 }
 
 func equalFoldASCII(b []byte, lowerName string) bool {
