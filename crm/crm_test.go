@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -676,4 +677,62 @@ func TestNoGoroutineLeftAfterCancel(t *testing.T) {
 	// cancelling it can have ended the lookup's goroutine and connection.
 	transport.CloseIdleConnections()
 	goleak.VerifyNone(t, serverRunning)
+}
+
+// Issue 14: lookups reuse their connections to the CRM. A burst of
+// concurrent lookups, then another: the second opens no new connection
+// (http.DefaultTransport kept 2 idle per host, so 14 of 16 lookups of every
+// burst dialled again).
+func TestLookupsReuseConnections(t *testing.T) {
+	const burst = 16
+	var (
+		mu      sync.Mutex
+		opened  int
+		arrived = make(chan struct{}, burst)
+		release = make(chan struct{})
+	)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			mu.Lock()
+			opened++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := crm.New(crm.Config{BaseURL: srv.URL, CacheSize: -1, BreakerFailures: -1}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wave := func(n int) int {
+		var wg sync.WaitGroup
+		for i := range burst {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := c.Lookup(context.Background(), fmt.Sprintf("55510%02d%02d", n, i)); !errors.Is(err, crm.ErrNotFound) {
+					t.Errorf("lookup: %v, want crm.ErrNotFound", err)
+				}
+			}()
+		}
+		for range burst { // all in flight at once
+			<-arrived
+		}
+		for range burst {
+			release <- struct{}{}
+		}
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return opened
+	}
+	first := wave(1)
+	if second := wave(2); second != first {
+		t.Errorf("the second burst of %d lookups opened %d new connections, want 0 (first opened %d)", burst, second-first, first)
+	}
 }

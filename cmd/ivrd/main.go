@@ -130,7 +130,7 @@ func run(configPath string) error {
 	if cfg.CRM.BaseURL != "" {
 		crmCfg := cfg.CRM
 		crmCfg.Registerer = reg
-		c, err := crm.New(crmCfg, &http.Client{}, logger)
+		c, err := crm.New(crmCfg, &http.Client{Transport: crm.NewTransport()}, logger)
 		if err != nil {
 			return fmt.Errorf("crm: %w", redactErr(err))
 		}
