@@ -138,7 +138,7 @@ func run(configPath string) error {
 	}
 	var overrides ivr.OverrideStore
 	if rdb != nil {
-		overrides = redisOverrides{client: rdb}
+		overrides = newRedisOverrides(rdb)
 	}
 	engine := ivr.NewEngine(ivr.Config{
 		Flows: registry, DefaultFlow: cfg.DefaultFlow, CallLog: writer,
