@@ -122,6 +122,9 @@ type driver struct {
 	calls   []*esltest.Call // hold mode: to hang them up
 	keepAll bool
 	up      map[*callState]struct{} // calls up now, for the cut at the end
+	// callDone, when set, is called once per call after it was counted
+	// (the benchmark's bound on calls in flight).
+	callDone func()
 }
 
 func newDriver(o options, m mix, tgt target) *driver {
@@ -190,6 +193,9 @@ func (d *driver) startCall(ctx context.Context, kind string, s esltest.Script) {
 		d.dialFailed.Add(1)
 		d.noteErr(err.Error())
 		close(cs.ready)
+		if d.callDone != nil {
+			d.callDone()
+		}
 		return
 	}
 	cs.call.Store(c)
@@ -231,6 +237,9 @@ func (d *driver) startCall(ctx context.Context, kind string, s esltest.Script) {
 		}
 		if !cs.inMenu && kind != "hold" {
 			d.noMenu.Add(1)
+		}
+		if d.callDone != nil {
+			d.callDone()
 		}
 	}()
 }

@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -45,6 +46,7 @@ type options struct {
 	inprocess  bool
 	jsonOut    bool
 	memProfile string
+	cpuProfile string
 }
 
 func main() {
@@ -66,6 +68,7 @@ func main() {
 	flag.BoolVar(&o.inprocess, "inprocess", false, "run the ivr engine in this process (fake CRM, fixed clock at Wednesday 10:00 in the flow's zone) instead of dialing ivrd")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the final report as JSON on stdout")
 	flag.StringVar(&o.memProfile, "memprofile", "", "with -inprocess -mode hold: write a heap profile here while the calls are held")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the fake channels; with -inprocess the engine too) for the whole run here")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: ivrload [flags]\n\n%s\n\nflags:\n", kindHelp)
 		flag.PrintDefaults()
@@ -111,6 +114,13 @@ func run(o options) error {
 		return fmt.Errorf("-mode %q: want mix or hold", o.mode)
 	}
 
+	if o.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	tgt := target{addr: o.addr, pid: o.pid, metricsURL: o.metricsURL}
 	if o.inprocess {
 		ip, err := startInProcess(ctx, o.crmLatency)
@@ -160,6 +170,25 @@ func newCRM(latency time.Duration) *crmtest.Server {
 	srv := crmtest.NewServer(answers)
 	srv.SetDefault(crmtest.Answer{Status: 404, Body: "not found\n", ContentType: "text/plain", Delay: latency})
 	return srv
+}
+
+// startCPUProfile profiles the tool itself: on its one core the fake
+// channels, not ivrd, can be what limits a run (issue 14).
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			slog.Warn("closing the CPU profile", "err", err)
+		}
+	}, nil
 }
 
 // checkLoopback refuses targets that are not on this machine: the tool
