@@ -82,13 +82,12 @@ func BenchmarkParseExecuteCompleteJSON(b *testing.B) {
 // parseOne frames and parses one whole message held in frame, the way the
 // Reader does once the bytes are buffered (no io.Reader plumbing measured).
 func parseOne(frame []byte) (*Message, int, error) {
-	hdrEnd := headerEnd(frame)
 	var pre [preSlots][2]uint32
-	oh, err := scanOuter(frame[:hdrEnd], pre[:])
+	oh, err := scanOuter(frame, pre[:])
 	if err != nil {
 		return nil, 0, err
 	}
-	n := oh.bodyLen
+	hdrEnd, n := oh.hdrLen, oh.bodyLen
 	m, err := parseScanned(frame[:hdrEnd+n], hdrEnd, pre[:], oh)
 	return m, hdrEnd + n, err
 }

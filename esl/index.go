@@ -87,6 +87,7 @@ func headerEnd(b []byte) int {
 // block: the Reader needs the Content-Length before it has the body, the
 // parse the index and the Content-Type after.
 type outerHeader struct {
+	hdrLen  int       // the block's length, blank line included; 0: no blank line yet
 	n       uint32    // header lines recorded in the scratch index
 	full    bool      // more lines than the scratch index holds (n is 0)
 	cmdLen  uint32    // length of a leading command line
@@ -94,9 +95,11 @@ type outerHeader struct {
 	bodyLen int       // the first Content-Length (0 if none)
 }
 
-// scanOuter checks and indexes the outer header block hdr (ending with its
-// blank line) into slots, and finds the Content-Type and Content-Length:
-// the one pass over it.
+// scanOuter checks and indexes the outer header block at the start of hdr
+// into slots, finds the Content-Type and Content-Length, and finds where
+// the block ends, at its blank line: the one pass over it. hdr may hold
+// more than the block, or less: with no blank line in it, hdrLen is 0 (the
+// last, unfinished line is not checked).
 func scanOuter(hdr []byte, slots [][2]uint32) (outerHeader, error) {
 	var oh outerHeader
 	end := uint32(len(hdr))
@@ -109,12 +112,14 @@ func scanOuter(hdr []byte, slots [][2]uint32) (outerHeader, error) {
 	}
 	haveCT, haveCL := false, false
 	for pos < end {
-		le := end
-		if nl := bytes.IndexByte(hdr[pos:], '\n'); nl >= 0 {
-			le = pos + uint32(nl)
-		}
-		if le == pos { // blank line: end of the header block
+		nl := bytes.IndexByte(hdr[pos:], '\n')
+		if nl < 0 {
 			break
+		}
+		le := pos + uint32(nl)
+		if le == pos { // blank line: end of the header block
+			oh.hdrLen = int(pos) + 1
+			return oh, nil
 		}
 		colon := bytes.IndexByte(hdr[pos:le], ':')
 		if colon <= 0 {
@@ -146,7 +151,7 @@ func scanOuter(hdr []byte, slots [][2]uint32) (outerHeader, error) {
 		}
 		pos = le + 1
 	}
-	return oh, nil
+	return oh, nil // no blank line: hdrLen 0
 }
 
 // parseScanned is parseFrame once scanOuter has been over the header
@@ -159,7 +164,7 @@ func parseScanned(frame []byte, hdrLen int, pre [][2]uint32, oh outerHeader) (*M
 			return nil, err // cannot happen: it was scanned once
 		}
 	}
-	// Until the copy, m.buf is the frame itself: noteHot reads the lines
+	// Until the copy, m.buf is the frame itself: notePicked reads the lines
 	// through it, at the offsets they keep in the copy.
 	m := &Message{
 		buf:       frame,
@@ -232,6 +237,7 @@ type hotFilter struct {
 	fold   uint64
 	words  [14]uint64
 	avx2   bool
+	hot    [14]int8 // the hot header of each of words (Application for all four "applicat")
 }
 
 // hotLines is the filter of the hot headers; TestHotFilter checks it
@@ -241,7 +247,7 @@ var hotLines = newHotFilter()
 func newHotFilter() *hotFilter {
 	f := &hotFilter{fold: foldWord, avx2: cpuAVX2()}
 	j := uint8(0)
-	for _, w := range hotPrefixes {
+	for h, w := range hotPrefixes {
 		c := byte(w) // the first byte, lowercase
 		switch k := f.first[c]; {
 		case k == 0:
@@ -249,13 +255,51 @@ func newHotFilter() *hotFilter {
 			f.first[c], f.first[c-'a'+'A'] = j, j
 			f.second[j] = byte(w >> 8)
 			f.words[2*j], f.words[2*j+1] = w, w
+			f.hot[2*j], f.hot[2*j+1] = int8(h), int8(h)
 		case f.words[2*k] != w && f.words[2*k+1] == f.words[2*k]:
 			f.words[2*k+1] = w
+			f.hot[2*k+1] = int8(h)
 		case f.words[2*k] != w && f.words[2*k+1] != w:
 			panic("esl: more than two hot prefixes start with " + string(c))
 		}
 	}
 	return f
+}
+
+// notePicked records slot i, the line m.buf[ls:le] that hotLines picked,
+// if it is the first occurrence of a hot header.
+func (m *Message) notePicked(i, ls, le uint32) {
+	f := hotLines
+	line := m.buf[ls:le]
+	wi := 2 * int(f.first[line[0]])
+	if binary.LittleEndian.Uint64(line)|f.fold != f.words[wi] {
+		wi++
+	}
+	k := int(f.hot[wi])
+	if k == hotApplication && len(line) > 12 && line[11] == '-' { // or -UUID, -Data, -Response
+		switch line[12] | 0x20 {
+		case 'u':
+			k = hotApplicationUUID
+		case 'd':
+			k = hotApplicationData
+		case 'r':
+			k = hotApplicationResponse
+		}
+	}
+	if m.hot[k] != hotAbsent {
+		return
+	}
+	name := hotNames[k]
+	if len(line) <= len(name) || line[len(name)] != ':' {
+		return
+	}
+	if string(line[:len(name)]) != name && !equalFold(line[:len(name)], name) {
+		return
+	}
+	m.hot[k] = hotOverflow
+	if i+1 < hotOverflow {
+		m.hot[k] = uint16(i + 1)
+	}
 }
 
 // candidate tells whether the line b[p:le] starts like a hot header.
@@ -283,7 +327,7 @@ const hotBatch = 32
 // indexPlainLines indexes the header lines of a plain event from line
 // start pos on into slots from slot i on, stopping at an empty line, and
 // notes the hot headers: scanEventLines records the lines and picks the
-// candidates for a hot header, noteHot checks those. Lines are not checked
+// candidates for a hot header, notePicked checks those. Lines are not checked
 // for a colon: a line without one never matches a lookup.
 //
 // It returns the next free slot and the offset just past the empty line
@@ -296,8 +340,7 @@ func (m *Message) indexPlainLines(slots [][2]uint32, pos, i uint32) (next, at ui
 	for {
 		ni, p, nc, stop := scanEventLines(buf, int(pos), slots, int(i), hotLines, cand[:])
 		for _, c := range cand[:nc] {
-			ls, le := slots[c][0], slots[c][1]
-			m.noteHot(c, ls, le, binary.LittleEndian.Uint64(buf[ls:])|foldWord)
+			m.notePicked(c, slots[c][0], slots[c][1])
 		}
 		i, pos = uint32(ni), uint32(p)
 		switch {
@@ -313,7 +356,7 @@ func (m *Message) indexPlainLines(slots [][2]uint32, pos, i uint32) (next, at ui
 			}
 			slots[i] = [2]uint32{pos, end}
 			if hotLines.candidate(buf, int(pos), int(end)) {
-				m.noteHot(i, pos, end, binary.LittleEndian.Uint64(buf[pos:])|foldWord)
+				m.notePicked(i, pos, end)
 			}
 			i++
 		}

@@ -72,7 +72,16 @@ func (r *Reader) ReadMessage() (*Message, error) {
 func (r *Reader) readMessage() (*Message, error) {
 	// Find the end of the header block. Stray blank lines between messages
 	// are skipped: they carry nothing and FreeSWITCH never sends them.
-	var hdrEnd int
+	//
+	// The first look at a message's bytes is scanOuter's one pass: when the
+	// header block is in (nearly always), that pass has found its end and
+	// the Content-Length and indexed its lines into pre, for the parse once
+	// the body is in (offsets from the frame's start, which stay right when
+	// fill moves the bytes). A header block arriving in pieces is then
+	// searched for its end from where the last search stopped, and scanned
+	// once it is whole.
+	var pre [preSlots][2]uint32
+	var oh outerHeader
 	if r.start == r.end && len(r.buf) > keepReadBuf {
 		r.buf, r.start, r.end, r.scanned = nil, 0, 0, 0
 	}
@@ -82,9 +91,18 @@ func (r *Reader) readMessage() (*Message, error) {
 			r.scanned = 0
 		}
 		if r.start < r.end {
-			from := r.start + max(r.scanned-1, 0)
-			if i := headerEnd(r.buf[from:r.end]); i >= 0 {
-				hdrEnd = from + i - r.start
+			var err error
+			if r.scanned == 0 {
+				if oh, err = scanOuter(r.buf[r.start:r.end], pre[:]); err != nil {
+					return nil, err
+				}
+				if oh.hdrLen > 0 {
+					break
+				}
+			} else if i := headerEnd(r.buf[r.start+r.scanned-1 : r.end]); i >= 0 {
+				if oh, err = scanOuter(r.buf[r.start:r.start+r.scanned-1+i], pre[:]); err != nil {
+					return nil, err
+				}
 				r.scanned = 0
 				break
 			}
@@ -100,14 +118,7 @@ func (r *Reader) readMessage() (*Message, error) {
 			return nil, r.eofErr(err)
 		}
 	}
-	// One pass over the header block finds the Content-Length and indexes
-	// the lines into pre, for the parse once the body is in: offsets from
-	// the frame's start, which stay right when fill moves the bytes.
-	var pre [preSlots][2]uint32
-	oh, err := scanOuter(r.buf[r.start:r.start+hdrEnd], pre[:])
-	if err != nil {
-		return nil, err
-	}
+	hdrEnd := oh.hdrLen
 	bodyLen := oh.bodyLen
 	total := hdrEnd + bodyLen
 	if bodyLen > r.maxFrame || total > r.maxFrame {
