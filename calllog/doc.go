@@ -9,6 +9,7 @@
 //	{fsivr}:calls              stream of call events (XADD ... MAXLEN ~ MaxLen)
 //	{fsivr}:call:<call uuid>   summary hash of one call, TTL SummaryTTL (renewed by each entry)
 //	{fsivr}:calls:seen:<uuid>  internal replay high-water marks (ignore)
+//	{fsivr}:calls:seq:<writer> internal: highest sequence of a writer in the stream (ignore)
 //
 // With Shards = N > 1 the tag carries the shard: "{fsivr:<k>}:calls",
 // "{fsivr:<k>}:call:<uuid>", where k = FNV-1a-32(call uuid) mod N (Keys.Shard).
@@ -75,13 +76,20 @@
 // SIGKILLed and restarted under load.
 //
 // Each shard (Config.Shards) has its own queue, spool segments, probe and
-// goroutine: one EVALSHA per batch of up to BatchSize entries, routed by the
-// shard's hash tag, so in a Redis Cluster a dead master spools only the
-// entries of its own shards while the others keep writing. A batch script is
+// goroutine: one EVALSHA per batch of up to BatchSize entries (the entries as
+// one MessagePack argument, the summary updates merged per call), routed by
+// the shard's hash tag, so in a Redis Cluster a dead master spools only the
+// entries of its own shards while the others keep writing. Whatever is queued
+// goes in one pipelined round trip of up to 8 batches; each batch after the
+// first names the last sequence of the one before it, and the script refuses
+// it (OUTOFORDER) unless that one is in, so what Redis acknowledges is always
+// a prefix. Below a batch, the goroutine first waits up to FlushDelay
+// (default 5ms) for more entries: fewer round trips per entry at moderate
+// rates; Close and Append never wait for it. A batch script is
 // atomic (Redis rejects a script as a whole before it writes, e.g. LOADING or
 // OOM, and runs it without interleaving), so a batch is applied entirely or
-// not at all. If a batch fails or exceeds WriteTimeout, it and everything
-// after it in that shard go to the spool, and the shard probes its node every
+// not at all. If a batch fails or exceeds WriteTimeout, it, the batches sent
+// behind it and everything after them in that shard go to the spool, and the shard probes its node every
 // RetryInterval (an empty EVALSHA, EVAL when the node's script cache is
 // empty); when it answers the shard replays its segments in order and returns
 // to direct writes once none of them is left on disk. So entries reach Redis
@@ -92,9 +100,11 @@
 // Exactly once: every entry carries a stable identity (writer id, sequence
 // number) that is spooled with it. The script keeps, per call and writer, the
 // highest sequence already written (hash "<stream>:seen:<uuid>", TTL
-// DedupeTTL) and skips entries at or below it. Because entries reach Redis in
-// sequence order, that high-water mark is exact, costs one small hash per
-// call (not a key per entry), and works with any number of writers: stream
+// DedupeTTL from the call's first entry by that writer) and skips entries at
+// or below it; a batch wholly above the writer's highest sequence in the
+// stream ("<stream>:seq:<writer>") skips the lookups. Because entries reach
+// Redis in sequence order, that high-water mark is exact, costs one small
+// hash per call (not a key per entry), and works with any number of writers: stream
 // ids stay Redis-generated ("*"), since explicit XADD ids must increase per
 // stream and several writers would collide. Counters are exact too: after a
 // NOSCRIPT only the refused script call is sent again.
@@ -123,13 +133,16 @@
 //     error): counted in fsivr_calllog_entries_lost_total and logged at error
 //     level, never silently. Appends after Close and spool files removed
 //     under the writer count the same way.
-//   - The window before the writer knows Redis is down: entries in a batch in
-//     flight, and the queue behind it (at most QueueSize + BatchSize entries
-//     per shard, for at most WriteTimeout), are only in memory. A SIGKILL of
+//   - The window before the writer knows Redis is down: entries in the
+//     batches in flight, and the queue behind them (at most QueueSize +
+//     8 × BatchSize entries per shard, for at most FlushDelay + WriteTimeout),
+//     are only in memory. A SIGKILL of
 //     the process in that window loses them; the next writer on the spool
 //     counts them as sequence gaps (fsivr_calllog_entries_missing_total, per
 //     writer id, from its "<writer id>.mark" file and its segments) when later
-//     entries of the dead writer were spooled. Entries at the very end of a
+//     entries of the dead writer were spooled. (The mark file is written
+//     before a writer's records go to the spool and while it spools, not per
+//     batch: the count only compares it with segments.) Entries at the very end of a
 //     dead writer's life cannot be told from entries never appended.
 //   - Redis's own acknowledgement: a write is acknowledged by the master that
 //     ran the script. Replication is asynchronous, and the writer does not

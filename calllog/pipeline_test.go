@@ -169,7 +169,7 @@ func TestPipelineAnswersLostSpoolsUnacknowledged(t *testing.T) {
 		return errors.Join(err, injected)
 	}
 	client.AddHook(h)
-	const n = 40
+	const n = 1 + 8*4 // the backlog is one round trip: 8 batches of 4
 	w := newWriter(t, calllog.Config{BatchSize: 4, FlushDelay: -1, RetryInterval: 20 * time.Millisecond}, client)
 	backlog(t, w, h, n)
 	waitFor(t, "the spool replayed", func() bool {

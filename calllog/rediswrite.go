@@ -10,9 +10,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// maxInFlight bounds the batches sent in one pipelined round trip (so with
-// the default BatchSize at most 4,096 entries wait on one WriteTimeout).
-const maxInFlight = 16
+// maxInFlight bounds the batches sent in one pipelined round trip (with
+// the defaults the whole queue, 8 × 1,024 entries, on one WriteTimeout).
+const maxInFlight = 8
 
 // encoders is a shard goroutine's set of batch encoders, one per batch of a
 // round trip (each payload must stay intact until its pipeline returns).
