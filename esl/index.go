@@ -104,12 +104,6 @@ func scanOuter(hdr []byte, slots [][2]uint32) (outerHeader, error) {
 	var oh outerHeader
 	end := uint32(len(hdr))
 	pos := uint32(0)
-	// A client command ("sendmsg", "api status") starts with a line that has
-	// no colon: keep it aside so fakes and tests can parse what we send.
-	if nl := bytes.IndexByte(hdr, '\n'); nl > 0 && isCommandLine(hdr[:nl]) {
-		oh.cmdLen = uint32(nl)
-		pos = uint32(nl) + 1
-	}
 	haveCT, haveCL := false, false
 	for pos < end {
 		nl := bytes.IndexByte(hdr[pos:], '\n')
@@ -122,6 +116,14 @@ func scanOuter(hdr []byte, slots [][2]uint32) (outerHeader, error) {
 			return oh, nil
 		}
 		colon := bytes.IndexByte(hdr[pos:le], ':')
+		// A client command ("sendmsg", "api status") starts with a line that
+		// has no colon, or a space before it: keep it aside so fakes and
+		// tests can parse what we send.
+		if pos == 0 && (colon < 0 || bytes.IndexByte(hdr[:colon], ' ') >= 0) {
+			oh.cmdLen = le
+			pos = le + 1
+			continue
+		}
 		if colon <= 0 {
 			return oh, fmt.Errorf("%w: header line without name: %.40q", ErrMalformed, hdr[pos:le])
 		}
@@ -238,6 +240,9 @@ type hotFilter struct {
 	words  [14]uint64
 	avx2   bool
 	hot    [14]int8 // the hot header of each of words (Application for all four "applicat")
+	// exact holds each hot name's bytes at 0, 8 (or n-8 if shorter) and
+	// n-8: three word compares tell the name as FreeSWITCH spells it.
+	exact [numHot][3]uint64
 }
 
 // hotLines is the filter of the hot headers; TestHotFilter checks it
@@ -263,6 +268,14 @@ func newHotFilter() *hotFilter {
 			panic("esl: more than two hot prefixes start with " + string(c))
 		}
 	}
+	for k, name := range hotNames {
+		n := len(name)
+		f.exact[k] = [3]uint64{
+			binary.LittleEndian.Uint64([]byte(name)),
+			binary.LittleEndian.Uint64([]byte(name[min(8, n-8):])),
+			binary.LittleEndian.Uint64([]byte(name[n-8:])),
+		}
+	}
 	return f
 }
 
@@ -270,9 +283,13 @@ func newHotFilter() *hotFilter {
 // if it is the first occurrence of a hot header.
 func (m *Message) notePicked(i, ls, le uint32) {
 	f := hotLines
-	line := m.buf[ls:le]
+	line := m.buf[ls:le:le]
+	if len(line) <= 8 {
+		return // not picked: every hot name is eight bytes or more, then ':'
+	}
+	w := binary.LittleEndian.Uint64(line)
 	wi := 2 * int(f.first[line[0]])
-	if binary.LittleEndian.Uint64(line)|f.fold != f.words[wi] {
+	if w|f.fold != f.words[wi] {
 		wi++
 	}
 	k := int(f.hot[wi])
@@ -289,12 +306,15 @@ func (m *Message) notePicked(i, ls, le uint32) {
 	if m.hot[k] != hotAbsent {
 		return
 	}
-	name := hotNames[k]
-	if len(line) <= len(name) || line[len(name)] != ':' {
+	n := len(hotNames[k])
+	if len(line) <= n || line[n] != ':' {
 		return
 	}
-	if string(line[:len(name)]) != name && !equalFold(line[:len(name)], name) {
-		return
+	x := &f.exact[k]
+	if w != x[0] || binary.LittleEndian.Uint64(line[min(8, n-8):]) != x[1] || binary.LittleEndian.Uint64(line[n-8:]) != x[2] {
+		if !equalFold(line[:n], hotNames[k]) {
+			return
+		}
 	}
 	m.hot[k] = hotOverflow
 	if i+1 < hotOverflow {
@@ -568,11 +588,4 @@ func jsonValueEnd(b []byte, p uint32) (uint32, bool) {
 		p++
 	}
 	return 0, false
-}
-
-// isCommandLine tells a command ("api status", "event plain CUSTOM
-// fifo::info") from a header line: header names have no spaces.
-func isCommandLine(line []byte) bool {
-	colon := bytes.IndexByte(line, ':')
-	return colon < 0 || bytes.IndexByte(line[:colon], ' ') >= 0
 }
