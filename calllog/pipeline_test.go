@@ -226,10 +226,12 @@ func TestFlushDelayCoalescesSmallBatches(t *testing.T) {
 	}
 	without, with := run(-1), run(20*time.Millisecond)
 	t.Logf("%d entries, one every 0.5 ms: %d script calls without the wait, %d with 20 ms", n, without, with)
-	if with > n/6 {
-		t.Errorf("%d script calls for %d entries with FlushDelay 20ms, want at most %d", with, n, n/6)
+	// Relative, so that a loaded machine (longer sleeps, a slower writer)
+	// moves both figures without failing the test.
+	if with*3 > without {
+		t.Errorf("%d script calls for %d entries with FlushDelay 20ms against %d without: want at most a third", with, n, without)
 	}
-	if without < n/2 {
+	if without < n/3 {
 		t.Errorf("%d script calls without the wait: the test no longer tells the two apart", without)
 	}
 }
