@@ -93,7 +93,7 @@ func (s *session) execute(req execReq) {
 	if req.arg != "" {
 		v.set("current_application_data", req.arg)
 	}
-	s.emit(s.ch.event("CHANNEL_EXECUTE", siteExecute, s.appHeaders(req, "", false)...))
+	s.emitEvent("CHANNEL_EXECUTE", siteExecute, s.appHeaders(req, "", false)...)
 	if req.arg != "" {
 		v.set("current_application_data", req.arg)
 	}
@@ -144,7 +144,7 @@ func (s *session) completeApp(req execReq, response string) {
 	if response != "" {
 		s.ch.vars.set("current_application_response", response)
 	}
-	s.emit(s.ch.event("CHANNEL_EXECUTE_COMPLETE", siteComplete, s.appHeaders(req, response, true)...))
+	s.emitEvent("CHANNEL_EXECUTE_COMPLETE", siteComplete, s.appHeaders(req, response, true)...)
 	s.ch.vars.del("current_loop")
 	s.ch.vars.del("total_loops")
 	s.lastComplete = time.Now()
@@ -223,7 +223,7 @@ func (s *session) answer() {
 		return
 	}
 	s.ch.markAnswered()
-	s.emit(s.ch.event("CHANNEL_ANSWER", siteAnswer))
+	s.emitEvent("CHANNEL_ANSWER", siteAnswer)
 	s.ch.vars.set("endpoint_disposition", "ANSWER")
 }
 
@@ -241,7 +241,7 @@ func (s *session) playback(d time.Duration) {
 	cur.abort = func() { finish("PLAYBACK ERROR") }
 	cur.interrupt = func() { finish("FILE PLAYED") }
 	cur.dtmf = func(digit rune) {
-		if strings.ContainsRune(playbackTerminators(s.ch.vars), digit) {
+		if strings.ContainsRune(playbackTerminators(s.ch.vars.list), digit) {
 			s.ch.vars.set("playback_terminator_used", string(digit))
 			finish("FILE PLAYED")
 			if s.cur == cur {

@@ -45,13 +45,13 @@ func (s *session) bridge(req execReq) {
 	s.ch.vars.set("DIALSTATUS", "SUCCESS")
 	s.ch.vars.set("bridge_to", other)
 	s.ch.vars.set("last_bridge_to", other)
-	s.emit(s.ch.event("CHANNEL_BRIDGE", siteBridge,
-		header{"Bridge-A-Unique-ID", s.ch.uuid}, header{"Bridge-B-Unique-ID", other}, header{"Other-Leg-Unique-ID", other}))
+	s.emitEvent("CHANNEL_BRIDGE", siteBridge,
+		header{"Bridge-A-Unique-ID", s.ch.uuid}, header{"Bridge-B-Unique-ID", other}, header{"Other-Leg-Unique-ID", other})
 	s.after(out.TalkTime, func() {
 		s.ch.vars.set("bridge_hangup_cause", "NORMAL_CLEARING")
 		s.ch.vars.set("last_bridge_hangup_cause", "NORMAL_CLEARING")
-		s.emit(s.ch.event("CHANNEL_UNBRIDGE", siteUnbridge,
-			header{"Bridge-A-Unique-ID", s.ch.uuid}, header{"Bridge-B-Unique-ID", other}, header{"Other-Leg-Unique-ID", other}))
+		s.emitEvent("CHANNEL_UNBRIDGE", siteUnbridge,
+			header{"Bridge-A-Unique-ID", s.ch.uuid}, header{"Bridge-B-Unique-ID", other}, header{"Other-Leg-Unique-ID", other})
 		if v, _ := s.ch.vars.get("hangup_after_bridge"); v == "true" {
 			s.teardown("NORMAL_CLEARING")
 			return

@@ -112,7 +112,7 @@ type Call struct {
 	disconnected bool
 	clientClosed bool
 	err          error
-	vars         map[string]string
+	vars         headerList // a copy the session made (syncVars)
 }
 
 // UUID is the channel's Unique-ID.
@@ -179,8 +179,8 @@ func (c *Call) Variables() map[string]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(map[string]string, len(c.vars))
-	for k, v := range c.vars {
-		out[k] = v
+	for _, v := range c.vars {
+		out[v.name] = v.value
 	}
 	return out
 }
@@ -249,7 +249,10 @@ func StartOutbound(ctx context.Context, addr string, s Script) (*Call, error) {
 var ErrDial = errors.New("esltest: dial outbound listener")
 
 func startOutbound(ctx context.Context, addr string, s Script, si *switchInfo, onHangup func(cause string, vars map[string]string)) (*Call, error) {
-	var d net.Dialer
+	// No TCP keepalive: it is four setsockopt calls per call, and on a
+	// loopback test connection it never fires (the load tool dials
+	// thousands per second).
+	d := net.Dialer{KeepAlive: -1}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrDial, addr, err)

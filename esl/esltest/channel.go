@@ -12,6 +12,27 @@ type switchInfo struct {
 	coreUUID string
 	started  time.Time
 	seq      atomic.Uint64
+	dates    atomic.Pointer[eventDates] // of the last second an event was made in
+}
+
+// eventDates are an event's Event-Date-Local and Event-Date-GMT for one
+// second: formatting them for each of a call's events was a tenth of what
+// encoding an event cost.
+type eventDates struct {
+	unix       int64
+	local, gmt string
+}
+
+// datesAt returns the formatted dates of now's second.
+func (si *switchInfo) datesAt(now time.Time) *eventDates {
+	sec := now.Unix()
+	if d := si.dates.Load(); d != nil && d.unix == sec {
+		return d
+	}
+	d := &eventDates{unix: sec, local: now.Format("2006-01-02 15:04:05"),
+		gmt: now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")}
+	si.dates.Store(d)
+	return d
 }
 
 func newSwitchInfo() *switchInfo {
@@ -22,22 +43,29 @@ func newSwitchInfo() *switchInfo {
 
 // eventHeader builds the common head of every event, in capture order.
 func (si *switchInfo) eventHeader(name, file, function string, line int) headerList {
+	l := make(headerList, 0, 16)
+	si.writeEventHeader(&l, name, callSite{file, function, line})
+	return l
+}
+
+// writeEventHeader writes the common head of every event to w, in capture
+// order.
+func (si *switchInfo) writeEventHeader(w headerSink, name string, site callSite) {
 	now := time.Now()
-	return headerList{
-		{"Event-Name", name},
-		{"Core-UUID", si.coreUUID},
-		{"FreeSWITCH-Hostname", "esltest"},
-		{"FreeSWITCH-Switchname", "esltest"},
-		{"FreeSWITCH-IPv4", "127.0.0.1"},
-		{"FreeSWITCH-IPv6", "::1"},
-		{"Event-Date-Local", now.Format("2006-01-02 15:04:05")},
-		{"Event-Date-GMT", now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")},
-		{"Event-Date-Timestamp", strconv.FormatInt(now.UnixMicro(), 10)},
-		{"Event-Calling-File", file},
-		{"Event-Calling-Function", function},
-		{"Event-Calling-Line-Number", strconv.Itoa(line)},
-		{"Event-Sequence", strconv.FormatUint(si.seq.Add(1), 10)},
-	}
+	w.add("Event-Name", name)
+	w.add("Core-UUID", si.coreUUID)
+	w.add("FreeSWITCH-Hostname", "esltest")
+	w.add("FreeSWITCH-Switchname", "esltest")
+	w.add("FreeSWITCH-IPv4", "127.0.0.1")
+	w.add("FreeSWITCH-IPv6", "::1")
+	dates := si.datesAt(now)
+	w.add("Event-Date-Local", dates.local)
+	w.add("Event-Date-GMT", dates.gmt)
+	w.addInt("Event-Date-Timestamp", now.UnixMicro())
+	w.add("Event-Calling-File", site.file)
+	w.add("Event-Calling-Function", site.function)
+	w.addInt("Event-Calling-Line-Number", int64(site.line))
+	w.addInt("Event-Sequence", int64(si.seq.Add(1)))
 }
 
 // uptimeSeconds is the body of `api uptime`.
@@ -108,9 +136,23 @@ type channel struct {
 	hangupCause string
 
 	created, answered, hungup time.Time
-	vars                      headerList
+	vars                      varList
 	digits                    string
 }
+
+// varList is a channel's variables, a headerList with FreeSWITCH's
+// semantics, and a version that changes with every change: the session
+// copies them for Call.Variables only when they changed.
+type varList struct {
+	list    headerList
+	version uint64
+}
+
+func (v *varList) add(name, value string) { v.list.add(name, value); v.version++ }
+func (v *varList) set(name, value string) { v.list.set(name, value); v.version++ }
+func (v *varList) del(name string)        { v.list.del(name); v.version++ }
+
+func (v *varList) get(name string) (string, bool) { return v.list.get(name) }
 
 func micros(t time.Time) string {
 	if t.IsZero() {
@@ -119,12 +161,20 @@ func micros(t time.Time) string {
 	return strconv.FormatInt(t.UnixMicro(), 10)
 }
 
+func microsInt(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
 // profile is the caller profile block (switch_caller_profile_event_set_data);
-// empty fields are skipped like FreeSWITCH does.
-func (c *channel) profile(prefix string, l *headerList) {
+// empty fields are skipped like FreeSWITCH does. prefix is "Caller-" or
+// "Channel-".
+func (c *channel) profile(prefix string, w headerSink) {
 	add := func(k, v string) {
 		if v != "" {
-			l.add(prefix+k, v)
+			w.addPrefixed(prefix, k, v)
 		}
 	}
 	add("Direction", c.direction)
@@ -143,12 +193,12 @@ func (c *channel) profile(prefix string, l *headerList) {
 	add("Context", c.context)
 	add("Channel-Name", c.name)
 	add("Profile-Index", "1")
-	add("Profile-Created-Time", micros(c.created))
-	add("Channel-Created-Time", micros(c.created))
-	add("Channel-Answered-Time", micros(c.answered))
+	w.addIntPrefixed(prefix, "Profile-Created-Time", microsInt(c.created))
+	w.addIntPrefixed(prefix, "Channel-Created-Time", microsInt(c.created))
+	w.addIntPrefixed(prefix, "Channel-Answered-Time", microsInt(c.answered))
 	add("Channel-Progress-Time", "0")
 	add("Channel-Progress-Media-Time", "0")
-	add("Channel-Hangup-Time", micros(c.hungup))
+	w.addIntPrefixed(prefix, "Channel-Hangup-Time", microsInt(c.hungup))
 	add("Channel-Transfer-Time", "0")
 	add("Channel-Resurrect-Time", "0")
 	add("Channel-Bridged-Time", "0")
@@ -160,72 +210,83 @@ func (c *channel) profile(prefix string, l *headerList) {
 }
 
 // channelBlock is switch_channel_event_set_basic_data + the caller profile.
-func (c *channel) channelBlock(l *headerList) {
-	l.add("Channel-State", c.state)
-	l.add("Channel-Call-State", c.callState)
-	l.add("Channel-State-Number", c.stateNum)
-	l.add("Channel-Name", c.name)
-	l.add("Unique-ID", c.uuid)
-	l.add("Call-Direction", c.direction)
-	l.add("Presence-Call-Direction", c.direction)
-	l.add("Channel-HIT-Dialplan", strconv.FormatBool(c.hitDialplan))
-	l.add("Channel-Call-UUID", c.uuid)
-	l.add("Answer-State", c.answerState)
+func (c *channel) channelBlock(w headerSink) {
+	w.add("Channel-State", c.state)
+	w.add("Channel-Call-State", c.callState)
+	w.add("Channel-State-Number", c.stateNum)
+	w.add("Channel-Name", c.name)
+	w.add("Unique-ID", c.uuid)
+	w.add("Call-Direction", c.direction)
+	w.add("Presence-Call-Direction", c.direction)
+	w.add("Channel-HIT-Dialplan", strconv.FormatBool(c.hitDialplan))
+	w.add("Channel-Call-UUID", c.uuid)
+	w.add("Answer-State", c.answerState)
 	if c.hangupCause != "" {
-		l.add("Hangup-Cause", c.hangupCause)
+		w.add("Hangup-Cause", c.hangupCause)
 	}
-	l.add("Channel-Read-Codec-Name", "L16")
-	l.add("Channel-Read-Codec-Rate", "8000")
-	l.add("Channel-Read-Codec-Bit-Rate", "128000")
-	l.add("Channel-Write-Codec-Name", "L16")
-	l.add("Channel-Write-Codec-Rate", "8000")
-	l.add("Channel-Write-Codec-Bit-Rate", "128000")
-	c.profile("Caller-", l)
+	w.add("Channel-Read-Codec-Name", "L16")
+	w.add("Channel-Read-Codec-Rate", "8000")
+	w.add("Channel-Read-Codec-Bit-Rate", "128000")
+	w.add("Channel-Write-Codec-Name", "L16")
+	w.add("Channel-Write-Codec-Rate", "8000")
+	w.add("Channel-Write-Codec-Bit-Rate", "128000")
+	c.profile("Caller-", w)
 }
 
-func (c *channel) addVariables(l *headerList) {
-	for _, v := range c.vars {
-		l.add("variable_"+v.name, v.value)
+func (c *channel) addVariables(w headerSink) {
+	for _, v := range c.vars.list {
+		w.addPrefixed("variable_", v.name, v.value)
 	}
 }
 
-// event renders a channel event; extra headers go after the variables
-// (Application*, DTMF-* ...).
-func (c *channel) event(name string, site callSite, extra ...header) *eventMsg {
-	l := c.si.eventHeader(name, site.file, site.function, site.line)
+// writeEvent writes a channel event's headers; extra headers go after the
+// variables (Application*, DTMF-* ...).
+func (c *channel) writeEvent(w headerSink, name string, site callSite, extra []header) {
+	c.si.writeEventHeader(w, name, site)
 	if name == "CHANNEL_HANGUP_COMPLETE" {
-		l.add("Hangup-Cause", c.hangupCause)
+		w.add("Hangup-Cause", c.hangupCause)
 	}
-	c.channelBlock(&l)
+	c.channelBlock(w)
 	if hasVariables(name) {
-		c.addVariables(&l)
+		c.addVariables(w)
 	}
-	l = append(l, extra...)
+	for _, h := range extra {
+		w.add(h.name, h.value)
+	}
+}
+
+// event renders a channel event as a header list; extra headers go after
+// the variables (Application*, DTMF-* ...).
+func (c *channel) event(name string, site callSite, extra ...header) *eventMsg {
+	l := make(headerList, 0, 64+len(c.vars.list)+len(extra))
+	c.writeEvent(&l, name, site, extra)
 	return &eventMsg{headers: l}
+}
+
+// appendPlainEvent appends the channel event as a text/event-plain
+// message, byte for byte what encodePlain makes of event(name, site,
+// extra...), without the header list.
+func (c *channel) appendPlainEvent(dst []byte, name string, site callSite, extra []header) []byte {
+	dst, start := beginPlainFrame(dst)
+	enc := plainEncoder{b: dst}
+	c.writeEvent(&enc, name, site, extra)
+	enc.b = append(enc.b, '\n')
+	return endPlainFrame(enc.b, start)
 }
 
 // channelData renders the header block of the outbound `connect` reply: a
 // serialized CHANNEL_DATA event with the command/reply headers at the END.
 func (c *channel) channelData(socketMode string) []byte {
-	l := c.si.eventHeader("CHANNEL_DATA", siteData.file, siteData.function, siteData.line)
-	c.profile("Channel-", &l)
-	c.channelBlock(&l)
-	c.addVariables(&l)
-	l.add("Content-Type", "command/reply")
-	l.add("Reply-Text", "+OK\n")
-	l.add("Socket-Mode", socketMode)
-	l.add("Control", "full")
-	var out []byte
-	for _, h := range l {
-		v := h.value
-		if v == "" {
-			v = "_undef_"
-		} else {
-			v = urlEncode(v)
-		}
-		out = append(out, h.name+": "+v+"\n"...)
-	}
-	return append(out, '\n')
+	enc := plainEncoder{b: make([]byte, 0, 4096)}
+	c.si.writeEventHeader(&enc, "CHANNEL_DATA", siteData)
+	c.profile("Channel-", &enc)
+	c.channelBlock(&enc)
+	c.addVariables(&enc)
+	enc.add("Content-Type", "command/reply")
+	enc.add("Reply-Text", "+OK\n")
+	enc.add("Socket-Mode", socketMode)
+	enc.add("Control", "full")
+	return append(enc.b, '\n')
 }
 
 // markAnswered moves the channel to answered.

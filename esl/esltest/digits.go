@@ -34,8 +34,8 @@ func (s *session) pressDuring(digits string) {
 
 func (s *session) dtmf(digit rune) {
 	s.ch.digits += string(digit)
-	s.emit(s.ch.event("DTMF", siteDTMF,
-		header{"DTMF-Digit", string(digit)}, header{"DTMF-Duration", "2000"}, header{"DTMF-Source", "RTP"}))
+	s.emitEvent("DTMF", siteDTMF,
+		header{"DTMF-Digit", string(digit)}, header{"DTMF-Duration", "2000"}, header{"DTMF-Source", "RTP"})
 }
 
 // playAndGetDigits follows switch_play_and_get_digits: per try play the

@@ -26,7 +26,7 @@ func (s *session) handle(cmd *command) {
 			// The socket app parks the channel (async mode); its
 			// CHANNEL_PARK races with the subscription and, when it wins,
 			// follows the myevents reply (s1d, s1e, in_plain_aux_outbound1).
-			s.emit(s.ch.event("CHANNEL_PARK", sitePark))
+			s.emitEvent("CHANNEL_PARK", sitePark)
 		}
 	case "linger":
 		s.linger = true

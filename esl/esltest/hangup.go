@@ -15,7 +15,7 @@ func (s *session) teardown(cause string) {
 	s.hungUp = true
 	ch := s.ch
 	ch.startHangup(cause)
-	s.emit(ch.event("CHANNEL_HANGUP", siteHangup))
+	s.emitEvent("CHANNEL_HANGUP", siteHangup)
 	if s.cur != nil {
 		if s.cur.abort != nil {
 			s.cur.abort()
@@ -29,21 +29,24 @@ func (s *session) teardown(cause string) {
 		// leaves with mod_fifo's abort event instead.
 		s.leaveDialplanApp()
 	} else {
-		s.emit(ch.event("CHANNEL_UNPARK", siteUnpark))
-		s.emit(s.socketComplete())
+		s.emitEvent("CHANNEL_UNPARK", siteUnpark)
+		s.emitSocketComplete()
 	}
 	ch.state = "CS_HANGUP"
-	s.emit(ch.event("CHANNEL_STATE", siteState))
+	s.emitEvent("CHANNEL_STATE", siteState)
 	ch.state, ch.callState, ch.stateNum = "CS_REPORTING", "HANGUP", "11"
 	ch.hungup = time.Now()
-	s.emit(ch.event("CHANNEL_STATE", siteState))
+	s.emitEvent("CHANNEL_STATE", siteState)
 	ch.setCDRVariables(s.lastApp, s.lastArg)
-	s.emit(ch.event("CHANNEL_HANGUP_COMPLETE", siteHangupDone))
+	s.emitEvent("CHANNEL_HANGUP_COMPLETE", siteHangupDone)
 	s.syncVars()
 	s.call.mu.Lock()
 	s.call.hangupCause = cause
 	s.call.mu.Unlock()
 	if s.onHangup != nil {
+		// The outbound socket gets its events before the inbound
+		// listeners get theirs, as when each was written at once.
+		s.flush()
 		// The inbound side's CHANNEL_HANGUP_COMPLETE carries what the
 		// socket app set (notify_result): on a real switch it is one channel.
 		s.onHangup(cause, s.call.Variables())

@@ -53,6 +53,18 @@ type session struct {
 	lastComplete   time.Time
 	lastApp        string
 	lastArg        string
+
+	varsSynced    bool
+	syncedVersion uint64 // of ch.vars when last published
+	// out collects what the session writes while it handles one thing
+	// (a command, a timer, an action); flush sends it in one write. The
+	// messages FreeSWITCH produces at one moment arrive in one read too
+	// (the captures' transcripts show them at the same time stamp, e.g.
+	// a sendmsg's +OK with the CHANNEL_PARK after it); the bytes are the
+	// same either way, and one write instead of one per event is most of
+	// what a fake call costs the load tool in system calls.
+	out      []byte
+	writeErr bool // a write failed: nothing more is sent
 }
 
 func newSession(ctx context.Context, conn net.Conn, addr string, s Script, si *switchInfo, onHangup func(string, map[string]string)) *session {
@@ -138,13 +150,17 @@ func hostOf(addr string) string {
 	return h
 }
 
+// syncVars publishes the channel variables to Call.Variables when they
+// changed since the last time: a copy of the list (Variables makes the
+// map), as the session keeps changing its own.
 func (s *session) syncVars() {
-	m := make(map[string]string, len(s.ch.vars))
-	for _, v := range s.ch.vars {
-		m[v.name] = v.value
+	if s.varsSynced && s.syncedVersion == s.ch.vars.version {
+		return
 	}
+	s.varsSynced, s.syncedVersion = true, s.ch.vars.version
+	vars := slices.Clone(s.ch.vars.list)
 	s.call.mu.Lock()
-	s.call.vars = m
+	s.call.vars = vars
 	s.call.mu.Unlock()
 }
 
@@ -172,18 +188,23 @@ func (s *session) run() {
 		}
 	}()
 	defer func() {
+		s.flush() // what the last turn wrote (a goodbye) goes before the close
 		close(stopReader)
 		_ = s.conn.Close()
 		wg.Wait()
 		s.syncVars()
 	}()
 
+	// One timer for the whole call, reset per wait (since Go 1.23 a
+	// stopped or reset timer delivers no stale tick).
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for !s.closing {
 		var timerC <-chan time.Time
-		var timer *time.Timer
+		armed := false
 		if d, ok := s.nextDeadline(); ok {
-			timer = time.NewTimer(time.Until(d))
-			timerC = timer.C
+			timer.Reset(time.Until(d))
+			timerC, armed = timer.C, true
 		}
 		select {
 		case <-s.ctx.Done():
@@ -196,11 +217,13 @@ func (s *session) run() {
 			act(s)
 			s.syncVars()
 		case <-timerC:
+			armed = false
 			s.fireTimers()
 		}
-		if timer != nil {
+		if armed {
 			timer.Stop()
 		}
+		s.flush()
 	}
 }
 
@@ -298,11 +321,29 @@ func (s *session) runTimers(now time.Time) {
 	}
 }
 
+// write queues b for the next flush; once the session is closing nothing
+// more is sent.
 func (s *session) write(b []byte) {
 	if s.closing {
 		return
 	}
-	if _, err := s.conn.Write(b); err != nil {
+	s.out = append(s.out, b...)
+}
+
+// flush sends what the session wrote since the last flush.
+func (s *session) flush() {
+	if len(s.out) == 0 || s.writeErr {
+		s.out = s.out[:0]
+		return
+	}
+	_, err := s.conn.Write(s.out)
+	if cap(s.out) > 64<<10 {
+		s.out = nil // a rare big burst: do not keep its buffer for the call's life
+	} else {
+		s.out = s.out[:0]
+	}
+	if err != nil {
+		s.writeErr = true
 		if s.exiting {
 			// The client sent exit and closed without reading the goodbye:
 			// FreeSWITCH just ends the session, so no error for the call.
@@ -334,6 +375,23 @@ func (s *session) record(cmd *command) {
 	if s.script.Observer != nil {
 		s.script.Observer(rec)
 	}
+}
+
+// emitEvent records the channel event and sends it when subscribed: the
+// common case (plain or xml, which is sent as plain; no filter) encodes it straight into the output, the
+// others through emit's header list.
+func (s *session) emitEvent(name string, site callSite, extra ...header) {
+	if s.sub.format == "json" || len(s.sub.filters) > 0 {
+		s.emit(s.ch.event(name, site, extra...))
+		return
+	}
+	s.call.mu.Lock()
+	s.call.events = append(s.call.events, name)
+	s.call.mu.Unlock()
+	if s.closing || !s.sub.wantsName(name) {
+		return
+	}
+	s.out = s.ch.appendPlainEvent(s.out, name, site, extra)
 }
 
 // emit records a channel event and sends it when subscribed.

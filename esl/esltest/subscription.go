@@ -101,14 +101,12 @@ func (s *subscription) wants(ev *eventMsg) bool {
 		return false
 	}
 	name := ev.name()
-	ok := s.all
-	if !ok {
-		if name == "CUSTOM" {
-			sub, _ := ev.headers.get("Event-Subclass")
-			ok = s.customs[sub]
-		} else {
-			ok = s.events[name] || (s.myevents && myEvent(name))
-		}
+	var ok bool
+	if name == "CUSTOM" {
+		sub, _ := ev.headers.get("Event-Subclass")
+		ok = s.all || s.customs[sub]
+	} else {
+		ok = s.wantsName(name)
 	}
 	if !ok || len(s.filters) == 0 {
 		return ok
@@ -119,6 +117,12 @@ func (s *subscription) wants(ev *eventMsg) bool {
 		}
 	}
 	return false
+}
+
+// wantsName reports whether a non-CUSTOM event of that name passes the
+// subscription's names (not its filters).
+func (s *subscription) wantsName(name string) bool {
+	return s.format != "" && (s.all || s.events[name] || (s.myevents && myEvent(name)))
 }
 
 // encode renders ev in the subscribed format.

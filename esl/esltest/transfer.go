@@ -63,15 +63,15 @@ func (s *session) transferTo(dest, context string, byApp *execReq) {
 	s.queue = nil
 	if !s.transferred {
 		s.transferred = true
-		s.emit(s.ch.event("CHANNEL_UNPARK", siteUnpark))
-		s.emit(s.socketComplete())
+		s.emitEvent("CHANNEL_UNPARK", siteUnpark)
+		s.emitSocketComplete()
 	} else if s.dialplanApp != nil {
 		s.leaveDialplanApp()
 	}
 	s.ch.state, s.ch.stateNum = "CS_ROUTING", "2"
-	s.emit(s.ch.event("CHANNEL_STATE", siteState))
+	s.emitEvent("CHANNEL_STATE", siteState)
 	s.ch.state, s.ch.stateNum = "CS_EXECUTE", "4"
-	s.emit(s.ch.event("CHANNEL_STATE", siteState))
+	s.emitEvent("CHANNEL_STATE", siteState)
 	s.runDialplan(dest)
 }
 
@@ -81,7 +81,7 @@ func (s *session) runDialplan(dest string) {
 	switch {
 	case dest == "park":
 		s.dialplanExecute(execReq{app: "park", eventUUID: newUUID()})
-		s.emit(s.ch.event("CHANNEL_PARK", sitePark))
+		s.emitEvent("CHANNEL_PARK", sitePark)
 	case strings.HasPrefix(dest, "fifo_"):
 		s.fifoIn(dest)
 	}
@@ -99,7 +99,7 @@ func (s *session) leaveDialplanApp() {
 		s.fifoLeave()
 	}
 	if app.app == "park" {
-		s.emit(s.ch.event("CHANNEL_UNPARK", siteUnpark))
+		s.emitEvent("CHANNEL_UNPARK", siteUnpark)
 	}
 	s.completeApp(*app, "")
 	s.dialplanApp = nil
@@ -112,7 +112,7 @@ func (s *session) dialplanExecute(req execReq) {
 	if req.arg != "" {
 		v.set("current_application_data", req.arg)
 	}
-	s.emit(s.ch.event("CHANNEL_EXECUTE", siteExecute, s.appHeaders(req, "", false)...))
+	s.emitEvent("CHANNEL_EXECUTE", siteExecute, s.appHeaders(req, "", false)...)
 	s.dialplanApp = &req
 	s.lastApp, s.lastArg = req.app, req.arg
 }
@@ -171,8 +171,9 @@ func (s *session) fifoLeave() {
 // action adds (FIFO-Slot on push, times on bridge-caller-stop): no caller
 // or consumer numbers.
 func (s *session) fifoEvent(fifo, action string, extra ...header) *eventMsg {
-	l := headerList{{"Event-Subclass", "fifo::info"}}
-	l = append(l, s.si.eventHeader("CUSTOM", siteCustomFifo.file, siteCustomFifo.function, siteCustomFifo.line)...)
+	l := make(headerList, 0, 80+len(s.ch.vars.list)+len(extra))
+	l.add("Event-Subclass", "fifo::info")
+	s.si.writeEventHeader(&l, "CUSTOM", siteCustomFifo)
 	s.ch.channelBlock(&l)
 	s.ch.addVariables(&l)
 	l.add("FIFO-Name", fifo)
@@ -181,8 +182,10 @@ func (s *session) fifoEvent(fifo, action string, extra ...header) *eventMsg {
 	return &eventMsg{headers: l}
 }
 
-func (s *session) socketComplete() *eventMsg {
-	return s.ch.event("CHANNEL_EXECUTE_COMPLETE", siteComplete,
+// emitSocketComplete emits the CHANNEL_EXECUTE_COMPLETE of the socket
+// application itself.
+func (s *session) emitSocketComplete() {
+	s.emitEvent("CHANNEL_EXECUTE_COMPLETE", siteComplete,
 		header{"Application", "socket"}, header{"Application-Data", s.socketData},
 		header{"Application-Response", "_none_"}, header{"Application-UUID", s.socketAppUUID})
 }

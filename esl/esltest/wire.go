@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -170,26 +171,103 @@ func (l headerList) get(name string) (string, bool) {
 // urlEncode is switch_url_encode as FreeSWITCH 1.10 applies it to plain event
 // values: bytes outside 0x20..0x7E and the reserved set are %XX-encoded, and
 // a '%' already followed by two hex digits is left alone (lossy, like FS).
-func urlEncode(s string) string {
-	const reserved = "\r\n #%&+:;<=>?@[\\]^`{|}\""
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			b.WriteByte(c)
-			continue
-		}
-		if c < 0x20 || c > 0x7e || strings.IndexByte(reserved, c) >= 0 {
-			fmt.Fprintf(&b, "%%%02X", c)
-			continue
-		}
-		b.WriteByte(c)
+func urlEncode(s string) string { return string(appendURLEncoded(nil, s)) }
+
+// urlReserved marks the bytes switch_url_encode encodes: outside 0x20..0x7E
+// and "\r\n #%&+:;<=>?@[\\]^`{|}\"" ('%' is decided by what follows it).
+var urlReserved = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c < 0x20 || c > 0x7e
 	}
-	return b.String()
+	for _, c := range []byte("\r\n #%&+:;<=>?@[\\]^`{|}\"") {
+		t[c] = true
+	}
+	return t
+}()
+
+// appendURLEncoded appends urlEncode(s) to dst. Most values need no
+// encoding and are appended whole: this runs for every header of every
+// event the load tool's fake channels send.
+func appendURLEncoded(dst []byte, s string) []byte {
+	const hexDigits = "0123456789ABCDEF"
+	i := 0
+	for i < len(s) && !urlReserved[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		return append(dst, s...)
+	}
+	dst = append(dst, s[:i]...)
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			dst = append(dst, c)
+		case urlReserved[c]:
+			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&15])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// headerSink receives an event's headers in wire order: a headerList
+// collects them (filters, JSON, the inbound server), a plainEncoder
+// writes them straight to the text/event-plain wire form, so the
+// outbound session's hot path builds no list and no per-value strings.
+type headerSink interface {
+	add(name, value string)
+	// addPrefixed adds the header named prefix+name (variable_*, the
+	// caller profile's Caller-* and Channel-*).
+	addPrefixed(prefix, name, value string)
+	addInt(name string, v int64)
+	addIntPrefixed(prefix, name string, v int64)
+}
+
+func (l *headerList) addPrefixed(prefix, name, value string) { l.add(prefix+name, value) }
+func (l *headerList) addInt(name string, v int64)            { l.add(name, strconv.FormatInt(v, 10)) }
+func (l *headerList) addIntPrefixed(prefix, name string, v int64) {
+	l.add(prefix+name, strconv.FormatInt(v, 10))
+}
+
+// plainEncoder appends headers as plain event lines: "Name: value\n",
+// values URL-encoded, empty ones as _undef_.
+type plainEncoder struct{ b []byte }
+
+func (e *plainEncoder) add(name, value string) {
+	e.b = append(e.b, name...)
+	e.value(value)
+}
+
+func (e *plainEncoder) addPrefixed(prefix, name, value string) {
+	e.b = append(e.b, prefix...)
+	e.b = append(e.b, name...)
+	e.value(value)
+}
+
+func (e *plainEncoder) value(v string) {
+	e.b = append(e.b, ':', ' ')
+	if v == "" {
+		e.b = append(e.b, "_undef_"...)
+	} else {
+		e.b = appendURLEncoded(e.b, v)
+	}
+	e.b = append(e.b, '\n')
+}
+
+func (e *plainEncoder) addInt(name string, v int64) { e.addIntPrefixed("", name, v) }
+
+func (e *plainEncoder) addIntPrefixed(prefix, name string, v int64) {
+	e.b = append(e.b, prefix...)
+	e.b = append(e.b, name...)
+	e.b = append(e.b, ':', ' ')
+	e.b = strconv.AppendInt(e.b, v, 10) // digits and '-' are never encoded
+	e.b = append(e.b, '\n')
 }
 
 // eventMsg is one FreeSWITCH event: ordered headers and an optional body
@@ -204,31 +282,51 @@ func (e *eventMsg) name() string {
 	return v
 }
 
+// plainHeadRoom is what appendPlainFrame reserves in front of an event for
+// its outer header block ("Content-Length: N\nContent-Type:
+// text/event-plain\n\n"), so the event is encoded once, in place.
+const plainHeadRoom = 64
+
+// beginPlainFrame starts a text/event-plain message at the end of dst;
+// endPlainFrame, given what beginPlainFrame returned, writes the outer
+// headers in front of the event appended since.
+func beginPlainFrame(dst []byte) (out []byte, start int) {
+	start = len(dst)
+	var room [plainHeadRoom]byte
+	return append(dst, room[:]...), start
+}
+
+func endPlainFrame(dst []byte, start int) []byte {
+	var head [plainHeadRoom]byte
+	inner := len(dst) - start - plainHeadRoom
+	h := append(head[:0], "Content-Length: "...)
+	h = strconv.AppendInt(h, int64(inner), 10)
+	h = append(h, "\nContent-Type: text/event-plain\n\n"...)
+	n := copy(dst[start:], h)
+	copy(dst[start+n:], dst[start+plainHeadRoom:])
+	return dst[:len(dst)-(plainHeadRoom-n)]
+}
+
 // encodePlain renders the event as a text/event-plain message.
 func (e *eventMsg) encodePlain() []byte {
-	var inner bytes.Buffer
+	return e.appendPlain(nil)
+}
+
+func (e *eventMsg) appendPlain(dst []byte) []byte {
+	dst, start := beginPlainFrame(dst)
+	enc := plainEncoder{b: dst}
 	for _, h := range e.headers {
-		v := h.value
-		if v == "" {
-			v = "_undef_"
-		} else {
-			v = urlEncode(v)
-		}
-		inner.WriteString(h.name)
-		inner.WriteString(": ")
-		inner.WriteString(v)
-		inner.WriteByte('\n')
+		enc.add(h.name, h.value)
 	}
 	if e.body != "" {
-		fmt.Fprintf(&inner, "Content-Length: %d\n\n", len(e.body))
-		inner.WriteString(e.body)
+		enc.b = append(enc.b, "Content-Length: "...)
+		enc.b = strconv.AppendInt(enc.b, int64(len(e.body)), 10)
+		enc.b = append(enc.b, '\n', '\n')
+		enc.b = append(enc.b, e.body...)
 	} else {
-		inner.WriteByte('\n')
+		enc.b = append(enc.b, '\n')
 	}
-	var out bytes.Buffer
-	fmt.Fprintf(&out, "Content-Length: %d\nContent-Type: text/event-plain\n\n", inner.Len())
-	out.Write(inner.Bytes())
-	return out.Bytes()
+	return endPlainFrame(enc.b, start)
 }
 
 // encodeJSON renders the event as text/event-json: one compact object in
@@ -323,5 +421,12 @@ func newUUID() string {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	hex.Encode(out[9:13], b[4:6])
+	hex.Encode(out[14:18], b[6:8])
+	hex.Encode(out[19:23], b[8:10])
+	hex.Encode(out[24:36], b[10:16])
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
+	return string(out[:])
 }
