@@ -277,7 +277,11 @@ func (c *channel) appendPlainEvent(dst []byte, name string, site callSite, extra
 // channelData renders the header block of the outbound `connect` reply: a
 // serialized CHANNEL_DATA event with the command/reply headers at the END.
 func (c *channel) channelData(socketMode string) []byte {
-	enc := plainEncoder{b: make([]byte, 0, 4096)}
+	return c.appendChannelData(make([]byte, 0, 4096), socketMode)
+}
+
+func (c *channel) appendChannelData(dst []byte, socketMode string) []byte {
+	enc := plainEncoder{b: dst}
 	c.si.writeEventHeader(&enc, "CHANNEL_DATA", siteData)
 	c.profile("Channel-", &enc)
 	c.channelBlock(&enc)

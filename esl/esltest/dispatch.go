@@ -18,7 +18,10 @@ func (s *session) handle(cmd *command) {
 	s.record(cmd)
 	switch cmd.verb() {
 	case "connect":
-		s.write(s.ch.channelData("async"))
+		if !s.closing {
+			s.buffer()
+			s.out = s.ch.appendChannelData(s.out, "async")
+		}
 	case "myevents":
 		first := !s.sub.myevents
 		s.reply(s.sub.addMyEvents(cmd.arg()))

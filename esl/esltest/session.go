@@ -63,8 +63,9 @@ type session struct {
 	// a sendmsg's +OK with the CHANNEL_PARK after it); the bytes are the
 	// same either way, and one write instead of one per event is most of
 	// what a fake call costs the load tool in system calls.
-	out      []byte
-	writeErr bool // a write failed: nothing more is sent
+	out      []byte  // nil between turns
+	outBuf   *[]byte // what out came from (outBuffers)
+	writeErr bool    // a write failed: nothing more is sent
 }
 
 func newSession(ctx context.Context, conn net.Conn, addr string, s Script, si *switchInfo, onHangup func(string, map[string]string)) *session {
@@ -327,21 +328,38 @@ func (s *session) write(b []byte) {
 	if s.closing {
 		return
 	}
+	s.buffer()
 	s.out = append(s.out, b...)
+}
+
+// outBuffers are the sessions' output buffers between turns: a call
+// writes a few KiB per turn, and a held call should not keep a buffer
+// while it waits. A sync.Pool, as fmt keeps its printers: a cache, no
+// state of the fake.
+var outBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// buffer makes sure the session has an output buffer for this turn.
+func (s *session) buffer() {
+	if s.out == nil {
+		s.outBuf = outBuffers.Get().(*[]byte)
+		s.out = (*s.outBuf)[:0]
+	}
 }
 
 // flush sends what the session wrote since the last flush.
 func (s *session) flush() {
-	if len(s.out) == 0 || s.writeErr {
-		s.out = s.out[:0]
+	if s.out == nil {
 		return
 	}
-	_, err := s.conn.Write(s.out)
-	if cap(s.out) > 64<<10 {
-		s.out = nil // a rare big burst: do not keep its buffer for the call's life
-	} else {
-		s.out = s.out[:0]
+	var err error
+	if len(s.out) > 0 && !s.writeErr {
+		_, err = s.conn.Write(s.out)
 	}
+	if cap(s.out) <= 64<<10 { // a rare big burst's buffer is not kept
+		*s.outBuf = s.out[:0]
+		outBuffers.Put(s.outBuf)
+	}
+	s.out, s.outBuf = nil, nil
 	if err != nil {
 		s.writeErr = true
 		if s.exiting {
@@ -391,6 +409,7 @@ func (s *session) emitEvent(name string, site callSite, extra ...header) {
 	if s.closing || !s.sub.wantsName(name) {
 		return
 	}
+	s.buffer()
 	s.out = s.ch.appendPlainEvent(s.out, name, site, extra)
 }
 
