@@ -46,15 +46,14 @@ func TestEncodeStreamFieldsMatchSchema(t *testing.T) {
 		t.Fatalf("payload decodes to %v (%s)", v, d.err)
 	}
 	ents := batch[0].([]any)
-	if len(ents) != 1 || batch[2] != "17" || batch[3] != "17" {
+	if len(ents) < 2 || batch[2] != "17" || batch[3] != "17" {
 		t.Fatalf("payload %v", batch)
 	}
-	e := ents[0].([]any)
-	if e[0] != uint64(1) {
-		t.Errorf("entry's call index %v", e[0])
+	if ents[0] != uint64(1) || ents[1] != uint64(len(ents)-2) {
+		t.Errorf("entry header %v %v, want call 1 and %d strings", ents[0], ents[1], len(ents)-2)
 	}
 	var got []string
-	for _, f := range e[1].([]any) {
+	for _, f := range ents[2:] {
 		got = append(got, f.(string))
 	}
 	if want := r.streamFields(); !equal(got, want) {

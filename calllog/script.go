@@ -79,14 +79,17 @@ if not (lastS and tonumber(batch[3]) > last) then
 end
 local written = 0
 local dup = 0
-for i = 1, #ents do
-  local e = ents[i]
-  if skip[e[1]] then
+local i = 1
+local nents = #ents
+while i <= nents do
+  local n = ents[i + 1]
+  if skip[ents[i]] then
     dup = dup + 1
   else
-    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(e[2]))
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ents, i + 2, i + 1 + n))
     written = written + 1
   end
+  i = i + 2 + n
 end
 for ci = 1, #calls do
   if not skip[ci] then
