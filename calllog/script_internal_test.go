@@ -83,3 +83,63 @@ func TestScriptPartlyWrittenBatch(t *testing.T) {
 		t.Errorf("summary %v", sum)
 	}
 }
+
+// commandCalls is Redis's count of calls per command since the last
+// CONFIG RESETSTAT (commands inside scripts included).
+func commandCalls(t *testing.T, w *Writer) map[string]int {
+	t.Helper()
+	info, err := w.client.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimPrefix(name, "cmdstat_")] = n
+	}
+	return out
+}
+
+// Issue 14: what a live batch costs Redis: one XADD per entry, and per call
+// one HSET of its dedupe mark and one HSET, HINCRBY and EXPIRE of its
+// summary; no per-call lookup (the batch is above the writer's highest
+// sequence) and no second EXPIRE of a dedupe hash that has its TTL.
+func TestScriptCommandsPerLiveBatch(t *testing.T) {
+	w, _ := scriptFixture(t)
+	ctx := context.Background()
+	batch := func(from uint64) []record {
+		out := make([]record, 10)
+		for i := range out {
+			out[i] = newRecord("live", from+uint64(i), Entry{Call: "c" + strconv.Itoa(i%2), Flow: "f", Kind: KindDTMF, Value: strconv.Itoa(i), Time: time.Now()})
+		}
+		return out
+	}
+	var enc batchEncoder
+	if wr, _, err := w.evalGroup(ctx, &enc, 0, batch(1), ""); err != nil || wr != 10 {
+		t.Fatalf("first batch: %d written, %v", wr, err)
+	}
+	if err := w.client.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if wr, _, err := w.evalGroup(ctx, &enc, 0, batch(11), "10"); err != nil || wr != 10 {
+		t.Fatalf("second batch: %d written, %v", wr, err)
+	}
+	got := commandCalls(t, w)
+	want := map[string]int{"xadd": 10, "hset": 4, "hincrby": 2, "expire": 2, "hget": 0, "get": 1, "set": 1}
+	for cmd, n := range want {
+		if got[cmd] != n {
+			t.Errorf("%s: %d calls for a live batch of 10 entries of 2 calls, want %d (all: %v)", cmd, got[cmd], n, got)
+		}
+	}
+	sum := w.client.HGetAll(ctx, w.keys.SummaryKey("c1")).Val()
+	if sum[SumEvents] != "10" || sum[SumLastKind] != "dtmf" || sum[SumFlow] != "f" {
+		t.Errorf("summary %v", sum)
+	}
+}
