@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
 
 // contentKind maps an outer Content-Type value to a Kind and event Format.
@@ -282,19 +283,26 @@ func newHotFilter() *hotFilter {
 // notePicked records slot i, the line m.buf[ls:le] that hotLines picked,
 // if it is the first occurrence of a hot header.
 func (m *Message) notePicked(i, ls, le uint32) {
-	f := hotLines
-	line := m.buf[ls:le:le]
-	if len(line) <= 8 {
+	if ls > le || le > uint32(len(m.buf)) || le-ls <= 8 {
 		return // not picked: every hot name is eight bytes or more, then ':'
 	}
-	w := binary.LittleEndian.Uint64(line)
-	wi := 2 * int(f.first[line[0]])
+	// Six of these per event, each a dozen loads: read the line through
+	// one checked pointer (every offset below is < le-ls).
+	n := int(le - ls)
+	base := unsafe.Pointer(&m.buf[ls])
+	at := func(off int) byte { return *(*byte)(unsafe.Add(base, off)) }
+	word := func(off int) uint64 {
+		return binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(base, off)), 8))
+	}
+	f := hotLines
+	w := word(0)
+	wi := 2 * int(f.first[at(0)])
 	if w|f.fold != f.words[wi] {
 		wi++
 	}
 	k := int(f.hot[wi])
-	if k == hotApplication && len(line) > 12 && line[11] == '-' { // or -UUID, -Data, -Response
-		switch line[12] | 0x20 {
+	if k == hotApplication && n > 12 && at(11) == '-' { // or -UUID, -Data, -Response
+		switch at(12) | 0x20 {
 		case 'u':
 			k = hotApplicationUUID
 		case 'd':
@@ -306,13 +314,14 @@ func (m *Message) notePicked(i, ls, le uint32) {
 	if m.hot[k] != hotAbsent {
 		return
 	}
-	n := len(hotNames[k])
-	if len(line) <= n || line[n] != ':' {
+	name := hotNames[k]
+	nn := len(name)
+	if n <= nn || at(nn) != ':' {
 		return
 	}
 	x := &f.exact[k]
-	if w != x[0] || binary.LittleEndian.Uint64(line[min(8, n-8):]) != x[1] || binary.LittleEndian.Uint64(line[n-8:]) != x[2] {
-		if !equalFold(line[:n], hotNames[k]) {
+	if w != x[0] || word(min(8, nn-8)) != x[1] || word(nn-8) != x[2] {
+		if !equalFold(m.buf[ls:ls+uint32(nn)], name) {
 			return
 		}
 	}
