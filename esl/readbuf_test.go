@@ -125,3 +125,12 @@ func TestIdleReaderTakesBurstInOneRead(t *testing.T) {
 		t.Fatalf("after the first message %d bytes buffered, want the rest of the burst (%d)", rd.Buffered(), want)
 	}
 }
+
+// Taking a pooled read buffer and giving it back allocates nothing (a
+// *[]byte in the pool cost an allocation per idle wait of every call).
+func TestReadBufPoolDoesNotAllocate(t *testing.T) {
+	putReadBuf(getReadBuf())
+	if n := testing.AllocsPerRun(1000, func() { putReadBuf(getReadBuf()) }); n != 0 {
+		t.Errorf("get+put of a pooled read buffer: %.1f allocations, want 0", n)
+	}
+}
