@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -150,12 +151,17 @@ func (l *headerList) set(name, value string) {
 }
 
 func (l *headerList) del(name string) {
-	out := (*l)[:0]
-	for _, h := range *l {
+	i := slices.IndexFunc(*l, func(h header) bool { return h.name == name })
+	if i < 0 {
+		return // nothing moves: no copying (and no write barriers) for a miss
+	}
+	out := (*l)[:i]
+	for _, h := range (*l)[i+1:] {
 		if h.name != name {
 			out = append(out, h)
 		}
 	}
+	clear((*l)[len(out):]) // drop the references the list no longer holds
 	*l = out
 }
 
