@@ -1,10 +1,5 @@
 package esl
 
-import (
-	"bytes"
-	"encoding/binary"
-)
-
 // Hot headers: the few event headers read from nearly every plain event
 // (the connection layer routes by Unique-ID, Event-Name and
 // Application-UUID; the flow engine reads Application and its Response;
@@ -113,104 +108,6 @@ func hotKey(name string) int {
 		return -1
 	}
 	return k
-}
-
-// noteHot records line slot i (bytes [ls, le) of the frame) if it is the
-// first occurrence of a hot header; w is its first eight bytes, folded.
-func (m *Message) noteHot(i, ls, le uint32, w uint64) {
-	k := -1
-	switch w {
-	case prefixContent:
-		k = hotContentLength
-	case prefixEventNa:
-		k = hotEventName
-	case prefixEventSu:
-		k = hotEventSubclass
-	case prefixUniqueI:
-		k = hotUniqueID
-	case prefixJobUUID:
-		k = hotJobUUID
-	case prefixHangupC:
-		k = hotHangupCause
-	case prefixApplica: // Application, Application-UUID, -Data, -Response
-		k = hotApplication
-		if le-ls > 12 && m.buf[ls+11] == '-' {
-			switch lowerASCII(m.buf[ls+12]) {
-			case 'u':
-				k = hotApplicationUUID
-			case 'd':
-				k = hotApplicationData
-			case 'r':
-				k = hotApplicationResponse
-			}
-		}
-	}
-	if k < 0 || m.hot[k] != hotAbsent {
-		return
-	}
-	name := hotNames[k]
-	n := uint32(len(name))
-	if le-ls <= n || m.buf[ls+n] != ':' {
-		return
-	}
-	if line := m.buf[ls : ls+n]; string(line) != name && !equalFold(line, name) {
-		return
-	}
-	m.hot[k] = hotOverflow
-	if i+1 < hotOverflow {
-		m.hot[k] = uint16(i + 1)
-	}
-}
-
-// hotStart filters lines before the word compare: true when the first
-// two bytes (a little-endian uint16), folded, are those of a hot name.
-func hotStart(b01 uint16) bool {
-	switch b01 | 0x2020 {
-	case 'c' | 'o'<<8, 'e' | 'v'<<8, 'u' | 'n'<<8, 'j' | 'o'<<8, 'a' | 'p'<<8, 'h' | 'a'<<8:
-		return true
-	}
-	return false
-}
-
-// isHotPrefix tells whether a folded first word may start a hot header.
-func isHotPrefix(w uint64) bool {
-	switch w {
-	case prefixContent, prefixEventNa, prefixEventSu, prefixUniqueI,
-		prefixJobUUID, prefixApplica, prefixHangupC:
-		return true
-	}
-	return false
-}
-
-// indexEventLines indexes the header lines of a plain event from slot i
-// on, buf[pos:end], stopping at an empty line, like indexLines (not
-// strict), and notes the hot headers. One bytes.IndexByte per line; the
-// rest of the per-line work is a store and a two-byte filter.
-//
-// It returns the next free slot and the offset just past the empty line
-// (end if there was none).
-func (m *Message) indexEventLines(pos, end, i uint32) (uint32, uint32) {
-	slots := m.slots()
-	buf := m.buf[:end]
-	for p := pos; p < end; {
-		nl := bytes.IndexByte(buf[p:], '\n')
-		le := end // a last line without its newline
-		if nl >= 0 {
-			le = p + uint32(nl)
-		}
-		if le == p {
-			return i, p + 1
-		}
-		slots[i] = [2]uint32{p, le}
-		if le-p > 8 && hotStart(binary.LittleEndian.Uint16(buf[p:])) {
-			if w := binary.LittleEndian.Uint64(buf[p:]) | foldWord; isHotPrefix(w) {
-				m.noteHot(i, p, le, w)
-			}
-		}
-		i++
-		p = le + 1
-	}
-	return i, end
 }
 
 // findHot answers a lookup of hot header k among the event headers of a

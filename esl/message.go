@@ -255,17 +255,6 @@ func (m *Message) slots() [][2]uint32 {
 	return unsafe.Slice((*[2]uint32)(unsafe.Pointer(&m.buf[m.idxOff])), n)
 }
 
-// index views the index space after the frame bytes as the slots' offsets
-// (idxOff is a multiple of 4; the view is written and read only through
-// this, so byte order does not matter).
-func (m *Message) index() []uint32 {
-	n := (len(m.buf) - int(m.idxOff)) / 4
-	if n <= 0 {
-		return nil
-	}
-	return unsafe.Slice((*uint32)(unsafe.Pointer(&m.buf[m.idxOff])), n)
-}
-
 // lineValue returns the value span of a header line whose colon is at
 // colon: leading blanks and a trailing CR are not part of it.
 func lineValue(buf []byte, colon, end uint32) (uint32, uint32) {
