@@ -186,6 +186,9 @@ func (d *driver) observe(cs *callState, r esltest.Record) {
 func (d *driver) startCall(ctx context.Context, kind string, s esltest.Script) {
 	cs := &callState{kind: kind, ready: make(chan struct{})}
 	s.Observer = func(r esltest.Record) { d.observe(cs, r) }
+	if d.o.execDelay != 0 {
+		s.ExecuteDelay = d.o.execDelay
+	}
 	d.started.Add(1)
 	cs.t0 = time.Now()
 	c, err := esltest.StartOutbound(ctx, d.tgt.addr, s)

@@ -48,6 +48,7 @@ type options struct {
 	jsonOut    bool
 	memProfile string
 	cpuProfile string
+	execDelay  time.Duration
 }
 
 func main() {
@@ -69,6 +70,7 @@ func main() {
 	flag.BoolVar(&o.inprocess, "inprocess", false, "run the ivr engine in this process (fake CRM, fixed clock at Wednesday 10:00 in the flow's zone) instead of dialing ivrd")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the final report as JSON on stdout")
 	flag.StringVar(&o.memProfile, "memprofile", "", "with -inprocess -mode hold: write a heap profile here while the calls are held")
+	flag.DurationVar(&o.execDelay, "execute-delay", 0, "time from a sendmsg execute's +OK to the app's first event (0: esltest's default, 2ms; a real switch takes ~20ms; negative: none, which also saves the fake a write per app)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the fake channels; with -inprocess the engine too) for the whole run here")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: ivrload [flags]\n\n%s\n\nflags:\n", kindHelp)
