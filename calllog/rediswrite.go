@@ -192,8 +192,8 @@ func (w *Writer) pipelineChunks(ctx context.Context, encs *encoders, shard int, 
 // EVALSHA first; on NOSCRIPT (a restarted or flushed node) EVAL, which also
 // caches the script on that node only — SCRIPT LOAD on a cluster client would
 // go to every master and block on a dead one. On PARTIAL (a call's dedupe
-// mark inside the batch, see writeScript; nothing was written) the entries
-// go one per script call.
+// mark inside the batch, see writeScript; nothing was written) each half
+// goes in its own script call.
 func (w *Writer) evalGroup(ctx context.Context, enc *batchEncoder, shard int, recs []record, prev string) (written, dup int, err error) {
 	keys, args := w.scriptArgs(enc, shard, recs, prev)
 	written, dup, err = scriptResult(w.client.EvalSha(ctx, w.sha, keys, args...))
@@ -203,16 +203,19 @@ func (w *Writer) evalGroup(ctx context.Context, enc *batchEncoder, shard int, re
 	if !redis.HasErrorPrefix(err, "PARTIAL") || len(recs) == 1 {
 		return written, dup, err
 	}
-	written, dup = 0, 0
-	for i := range recs {
-		wr, dp, err := w.evalGroup(ctx, enc, shard, recs[i:i+1], "")
-		written += wr
-		dup += dp
-		if err != nil {
-			return written, dup, err
-		}
+	// Halves, not one entry per call: what Redis has of a writer is a prefix
+	// of its sequence, so only the half holding the prefix's end can be
+	// PARTIAL again (about 2·log2(n) script calls). One call per entry needed
+	// BatchSize round trips within one WriteTimeout; a few ms of round trip
+	// never fit, and each replay attempt started the batch over, so the
+	// shard spooled forever.
+	mid := len(recs) / 2
+	written, dup, err = w.evalGroup(ctx, enc, shard, recs[:mid], "")
+	if err != nil {
+		return written, dup, err
 	}
-	return written, dup, nil
+	wr, dp, err := w.evalGroup(ctx, enc, shard, recs[mid:], "")
+	return written + wr, dup + dp, err
 }
 
 // eval runs the write script with no entries: a probe that only checks the

@@ -27,8 +27,8 @@ package calllog
 // calls that have nothing newer. Batches are applied whole, so a call's
 // entries in a replayed batch are normally all new or all written; if the
 // mark falls inside them (a segment replayed with another BatchSize) the
-// script refuses with PARTIAL before writing and the writer sends those
-// entries one per call.
+// script refuses with PARTIAL before writing and the writer splits the
+// batch in halves until no part is PARTIAL.
 //
 // A call's dedupe hash gets its TTL when a writer's first mark goes in, not
 // again with every batch (one command per call and batch less): the marks
