@@ -129,7 +129,17 @@ func TestPlainEventMatchesReference(t *testing.T) {
 	check("CHANNEL_EXECUTE", siteExecute, extra)
 	check("DTMF", siteDTMF, []header{{"DTMF-Digit", "#"}, {"DTMF-Duration", "2000"}})
 	check("CHANNEL_STATE", siteState, nil)
+	// Variables set again, removed, and the profile changed: the cached
+	// lines and block must follow.
+	ch.vars.set("direction", "inbound")
+	ch.vars.del("empty")
+	ch.vars.set("empty", "")
+	ch.vars.del("no such variable")
+	check("CHANNEL_EXECUTE_COMPLETE", siteComplete, extra)
+	ch.dest, ch.context = "fifo_hst", "new_sales"
+	check("CHANNEL_STATE", siteState, nil)
 	ch.markAnswered()
+	check("CHANNEL_ANSWER", siteAnswer, nil)
 	ch.startHangup("NORMAL_CLEARING")
 	ch.hungup = time.Now()
 	ch.setCDRVariables("playback", "a b")
