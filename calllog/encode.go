@@ -24,12 +24,15 @@ import (
 //	[last seq, first seq, summary field/value pairs, nodes to append to
 //	 the stored path ("" none), events, errors]
 type batchEncoder struct {
-	buf   []byte
-	set   []string // summary pairs of one entry (scratch)
-	names []string // sorted extra field names of one entry (scratch)
-	calls map[string]int
-	sums  []callSummary
-	keys  []string
+	// replay: the batch comes from the spool, so the script looks every
+	// call's mark up (see writeScript) instead of trusting the order key.
+	replay bool
+	buf    []byte
+	set    []string // summary pairs of one entry (scratch)
+	names  []string // sorted extra field names of one entry (scratch)
+	calls  map[string]int
+	sums   []callSummary
+	keys   []string
 }
 
 // callSummary is the merged summary update of one call's entries in a

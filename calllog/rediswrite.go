@@ -44,6 +44,9 @@ func (w *Writer) write(ctx context.Context, encs *encoders, recs []record) (writ
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
 	defer cancel()
 	groups := w.groups(recs)
+	for i := range groups {
+		encs.get(i).replay = true
+	}
 	if len(groups) == 1 {
 		written, dup, err = w.evalGroup(ctx, encs.get(0), groups[0].shard, groups[0].recs, "")
 		if err != nil {
@@ -150,11 +153,15 @@ func (w *Writer) pipelineChunks(ctx context.Context, encs *encoders, shard int, 
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
 	defer cancel()
 	if len(recs) <= batchSize && !useEval {
+		encs.get(0).replay = false
 		written, dup, err = w.evalGroup(ctx, encs.get(0), shard, recs, "")
 		if err != nil {
 			return 0, written, dup, err
 		}
 		return len(recs), written, dup, nil
+	}
+	for i := range (len(recs) + batchSize - 1) / batchSize {
+		encs.get(i).replay = false
 	}
 	pipe := w.client.Pipeline()
 	var cmds [maxInFlight]*redis.Cmd
@@ -255,6 +262,10 @@ func (w *Writer) scriptArgs(enc *batchEncoder, shard int, recs []record, prev st
 	if w.keys.Summary != "" {
 		hasSummary = "1"
 	}
+	replay := "0"
+	if enc.replay {
+		replay = "1"
+	}
 	return keys, []any{w.cfg.MaxLen, int64(w.cfg.DedupeTTL / time.Second), int64(w.cfg.SummaryTTL / time.Second),
-		recs[0].Writer, prev, hasSummary, payload}
+		recs[0].Writer, prev, hasSummary, replay, payload}
 }

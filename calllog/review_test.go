@@ -297,3 +297,48 @@ func TestReviewPartlyWrittenBatchReplaysInFewRoundTrips(t *testing.T) {
 		t.Errorf("path of c3 %q", p)
 	}
 }
+
+// Review: after an upgrade, the previous release's entries are not covered
+// by the order key (its script never set one), so a replay must not take the
+// order key's absence of newer entries for granted. Here the previous
+// release replayed segment S2 (entries 6-10) and died before removing it
+// (shard.go: "will be replayed again, dedupe skips it"), while S1 (1-5) was
+// in quarantine; the operator moves S1 back. The new writer replays S1 (its
+// order key for that writer is now 5), then S2: S2 is above the order key, so
+// without the per-call lookups all of it would be written a second time.
+func TestReviewReplayAfterUpgradeLooksUpPreviousReleaseMarks(t *testing.T) {
+	srv := redistest.NewServer(t, redistest.Options{})
+	client := srv.Client(t)
+	w, err := NewWriter(Config{SpoolDir: t.TempDir()}, client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	ctx := context.Background()
+	recs := make([]record, 10)
+	for i := range recs {
+		call := "a"
+		if i >= 5 {
+			call = "b"
+		}
+		recs[i] = newRecord("prev-release", uint64(i+1), Entry{Call: call, Kind: KindDTMF, Value: strconv.Itoa(i + 1), Time: time.Now()})
+	}
+	keys, args := oldScriptArgs(w.keys, w.cfg, 0, recs[5:])
+	if err := client.Eval(ctx, oldWriteScript, keys, args...).Err(); err != nil {
+		t.Fatalf("previous release's script: %v", err)
+	}
+	var encs encoders
+	if wr, dp, err := w.write(ctx, &encs, recs[:5]); err != nil || wr != 5 || dp != 0 {
+		t.Fatalf("S1: %d written, %d duplicates, %v; want 5 written", wr, dp, err)
+	}
+	wr, dp, err := w.write(ctx, &encs, recs[5:])
+	if err != nil || wr != 0 || dp != 5 {
+		t.Errorf("S2 again: %d written, %d duplicates, %v; want 0 written, 5 duplicates", wr, dp, err)
+	}
+	if n := client.XLen(ctx, w.keys.StreamKey(0)).Val(); n != 10 {
+		t.Errorf("stream has %d entries, want 10", n)
+	}
+	if ev := client.HGet(ctx, w.keys.SummaryKey("b"), SumEvents).Val(); ev != "5" {
+		t.Errorf("summary of b counts %s events, want 5", ev)
+	}
+}

@@ -19,10 +19,12 @@ package calllog
 // sequence number already written, and the order key the highest of the
 // writer in this stream. Entries reach Redis in increasing sequence order (the
 // writer never reorders, see shard.go), so an entry at or below its call's
-// mark was already written and is skipped. A batch whose first sequence is
-// above the order key cannot hold one (every call mark is at most the order
-// key), so a live batch costs no per-call lookup; a replayed one reads each
-// call's mark once, before any write. Per-call marks stay the dedupe of
+// mark was already written and is skipped. A live batch whose first sequence
+// is above the order key cannot hold one (every call mark is at most the
+// order key), so it costs no per-call lookup; a replayed one always reads
+// each call's mark once, before any write: its writer may be the previous
+// release, whose entries no order key covers, and after a segment moved back
+// from quarantine the order key can be below what that writer has in Redis. Per-call marks stay the dedupe of
 // record: a segment moved back from quarantine long after is written for the
 // calls that have nothing newer. Batches are applied whole, so a call's
 // entries in a replayed batch are normally all new or all written; if the
@@ -43,12 +45,13 @@ package calllog
 // summary hash (the dedupe hash again when summaries are off).
 // ARGV: [1] MAXLEN (approximate), [2] dedupe TTL s, [3] summary TTL s,
 // [4] writer, [5] prev ("" = no order check), [6] summaries "1"/"0",
-// [7] the batch (MessagePack, see batchEncoder; absent = a probe).
+// [7] "1" = a replayed batch: look the marks up even above the order key,
+// [8] the batch (MessagePack, see batchEncoder; absent = a probe).
 // Returns {written, duplicates}.
 const writeScript = `
 local stream = KEYS[1]
 local okey = KEYS[2]
-local payload = ARGV[7]
+local payload = ARGV[8]
 if payload == nil or payload == '' then return {0, 0} end
 local maxlen = ARGV[1]
 local dttl = ARGV[2]
@@ -65,8 +68,9 @@ if prev ~= '' and last < tonumber(prev) then
   return redis.error_reply('OUTOFORDER calllog: batch of ' .. writer .. ' follows ' .. prev .. ', Redis has ' .. tostring(lastS))
 end
 local skip = {}
--- No order key (a new writer, or the key lost): look every call's mark up.
-if not (lastS and tonumber(batch[3]) > last) then
+-- A replayed batch, or no order key (a new writer, or the key lost): look
+-- every call's mark up.
+if ARGV[7] == '1' or not (lastS and tonumber(batch[3]) > last) then
   for ci = 1, #calls do
     local c = calls[ci]
     local m = tonumber(redis.call('HGET', KEYS[1 + 2 * ci], writer) or '-1')
