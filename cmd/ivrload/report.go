@@ -37,6 +37,11 @@ type report struct {
 	PeakRSSBytes   int64   `json:"peak_rss_bytes,omitempty"`
 	CPUSeconds     float64 `json:"cpu_seconds,omitempty"`
 	CPUPerCallMS   float64 `json:"cpu_per_call_ms,omitempty"`
+	// ESLEvents is how many events ivrd read on the connections that ended
+	// during the run (fsivr_esl_events_total); CPUPerEventUS is its CPU
+	// over them: issue 14's "CPU per ESL event, whole path".
+	ESLEvents     float64 `json:"esl_events,omitempty"`
+	CPUPerEventUS float64 `json:"cpu_per_event_us,omitempty"`
 
 	Held                  int64   `json:"held,omitempty"`
 	HeldInMenu            int64   `json:"held_in_menu,omitempty"`
@@ -145,6 +150,10 @@ func (r report) print(w io.Writer) {
 	if r.CPUSeconds > 0 {
 		row("ivrd CPU", "%.2fs (%.3f ms per completed call)", r.CPUSeconds, r.CPUPerCallMS)
 	}
+	if r.CPUPerEventUS > 0 {
+		row("ivrd CPU per ESL event", "%.1f µs (%.0f events read, %.1f per completed call)",
+			r.CPUPerEventUS, r.ESLEvents, r.ESLEvents/float64(max(r.Completed, 1)))
+	}
 	if len(r.GCPauseUS) > 0 {
 		row("GC pause quantiles (0/.25/.5/.75/1)", "%.0f / %.0f / %.0f / %.0f / %.0f µs",
 			r.GCPauseUS["0"], r.GCPauseUS["0.25"], r.GCPauseUS["0.5"], r.GCPauseUS["0.75"], r.GCPauseUS["1"])
@@ -165,4 +174,15 @@ func (r report) print(w io.Writer) {
 	for msg, n := range r.Errors {
 		row("error", "%dx %.150s", n, msg)
 	}
+}
+
+// perEvent sets ivrd's CPU per ESL event from the events its connections
+// read between the two samples (nothing when ivrd does not export them).
+func (r *report) perEvent(before, after sample) {
+	n := after.metrics["fsivr_esl_events_total"] - before.metrics["fsivr_esl_events_total"]
+	if n <= 0 || r.CPUSeconds <= 0 {
+		return
+	}
+	r.ESLEvents = n
+	r.CPUPerEventUS = r.CPUSeconds * 1e6 / n
 }

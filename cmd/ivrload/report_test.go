@@ -44,3 +44,24 @@ func TestErrorsCountedByKind(t *testing.T) {
 		}
 	}
 }
+
+// Issue 14: the report gives ivrd's CPU per ESL event, from the events its
+// connections read during the run.
+func TestCPUPerEvent(t *testing.T) {
+	r := &report{Completed: 10, CPUSeconds: 0.5}
+	r.perEvent(sample{metrics: map[string]float64{"fsivr_esl_events_total": 1000}},
+		sample{metrics: map[string]float64{"fsivr_esl_events_total": 1250}})
+	if r.ESLEvents != 250 || r.CPUPerEventUS != 2000 {
+		t.Fatalf("events %v, CPU per event %v µs; want 250 and 2000", r.ESLEvents, r.CPUPerEventUS)
+	}
+	var sb strings.Builder
+	r.print(&sb)
+	if !strings.Contains(sb.String(), "2000.0 µs (250 events read, 25.0 per completed call)") {
+		t.Errorf("report does not say the CPU per event:\n%s", sb.String())
+	}
+	old := &report{Completed: 10, CPUSeconds: 0.5} // an ivrd without the counter
+	old.perEvent(sample{metrics: map[string]float64{}}, sample{metrics: map[string]float64{}})
+	if old.CPUPerEventUS != 0 {
+		t.Errorf("CPU per event %v without events", old.CPUPerEventUS)
+	}
+}
