@@ -101,7 +101,7 @@
 // number) that is spooled with it. The script keeps, per call and writer, the
 // highest sequence already written (hash "<stream>:seen:<uuid>", TTL
 // DedupeTTL from the call's first entry by that writer) and skips entries at
-// or below it; a batch wholly above the writer's highest sequence in the
+// or below it; a live batch wholly above the writer's highest sequence in the
 // stream ("<stream>:seq:<writer>") skips the lookups. Because entries reach
 // Redis in sequence order, that high-water mark is exact, costs one small
 // hash per call (not a key per entry), and works with any number of writers: stream

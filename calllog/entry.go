@@ -317,7 +317,7 @@ func (k Keys) DedupeKey(call string) string {
 // (internal, TTL DedupeTTL, renewed by every batch), e.g.
 // "{fsivr}:calls:seq:<writer id>". The script refuses a batch sent behind an
 // unacknowledged one unless the one before it is in, and skips the per-call
-// dedupe lookups for a batch wholly above it.
+// dedupe lookups for a live batch wholly above it.
 func (k Keys) orderKey(shard int, writer string) string {
 	return k.StreamKey(shard) + ":seq:" + writer
 }
