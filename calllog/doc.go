@@ -77,7 +77,8 @@
 //
 // Each shard (Config.Shards) has its own queue, spool segments, probe and
 // goroutine: one EVALSHA per batch of up to BatchSize entries (the entries as
-// one MessagePack argument, the summary updates merged per call), routed by
+// one MessagePack argument of at most about 1 MiB, the least Redis's
+// proto-max-bulk-len can be; the summary updates merged per call), routed by
 // the shard's hash tag, so in a Redis Cluster a dead master spools only the
 // entries of its own shards while the others keep writing. Whatever is queued
 // goes in one pipelined round trip of up to 8 batches; each batch after the

@@ -152,7 +152,7 @@ func (w *Writer) writeChunks(ctx context.Context, encs *encoders, shard int, rec
 func (w *Writer) pipelineChunks(ctx context.Context, encs *encoders, shard int, recs []record, batchSize int, useEval bool) (acked, written, dup int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
 	defer cancel()
-	if len(recs) <= batchSize && !useEval {
+	if chunkLen(recs, batchSize) == len(recs) && !useEval {
 		encs.get(0).replay = false
 		written, dup, err = w.evalGroup(ctx, encs.get(0), shard, recs, "")
 		if err != nil {
@@ -160,17 +160,16 @@ func (w *Writer) pipelineChunks(ctx context.Context, encs *encoders, shard int, 
 		}
 		return len(recs), written, dup, nil
 	}
-	for i := range (len(recs) + batchSize - 1) / batchSize {
-		encs.get(i).replay = false
-	}
 	pipe := w.client.Pipeline()
 	var cmds [maxInFlight]*redis.Cmd
 	var ends [maxInFlight]int
 	nc := 0
 	prev := ""
-	for start := 0; start < len(recs); start += batchSize {
-		chunk := recs[start:min(start+batchSize, len(recs))]
-		keys, args := w.scriptArgs(encs.get(nc), shard, chunk, prev)
+	for start := 0; start < len(recs) && nc < maxInFlight; start = ends[nc-1] {
+		chunk := recs[start : start+chunkLen(recs[start:], batchSize)]
+		enc := encs.get(nc)
+		enc.replay = false
+		keys, args := w.scriptArgs(enc, shard, chunk, prev)
 		if nc == 0 && useEval {
 			cmds[nc] = pipe.Eval(ctx, writeScript, keys, args...)
 		} else {
@@ -193,6 +192,40 @@ func (w *Writer) pipelineChunks(ctx context.Context, encs *encoders, shard int, 
 		}
 	}
 	return acked, written, dup, err
+}
+
+// maxPayloadBytes bounds a batch's payload. It goes to Redis as one bulk
+// string, and Redis refuses one longer than proto-max-bulk-len (512 MiB by
+// default, 1 MiB at the least) with a protocol error; a batch over it failed
+// on every replay and held its shard in the spool for good. (With one
+// argument per field, the previous release had no such limit per batch.)
+const maxPayloadBytes = 1 << 20
+
+// chunkLen is how many leading records of recs make the next batch: at most
+// batchSize, and only as many as fit maxPayloadBytes by payloadBound (at
+// least one). Live writes and replay cut batches alike, so a replayed
+// segment meets Redis in the batches it was sent in.
+func chunkLen(recs []record, batchSize int) int {
+	n := min(len(recs), batchSize)
+	size := 0
+	for i := range n {
+		size += payloadBound(&recs[i])
+		if size > maxPayloadBytes && i > 0 {
+			return i
+		}
+	}
+	return n
+}
+
+// payloadBound is an upper bound of what r adds to a payload: its stream
+// strings, each with a MessagePack header of at most 5 bytes, and at most as
+// much again for its summary update.
+func payloadBound(r *record) int {
+	n := 256 + len(r.Writer) + len(r.Call) + len(r.Flow) + len(r.FlowV) + len(r.Node) + len(r.Kind) + len(r.Value)
+	for k, v := range r.Fields {
+		n += len(k) + len(v) + 12
+	}
+	return 2 * n
 }
 
 // evalGroup runs the write script for recs of one shard and one writer:

@@ -342,3 +342,50 @@ func TestReviewReplayAfterUpgradeLooksUpPreviousReleaseMarks(t *testing.T) {
 		t.Errorf("summary of b counts %s events, want 5", ev)
 	}
 }
+
+// Review: a batch's payload is one bulk string, and Redis refuses one over
+// proto-max-bulk-len ("invalid bulk length", 512 MiB by default, 1 MiB at
+// the least). Entries within the limits (MaxValueBytes, MaxFields) must not
+// add up to a batch over it: that batch failed on every replay, and its
+// shard stayed in the spool for good. The previous release sent each field
+// as its own argument and wrote these entries.
+func TestReviewLargeEntriesFitProtoMaxBulkLen(t *testing.T) {
+	srv := redistest.NewServer(t, redistest.Options{})
+	client := srv.Client(t)
+	ctx := context.Background()
+	if err := client.ConfigSet(ctx, "proto-max-bulk-len", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWriter(Config{SpoolDir: t.TempDir(), MaxValueBytes: 16384, RetryInterval: 20 * time.Millisecond}, client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	big := strings.Repeat("x", 16000)
+	const n = 40 // 40 entries of 48 KB: about 2 MB in one batch
+	for i := range n {
+		w.Append(Entry{Call: "c" + strconv.Itoa(i%3), Kind: KindDTMF, Value: big, Fields: map[string]string{"a": big, "b": big}})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for st := w.Stats(); st.Written != n || st.Segments != 0; st = w.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v: the entries never reached Redis", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	recs := make([]record, n)
+	for i := range recs {
+		recs[i] = newRecord("replayed", uint64(i+1), Entry{Call: "r", Kind: KindDTMF, Value: big, Time: time.Now(),
+			Fields: map[string]string{"a": big, "b": big}})
+	}
+	var encs encoders
+	for start, k := 0, 0; start < len(recs); start += k {
+		k = chunkLen(recs[start:], w.cfg.BatchSize)
+		if _, _, err := w.write(ctx, &encs, recs[start:start+k]); err != nil {
+			t.Fatalf("replayed batch at %d: %v", start, err)
+		}
+	}
+	if got := client.XLen(ctx, w.keys.StreamKey(0)).Val(); got != 2*n {
+		t.Errorf("stream has %d entries, want %d", got, 2*n)
+	}
+}

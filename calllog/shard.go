@@ -526,8 +526,9 @@ func (s *shardWriter) replaySegment(ctx context.Context, name string) error {
 		return nil
 	}
 	s.countGaps(name, recs)
-	for start := 0; start < len(recs); start += s.w.cfg.BatchSize {
-		chunk := recs[start:min(start+s.w.cfg.BatchSize, len(recs))]
+	for start, n := 0, 0; start < len(recs); start += n {
+		n = chunkLen(recs[start:], s.w.cfg.BatchSize)
+		chunk := recs[start : start+n]
 		written, dup, err := s.w.write(ctx, &s.encs, chunk)
 		s.w.stats.written.Add(uint64(written))
 		s.w.stats.duplicates.Add(uint64(dup))
