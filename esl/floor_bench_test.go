@@ -2,7 +2,6 @@ package esl
 
 import (
 	"io"
-	"net"
 	"testing"
 )
 
@@ -17,21 +16,7 @@ import (
 func BenchmarkLoopbackEventRoundTrip(b *testing.B) {
 	event := pagdComplete(b)
 	command := []byte("sendmsg\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: new_sales/1001.wav\nevent-lock: true\n\n")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	fs, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer fs.Close()
-	ivr, err := ln.Accept()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ivr.Close()
+	fs, ivr := tcpPair(b)
 	done := make(chan error, 1)
 	go func() { // ivrd's side: read the event, answer with the command
 		buf := make([]byte, len(event))

@@ -96,6 +96,29 @@ func encodeValue(v string) string {
 	return b.String()
 }
 
+// tcpPair returns both ends of one loopback TCP connection (dialled and
+// accepted), closed at cleanup: a real socket, for what depends on one (the
+// poller-driven idle reads, how writes arrive).
+func tcpPair(t testing.TB) (dialled, accepted net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dialled, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dialled.Close() })
+	accepted, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = accepted.Close() })
+	return dialled, accepted
+}
+
 // listen starts a loopback listener whose connections are served by serve,
 // each on its own goroutine; cleanup closes everything and waits.
 func listen(t testing.TB, serve func(p *fakePeer)) string {

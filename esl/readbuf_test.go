@@ -1,7 +1,6 @@
 package esl
 
 import (
-	"net"
 	"testing"
 	"time"
 )
@@ -11,21 +10,7 @@ import (
 // message that arrives in pieces still arms the stall deadline, and the
 // idle wait after it is not cut by that deadline.
 func TestIdleReaderHoldsNoBuffer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	peer, nc := tcpPair(t)
 
 	const stall = 200 * time.Millisecond
 	c := newConn(nc, newConnReader(nc, Config{StallTimeout: stall}.withDefaults()), Config{StallTimeout: stall}.withDefaults())
@@ -81,21 +66,7 @@ func TestIdleReaderHoldsNoBuffer(t *testing.T) {
 // taken by one read, not one read per event: after the first message the
 // rest of the burst is already buffered.
 func TestIdleReaderTakesBurstInOneRead(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	peer, nc := tcpPair(t)
 	rd := newConnReader(nc, Config{}.withDefaults())
 	if rd.idle == nil {
 		t.Fatal("a TCP connection's Reader has no idle source")

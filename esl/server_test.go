@@ -381,20 +381,8 @@ func TestServeRetriesFailedAccept(t *testing.T) {
 // and an -ERR among them still fails the setup, naming its command.
 func TestOutboundSetupIsOneWrite(t *testing.T) {
 	connectReply := readAll(t, readFixture(t, "s1_outbound_full.rx.bin"))[0].Raw()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	for _, failLinger := range []bool{false, true} {
-		nc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		peer, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		nc, peer := tcpPair(t)
 		type result struct {
 			oc  *OutboundConn
 			err error
@@ -438,6 +426,5 @@ func TestOutboundSetupIsOneWrite(t *testing.T) {
 		if r.oc != nil {
 			_ = r.oc.Close()
 		}
-		_ = peer.Close()
 	}
 }
