@@ -162,8 +162,7 @@ func benchClient(b *testing.B) redis.UniversalClient {
 		return client
 	}
 	srv := redistest.NewServer(b, redistest.Options{})
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	b.Cleanup(func() { _ = client.Close() })
+	client := srv.Client(b)
 	return client
 }
 

@@ -116,8 +116,7 @@ func wantValues(t *testing.T, got []string, n int) {
 // in order, every entry once, and the counters are exact.
 func TestPipelinedBatchRefusedKeepsOrder(t *testing.T) {
 	srv := redistest.NewServer(t, redistest.Options{})
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = client.Close() })
+	client := srv.Client(t)
 	h := newPipelineHook()
 	h.tamper = func(ctx context.Context, cmds []redis.Cmder, next redis.ProcessPipelineHook) error {
 		args := cmds[1].Args()
@@ -157,8 +156,7 @@ func TestPipelinedBatchRefusedKeepsOrder(t *testing.T) {
 // stream, nothing lost.
 func TestPipelineAnswersLostSpoolsUnacknowledged(t *testing.T) {
 	srv := redistest.NewServer(t, redistest.Options{})
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = client.Close() })
+	client := srv.Client(t)
 	h := newPipelineHook()
 	injected := errors.New("injected: connection lost while reading the answers")
 	h.tamper = func(ctx context.Context, cmds []redis.Cmder, next redis.ProcessPipelineHook) error {

@@ -249,8 +249,7 @@ func (h *slowScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // the shard spools forever.
 func TestReviewPartlyWrittenBatchReplaysInFewRoundTrips(t *testing.T) {
 	srv := redistest.NewServer(t, redistest.Options{})
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = client.Close() })
+	client := srv.Client(t)
 	hook := &slowScripts{d: 2 * time.Millisecond}
 	client.AddHook(hook)
 	w, err := NewWriter(Config{SpoolDir: t.TempDir(), WriteTimeout: 300 * time.Millisecond}, client, nil)

@@ -29,60 +29,9 @@ func (si *switchInfo) datesAt(now time.Time) *eventDates {
 	if d := si.dates.Load(); d != nil && d.unix == sec {
 		return d
 	}
-	d := &eventDates{unix: sec, local: localStamp(now), gmt: gmtStamp(now)}
+	d := &eventDates{unix: sec, local: now.Format("2006-01-02 15:04:05"), gmt: now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")}
 	si.dates.Store(d)
 	return d
-}
-
-// localStamp is now.Format("2006-01-02 15:04:05") without the layout
-// parsing: each fake call is a switch of its own, so its first event in a
-// second formats the dates anew.
-func localStamp(now time.Time) string {
-	var b [19]byte
-	y, mo, d := now.Date()
-	h, mi, s := now.Clock()
-	put4(b[0:], y)
-	b[4] = '-'
-	put2(b[5:], int(mo))
-	b[7] = '-'
-	put2(b[8:], d)
-	b[10] = ' '
-	put2(b[11:], h)
-	b[13] = ':'
-	put2(b[14:], mi)
-	b[16] = ':'
-	put2(b[17:], s)
-	return string(b[:])
-}
-
-// gmtStamp is now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT").
-func gmtStamp(now time.Time) string {
-	now = now.UTC()
-	var b [29]byte
-	y, mo, d := now.Date()
-	h, mi, s := now.Clock()
-	copy(b[0:], now.Weekday().String()[:3])
-	b[3], b[4] = ',', ' '
-	put2(b[5:], d)
-	b[7] = ' '
-	copy(b[8:], mo.String()[:3])
-	b[11] = ' '
-	put4(b[12:], y)
-	b[16] = ' '
-	put2(b[17:], h)
-	b[19] = ':'
-	put2(b[20:], mi)
-	b[22] = ':'
-	put2(b[23:], s)
-	copy(b[25:], " GMT")
-	return string(b[:])
-}
-
-func put2(b []byte, v int) { b[0], b[1] = byte('0'+v/10), byte('0'+v%10) }
-
-func put4(b []byte, v int) {
-	put2(b[0:], v/100%100)
-	put2(b[2:], v%100)
 }
 
 func newSwitchInfo() *switchInfo {

@@ -195,19 +195,3 @@ func stripLength(m string) string {
 	_, rest, _ := strings.Cut(m, "\n")
 	return rest
 }
-
-// The event dates are formatted by hand; time.Format is the reference.
-func TestEventDatesMatchTimeFormat(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
-	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("x", -5*3600), time.FixedZone("y", 13*3600+1800)}
-	for i := range 20000 {
-		// 1970 .. 2099, every weekday and month, both sides of midnight.
-		now := time.Unix(rng.Int64N(4102444800), rng.Int64N(1e9)).In(zones[i%len(zones)])
-		if got, want := localStamp(now), now.Format("2006-01-02 15:04:05"); got != want {
-			t.Fatalf("localStamp(%v) = %q, want %q", now, got, want)
-		}
-		if got, want := gmtStamp(now), now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT"); got != want {
-			t.Fatalf("gmtStamp(%v) = %q, want %q", now, got, want)
-		}
-	}
-}
