@@ -255,7 +255,12 @@ func (c *Conn) roundTrips(ctx context.Context, payload []byte, replies []*Messag
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	slots := make([]chan reply, len(replies))
+	var fixed [3]chan reply // the setup's three, or one command: no slice to allocate
+	slots := fixed[:0]
+	if len(replies) > len(fixed) {
+		slots = make([]chan reply, 0, len(replies))
+	}
+	slots = slots[:len(replies)]
 	c.wmu.Lock()
 	c.mu.Lock()
 	if c.closed {
