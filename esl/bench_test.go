@@ -82,7 +82,7 @@ func BenchmarkParseExecuteCompleteJSON(b *testing.B) {
 // parseOne frames and parses one whole message held in frame, the way the
 // Reader does once the bytes are buffered (no io.Reader plumbing measured).
 func parseOne(frame []byte) (*Message, int, error) {
-	var pre [preSlots][2]uint32
+	var pre [preSlots]uint32
 	oh, err := scanOuter(frame, pre[:])
 	if err != nil {
 		return nil, 0, err

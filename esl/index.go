@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"unsafe"
 )
 
@@ -40,8 +41,8 @@ func ParseMessage(b []byte) (*Message, int, error) {
 	return m, len(b) - r.Buffered(), nil
 }
 
-// preSlots is the size of the header index parseFrame builds on its stack
-// before it knows how big the message's own index must be: a
+// preSlots is the size of the line index (line ends) parseFrame builds on
+// its stack before it knows how big the message's own index must be: a
 // CHANNEL_EXECUTE_COMPLETE has ~90 lines. Indexing first and allocating
 // then spares a counting pass over the frame; a frame with more lines is
 // counted from where the scratch index filled up.
@@ -53,13 +54,13 @@ const preSlots = 128
 // Allocation budget: the Message struct and one buffer holding a copy of the
 // frame followed by the header index.
 func parseFrame(frame []byte, hdrLen int) (*Message, error) {
-	var pre [preSlots][2]uint32
+	var pre [preSlots]uint32
 	return parseFrameWith(frame, hdrLen, pre[:])
 }
 
 // parseFrameWith is parseFrame with the scratch index pre (any length:
 // tests use short ones to take the paths a long frame takes).
-func parseFrameWith(frame []byte, hdrLen int, pre [][2]uint32) (*Message, error) {
+func parseFrameWith(frame []byte, hdrLen int, pre []uint32) (*Message, error) {
 	oh, err := scanOuter(frame[:hdrLen], pre)
 	if err != nil {
 		return nil, err
@@ -97,11 +98,11 @@ type outerHeader struct {
 }
 
 // scanOuter checks and indexes the outer header block at the start of hdr
-// into slots, finds the Content-Type and Content-Length, and finds where
+// into ends (where each line ends), finds the Content-Type and Content-Length, and finds where
 // the block ends, at its blank line: the one pass over it. hdr may hold
 // more than the block, or less: with no blank line in it, hdrLen is 0 (the
 // last, unfinished line is not checked).
-func scanOuter(hdr []byte, slots [][2]uint32) (outerHeader, error) {
+func scanOuter(hdr []byte, ends []uint32) (outerHeader, error) {
 	var oh outerHeader
 	end := uint32(len(hdr))
 	pos := uint32(0)
@@ -129,10 +130,10 @@ func scanOuter(hdr []byte, slots [][2]uint32) (outerHeader, error) {
 			return oh, fmt.Errorf("%w: header line without name: %.40q", ErrMalformed, hdr[pos:le])
 		}
 		if !oh.full {
-			if oh.n == uint32(len(slots)) {
+			if oh.n == uint32(len(ends)) {
 				oh.full, oh.n = true, 0
 			} else {
-				slots[oh.n] = [2]uint32{pos, le}
+				ends[oh.n] = le
 				oh.n++
 			}
 		}
@@ -159,9 +160,9 @@ func scanOuter(hdr []byte, slots [][2]uint32) (outerHeader, error) {
 
 // parseScanned is parseFrame once scanOuter has been over the header
 // block, recording it in pre.
-func parseScanned(frame []byte, hdrLen int, pre [][2]uint32, oh outerHeader) (*Message, error) {
+func parseScanned(frame []byte, hdrLen int, pre []uint32, oh outerHeader) (*Message, error) {
 	if oh.full { // more header lines than pre holds (a big connect reply)
-		pre = make([][2]uint32, bytes.Count(frame[:hdrLen], []byte{'\n'}))
+		pre = make([]uint32, bytes.Count(frame[:hdrLen], []byte{'\n'}))
 		var err error
 		if oh, err = scanOuter(frame[:hdrLen], pre); err != nil {
 			return nil, err // cannot happen: it was scanned once
@@ -190,38 +191,75 @@ func parseScanned(frame []byte, hdrLen int, pre [][2]uint32, oh outerHeader) (*M
 		// either count bounds the number of fields; take the tighter one.
 		body := frame[hdrLen:]
 		fields := min(bytes.Count(body, []byte{'"'})/2, bytes.Count(body, []byte{':'}))
-		m.allocIndex(int(nOuter)+(fields+1)*2, pre[:nOuter])
+		m.allocIndex(pre[:nOuter], (fields+1)*2)
 		if err := m.indexJSON(); err != nil {
 			return nil, err
 		}
 		return m, nil
 	}
-	m.allocIndex(int(nOuter), pre[:nOuter])
+	m.allocIndex(pre[:nOuter], 0)
 	return m, nil
 }
 
 // allocIndex gives m its own buffer: a copy of the frame (m.buf until now)
-// followed by room for slots index slots, the first ones copied from pre.
-func (m *Message) allocIndex(slots int, pre [][2]uint32) {
-	idxOff := (int(m.frameLen) + 3) &^ 3 // the index is read as uint32s
-	m.buf = newBuffer(m.buf[:m.frameLen], idxOff-int(m.frameLen)+slotSize*slots)
-	m.idxOff = uint32(idxOff)
-	copy(m.slots(), pre)
+// followed by the line ends of every header line, ends, and room for
+// pairs JSON slots.
+func (m *Message) allocIndex(ends []uint32, pairs int) {
+	n := int(m.frameLen)
+	w := narrowEnd
+	if n > maxNarrow {
+		w, m.wide = wideEnd, true
+	}
+	size := n + w*len(ends)
+	if pairs > 0 {
+		size = (size+3)&^3 + slotSize*pairs // the slots are read as uint32s
+	}
+	buf := newBuffer(m.buf[:n], size)
+	idx := buf[n : n+w*len(ends)]
+	if m.wide {
+		for i, e := range ends {
+			binary.LittleEndian.PutUint32(idx[wideEnd*i:], e)
+		}
+	} else {
+		packEnds(idx, ends)
+	}
+	m.buf, m.idxOff = buf, uint32(n)
+	if pairs > 0 {
+		m.pairOff = uint32(size - slotSize*pairs)
+	}
 }
 
-// newBuffer returns a new slice holding frame followed by extra bytes of
-// uninitialised index space. bytes.Join allocates without zeroing and copies
-// only what it is given, so when frame is long enough its own bytes fill the
-// index space (they are overwritten before being read); this saves clearing
-// the whole buffer on every message, which showed up as a quarter of the
-// parse time.
-func newBuffer(frame []byte, extra int) []byte {
-	if extra <= len(frame) {
-		return bytes.Join([][]byte{frame, frame[:extra]}, nil)
+// packEndsGeneric stores ends, each below 1<<16, as little-endian
+// uint16s in dst (two bytes each), four a step. It is packEnds where
+// there is no assembly, and the reference packEnds is tested against.
+func packEndsGeneric(dst []byte, ends []uint32) {
+	for len(ends) >= 4 && len(dst) >= 8 {
+		a := uint64(ends[0]) | uint64(ends[1])<<16
+		b := uint64(ends[2]) | uint64(ends[3])<<16
+		binary.LittleEndian.PutUint64(dst, a|b<<32)
+		ends, dst = ends[4:], dst[8:]
 	}
-	buf := make([]byte, len(frame)+extra)
-	copy(buf, frame)
-	return buf
+	for i, e := range ends {
+		binary.LittleEndian.PutUint16(dst[narrowEnd*i:], uint16(e))
+	}
+}
+
+// newBuffer returns a new slice of size bytes starting with a copy of
+// frame (size >= len(frame)); the rest is not initialised (the index is
+// written there before it is read). A strings.Builder grown to size is
+// one allocation the runtime does not clear, and the copy is frame's
+// bytes only; clearing the whole buffer on every message showed up as a
+// quarter of the parse time. The Builder is dropped here, so nothing else
+// sees the bytes written after its string.
+func newBuffer(frame []byte, size int) []byte {
+	var b strings.Builder
+	b.Grow(size)
+	b.Write(frame)
+	s := b.String()
+	if len(s) == 0 {
+		return make([]byte, size) // an empty frame: no pointer to take
+	}
+	return unsafe.Slice(unsafe.StringData(s), size)
 }
 
 // hotFilter picks the lines that start like a hot header: their first
@@ -354,36 +392,40 @@ const (
 const hotBatch = 32
 
 // indexPlainLines indexes the header lines of a plain event from line
-// start pos on into slots from slot i on, stopping at an empty line, and
+// start pos on into ends (where each line ends) from slot i on, stopping at an empty line, and
 // notes the hot headers: scanEventLines records the lines and picks the
 // candidates for a hot header, notePicked checks those. Lines are not checked
 // for a colon: a line without one never matches a lookup.
 //
 // It returns the next free slot and the offset just past the empty line
-// (the end of the frame if there was none), or, when slots is full, the
+// (the end of the frame if there was none), or, when ends is full, the
 // start of the first line it could not record, and full.
-func (m *Message) indexPlainLines(slots [][2]uint32, pos, i uint32) (next, at uint32, full bool) {
+func (m *Message) indexPlainLines(ends []uint32, pos, i uint32) (next, at uint32, full bool) {
 	end := m.frameLen
 	buf := m.buf[:end]
 	var cand [hotBatch]uint32
 	for {
-		ni, p, nc, stop := scanEventLines(buf, int(pos), slots, int(i), hotLines, cand[:])
+		ni, p, nc, stop := scanEventLines(buf, int(pos), ends, int(i), hotLines, cand[:])
 		for _, c := range cand[:nc] {
-			m.notePicked(c, slots[c][0], slots[c][1])
+			ls := m.bodyStart // c is an event line: c >= m.nOuter
+			if c > m.nOuter {
+				ls = ends[c-1] + 1
+			}
+			m.notePicked(c, ls, ends[c])
 		}
 		i, pos = uint32(ni), uint32(p)
 		switch {
 		case stop == scanBlank:
 			return i, pos + 1, false
-		case stop == scanFull && int(i) < len(slots):
+		case stop == scanFull && int(i) < len(ends):
 			continue // candidates full: the next batch
 		case stop == scanFull:
 			return i, pos, true
 		case pos < end: // a last line without its newline
-			if int(i) == len(slots) {
+			if int(i) == len(ends) {
 				return i, pos, true
 			}
-			slots[i] = [2]uint32{pos, end}
+			ends[i] = end
 			if hotLines.candidate(buf, int(pos), int(end)) {
 				m.notePicked(i, pos, end)
 			}
@@ -393,8 +435,8 @@ func (m *Message) indexPlainLines(slots [][2]uint32, pos, i uint32) (next, at ui
 	}
 }
 
-// scanEventLinesGeneric records the lines of b from pos on into slots
-// from slot i on (start and end offset; the '\n' is not part of a line),
+// scanEventLinesGeneric records the lines of b from pos on into ends
+// from slot i on (where each line ends: at its '\n'),
 // until an empty line, the end of b, or no room in slots or cand. The
 // lines the filter f picks have their slot noted in cand. It returns the
 // next free slot, the offset where it stopped (see scanEnd, scanBlank,
@@ -402,7 +444,7 @@ func (m *Message) indexPlainLines(slots [][2]uint32, pos, i uint32) (next, at ui
 //
 // It is the implementation where there is no assembly one, and the
 // reference the assembly one is tested against.
-func scanEventLinesGeneric(b []byte, pos int, slots [][2]uint32, i int, f *hotFilter, cand []uint32) (ni, p, ncand, stop int) {
+func scanEventLinesGeneric(b []byte, pos int, ends []uint32, i int, f *hotFilter, cand []uint32) (ni, p, ncand, stop int) {
 	p = pos
 	for p < len(b) {
 		nl := bytes.IndexByte(b[p:], '\n')
@@ -413,10 +455,10 @@ func scanEventLinesGeneric(b []byte, pos int, slots [][2]uint32, i int, f *hotFi
 		if le == p {
 			return i, p, ncand, scanBlank
 		}
-		if i >= len(slots) {
+		if i >= len(ends) {
 			return i, p, ncand, scanFull
 		}
-		slots[i] = [2]uint32{uint32(p), uint32(le)}
+		ends[i] = uint32(le)
 		if f.candidate(b, p, le) {
 			if ncand == len(cand) {
 				return i, p, ncand, scanFull
@@ -435,16 +477,17 @@ func scanEventLinesGeneric(b []byte, pos int, slots [][2]uint32, i int, f *hotFi
 // inner Content-Length, that many bytes of event body) into pre, then
 // gives m its own buffer and index; a body with more lines than pre holds
 // is counted from where pre filled up and indexed on in the buffer.
-func (m *Message) indexPlain(pre [][2]uint32) error {
+func (m *Message) indexPlain(pre []uint32) error {
 	end := m.frameLen
 	n, next, full := m.indexPlainLines(pre, m.bodyStart, m.nOuter)
 	if full {
 		rest := bytes.Count(m.buf[next:end], []byte{'\n'}) + 1
-		m.allocIndex(int(n)+rest, pre[:n])
-		n, next, _ = m.indexPlainLines(m.slots(), next, n) // has room for every line
-	} else {
-		m.allocIndex(int(n), pre[:n])
+		ends := make([]uint32, int(n)+rest)
+		copy(ends, pre[:n])
+		n, next, _ = m.indexPlainLines(ends, next, n) // has room for every line
+		pre = ends
 	}
+	m.allocIndex(pre[:n], 0)
 	m.nFields = n
 	if vs, ve, ok := m.find(m.nOuter, n, "Content-Length"); ok {
 		l, err := parseLength(m.buf[vs:ve])
@@ -474,7 +517,7 @@ func (m *Message) indexJSON() error {
 	if p < uint32(len(b)) && b[p] == '}' {
 		return m.jsonTail(b, p+1, i)
 	}
-	slots := m.slots()
+	slots := m.pairs()
 	for {
 		if p >= uint32(len(b)) || b[p] != '"' {
 			return fmt.Errorf("%w: JSON event: expected key at %d", ErrMalformed, p)
@@ -503,10 +546,10 @@ func (m *Message) indexJSON() error {
 			}
 			p = ve
 		}
-		if i+2 > uint32(len(slots)) {
+		if i-m.nOuter+2 > uint32(len(slots)) {
 			return fmt.Errorf("%w: JSON event: too many fields", ErrMalformed)
 		}
-		slots[i], slots[i+1] = [2]uint32{ks, ke}, [2]uint32{vs, ve}
+		slots[i-m.nOuter], slots[i-m.nOuter+1] = [2]uint32{ks, ke}, [2]uint32{vs, ve}
 		i += 2
 		p = skipSpace(b, p)
 		if p >= uint32(len(b)) {

@@ -1,6 +1,6 @@
 #include "textflag.h"
 
-// func scanEventLines(b []byte, pos int, slots [][2]uint32, i int, f *hotFilter, cand []uint32) (ni, p, ncand, stop int)
+// func scanEventLines(b []byte, pos int, ends []uint32, i int, f *hotFilter, cand []uint32) (ni, p, ncand, stop int)
 //
 // See scanEventLinesGeneric (index.go) for the contract; this is the same
 // loop with the line ends found 64 bytes at a time (two 32-byte AVX2
@@ -9,7 +9,7 @@
 // the last few; every set bit of the mask is one line.
 //
 // Registers: SI b, BX len(b), DX start of the current block, R12 its
-// length, R8 start of the current line, DI slots, AX next slot, R9 f,
+// length, R8 start of the current line, DI ends, AX next slot, R9 f,
 // R10 cand, R13 the block's newline mask, X0 sixteen '\n'; CX, R11 and
 // R14 scratch (R14 is g only in Go's internal ABI, which restores it on
 // return from this ABI0 function). ncand is kept in its result slot (candidates are rare).
@@ -17,7 +17,7 @@ TEXT ·scanEventLines(SB), NOSPLIT, $0-128
 	MOVQ b_base+0(FP), SI
 	MOVQ b_len+8(FP), BX
 	MOVQ pos+24(FP), DX
-	MOVQ slots_base+32(FP), DI
+	MOVQ ends_base+32(FP), DI
 	MOVQ i+56(FP), AX
 	MOVQ f+64(FP), R9
 	MOVQ cand_base+72(FP), R10
@@ -120,10 +120,9 @@ bits:
 	ADDQ DX, CX             // CX: offset of this '\n', the line's end
 	CMPQ CX, R8
 	JEQ blank
-	CMPQ AX, slots_len+40(FP)
+	CMPQ AX, ends_len+40(FP)
 	JAE full
-	MOVL R8, (DI)(AX*8)
-	MOVL CX, 4(DI)(AX*8)
+	MOVL CX, (DI)(AX*4)
 	// Hot-header candidate (hotFilter): first byte, second, length, first word.
 	MOVBLZX (SI)(R8*1), R11
 	MOVBLZX (R9)(R11*1), R11
@@ -220,4 +219,40 @@ TEXT ·cpuAVX2(SB), NOSPLIT, $0-1
 
 noavx2:
 	MOVB $0, ret+0(FP)
+	RET
+
+// func packEnds8(dst *byte, src *uint32, n int)
+//
+// Stores src[:n] (n a multiple of 8, every value below 1<<16) as
+// little-endian uint16s at dst, eight a step. SSE2 has no unsigned
+// dword-to-word pack, so each value is moved into the signed range
+// (-0x8000), packed with signed saturation, which then loses nothing, and
+// moved back (the top bit flipped).
+TEXT ·packEnds8(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ $0x0000800000008000, AX
+	MOVQ AX, X6
+	PUNPCKLQDQ X6, X6
+	MOVQ $0x8000800080008000, AX
+	MOVQ AX, X7
+	PUNPCKLQDQ X7, X7
+
+pack8:
+	CMPQ CX, $8
+	JB packed
+	MOVOU (SI), X1
+	MOVOU 16(SI), X2
+	PSUBL X6, X1
+	PSUBL X6, X2
+	PACKSSLW X2, X1
+	PXOR X7, X1
+	MOVOU X1, (DI)
+	ADDQ $32, SI
+	ADDQ $16, DI
+	SUBQ $8, CX
+	JMP pack8
+
+packed:
 	RET

@@ -52,7 +52,7 @@ func checkScanEventLines(t *testing.T, b []byte, pos, nslots, i, ncand int) {
 
 func checkScanEventLinesWith(t *testing.T, b []byte, pos, nslots, i, ncand int, f *hotFilter) {
 	t.Helper()
-	s1, s2 := make([][2]uint32, nslots), make([][2]uint32, nslots)
+	s1, s2 := make([]uint32, nslots), make([]uint32, nslots)
 	c1, c2 := make([]uint32, ncand), make([]uint32, ncand)
 	n1, p1, k1, st1 := scanEventLines(b, pos, s1, i, f, c1)
 	n2, p2, k2, st2 := scanEventLinesGeneric(b, pos, s2, i, f, c2)
@@ -100,6 +100,16 @@ func FuzzScanEventLines(f *testing.F) {
 	})
 }
 
+// allSlots is the spans of every slot of m's index, from slot.
+func allSlots(m *Message) [][2]uint32 {
+	var s [][2]uint32
+	for i := range m.nFields {
+		a, b := m.slot(i)
+		s = append(s, [2]uint32{a, b})
+	}
+	return s
+}
+
 // sameMessage fails unless a and b were parsed alike: same bytes, kind,
 // format, index and hot headers.
 func sameMessage(t *testing.T, what string, a, b *Message) {
@@ -107,7 +117,7 @@ func sameMessage(t *testing.T, what string, a, b *Message) {
 	if !bytes.Equal(a.Raw(), b.Raw()) || a.kind != b.kind || a.format != b.format ||
 		a.nOuter != b.nOuter || a.nFields != b.nFields || a.cmdLen != b.cmdLen ||
 		a.evBody != b.evBody || a.hasEvBody != b.hasEvBody || a.hot != b.hot ||
-		!slices.Equal(a.slots()[:a.nFields], b.slots()[:b.nFields]) {
+		a.wide != b.wide || !slices.Equal(allSlots(a), allSlots(b)) {
 		t.Fatalf("%s: parsed differently:\n%+v\n%+v", what, *a, *b)
 	}
 }
@@ -140,7 +150,7 @@ func TestParseFrameScratchSizes(t *testing.T) {
 			t.Fatalf("%.60q: %v", frame, err)
 		}
 		for _, size := range []int{0, 1, 2, 3, 5, 17, 64} {
-			got, err := parseFrameWith(frame, hdrLen, make([][2]uint32, size))
+			got, err := parseFrameWith(frame, hdrLen, make([]uint32, size))
 			if err != nil {
 				t.Fatalf("%.60q, scratch %d: %v", frame, size, err)
 			}
@@ -181,7 +191,7 @@ func checkPlainIndex(t *testing.T, m *Message) {
 		want = append(want, [2]uint32{m.bodyStart + uint32(p), m.bodyStart + uint32(p+le)})
 		p += le + 1
 	}
-	if got := m.slots()[m.nOuter:m.nFields]; !slices.Equal(got, want) {
+	if got := allSlots(m)[m.nOuter:]; !slices.Equal(got, want) {
 		t.Fatalf("%s: index %v, lines %v", m.Name(), got, want)
 	}
 	if m.hot != hot {

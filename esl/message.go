@@ -2,6 +2,7 @@ package esl
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -54,12 +55,24 @@ const (
 	FormatChannelData
 )
 
-// slotSize is the size of one header index slot: two uint32 offsets into
-// the frame bytes. A header line takes one slot (line start,
-// line end: the name and value are split at lookup time, which is cheaper
-// than splitting every line up front); a JSON field takes two (key start/end,
-// value start/end).
-const slotSize = 8
+// The header index, after the frame bytes in the message's buffer. Header
+// lines follow each other, so a line starts just past the end of the one
+// before it (the first outer line at 0 or after the command line, the
+// first event line at the event body): the index keeps only where each
+// line ends, a uint16 when the frame is shorter than 64 KiB (nearly all:
+// a CHANNEL_EXECUTE_COMPLETE is ~3.2 KB), else a uint32, little-endian.
+// Two bytes a line instead of the eight of a start and end pair keep the
+// real 3.2 KB event's buffer in the 3,456-byte size class instead of the
+// 4,096-byte one, whose spans hold two objects (the allocator refilled its
+// span every other message). JSON fields are not lines: each takes two
+// slots (key start/end, value start/end) of two uint32s, in an array after
+// the outer line ends.
+const (
+	narrowEnd = 2 // bytes per line end in a frame of up to maxNarrow bytes
+	wideEnd   = 4
+	maxNarrow = 0xFFFF
+	slotSize  = 8 // bytes per JSON slot
+)
 
 // Message is one ESL message: a reply, an api response, a disconnect
 // notice or an event. One type for all of them keeps the hot path (read a
@@ -79,12 +92,14 @@ const slotSize = 8
 type Message struct {
 	buf       []byte // frame bytes, then the field index
 	frameLen  uint32
-	idxOff    uint32
+	idxOff    uint32 // where the line ends start
+	pairOff   uint32 // JSON events: where the field slots start
 	nOuter    uint32 // slots [0, nOuter) are outer header lines
 	nFields   uint32 // slots [nOuter, nFields) are event headers
 	bodyStart uint32 // outer body
 	evBody    [2]uint32
 	hasEvBody bool
+	wide      bool   // line ends are uint32s (a frame longer than maxNarrow)
 	cmdLen    uint32 // length of a leading command line (client commands)
 	kind      Kind
 	format    Format
@@ -241,18 +256,45 @@ func (m *Message) String() string {
 	return fmt.Sprintf("%s %q", m.kind, m.ReplyText())
 }
 
+// slot returns the span of slot i: header line i, or a JSON key or value.
 func (m *Message) slot(i uint32) (a, b uint32) {
-	s := m.slots()[i]
-	return s[0], s[1]
+	if m.format == FormatJSON && i >= m.nOuter {
+		s := m.pairs()[i-m.nOuter]
+		return s[0], s[1]
+	}
+	return m.lineStart(i), m.lineEnd(i)
 }
 
-// slots is index viewed as slots.
-func (m *Message) slots() [][2]uint32 {
-	n := (len(m.buf) - int(m.idxOff)) / slotSize
-	if n <= 0 {
+// lineEnd is where header line i ends (its '\n', or the frame's end).
+func (m *Message) lineEnd(i uint32) uint32 {
+	if m.wide {
+		return binary.LittleEndian.Uint32(m.buf[m.idxOff+wideEnd*i:])
+	}
+	return uint32(binary.LittleEndian.Uint16(m.buf[m.idxOff+narrowEnd*i:]))
+}
+
+// lineStart is where header line i starts: past the end of line i-1, but
+// the first outer line after the command line (if any) and the first
+// event line at the event body.
+func (m *Message) lineStart(i uint32) uint32 {
+	switch {
+	case i == m.nOuter:
+		return m.bodyStart
+	case i > 0:
+		return m.lineEnd(i-1) + 1
+	case m.cmdLen > 0:
+		return m.cmdLen + 1
+	}
+	return 0
+}
+
+// pairs is a JSON event's field slots: pairs()[k] is slot nOuter+k.
+func (m *Message) pairs() [][2]uint32 {
+	n := (len(m.buf) - int(m.pairOff)) / slotSize
+	if m.format != FormatJSON || n <= 0 {
 		return nil
 	}
-	return unsafe.Slice((*[2]uint32)(unsafe.Pointer(&m.buf[m.idxOff])), n)
+	return unsafe.Slice((*[2]uint32)(unsafe.Pointer(&m.buf[m.pairOff])), n)
 }
 
 // lineValue returns the value span of a header line whose colon is at
@@ -283,9 +325,9 @@ func (m *Message) find(lo, hi uint32, name string) (vs, ve uint32, ok bool) {
 	}
 	n := uint32(len(name))
 	first := lowerASCII(name[0])
-	slots := m.slots()
 	if m.format == FormatJSON && lo >= m.nOuter {
-		for i := lo; i+1 < hi; i += 2 {
+		slots := m.pairs()
+		for i := lo - m.nOuter; i+1 < hi-m.nOuter; i += 2 {
 			ks, ke := slots[i][0], slots[i][1]
 			key := m.buf[ks:ke]
 			if bytes.IndexByte(key, '\\') >= 0 { // escaped key (never seen from FreeSWITCH): compare decoded
@@ -302,15 +344,17 @@ func (m *Message) find(lo, hi uint32, name string) (vs, ve uint32, ok bool) {
 		}
 		return 0, 0, false
 	}
+	if lo >= hi {
+		return 0, 0, false
+	}
+	ls := m.lineStart(lo)
 	for i := lo; i < hi; i++ {
-		ls, le := slots[i][0], slots[i][1]
-		if le-ls <= n || m.buf[ls+n] != ':' || lowerASCII(m.buf[ls]) != first {
-			continue
-		}
-		if equalFold(m.buf[ls:ls+n], name) {
+		le := m.lineEnd(i)
+		if le-ls > n && m.buf[ls+n] == ':' && lowerASCII(m.buf[ls]) == first && equalFold(m.buf[ls:ls+n], name) {
 			vs, ve := lineValue(m.buf, ls+n, le)
 			return vs, ve, true
 		}
+		ls = le + 1
 	}
 	return 0, 0, false
 }

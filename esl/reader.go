@@ -80,7 +80,7 @@ func (r *Reader) readMessage() (*Message, error) {
 	// fill moves the bytes). A header block arriving in pieces is then
 	// searched for its end from where the last search stopped, and scanned
 	// once it is whole.
-	var pre [preSlots][2]uint32
+	var pre [preSlots]uint32
 	var oh outerHeader
 	if r.start == r.end && len(r.buf) > keepReadBuf {
 		r.buf, r.start, r.end, r.scanned = nil, 0, 0, 0
