@@ -31,7 +31,7 @@ func (s *Session) startPrefetch(ctx context.Context, name string, p *flows.Prefe
 	pf, ok := s.eng.prefetchers[p.Kind]
 	if !ok {
 		s.log().Warn("no prefetcher for kind; treated as missing", "prefetch", name, "kind", p.Kind)
-		s.results <- asyncResult{kind: resultPrefetch, name: name, err: errors.New("no prefetcher configured")}
+		s.results <- &asyncResult{kind: resultPrefetch, name: name, err: errors.New("no prefetcher configured")}
 		return
 	}
 	key, err := p.Key.Render(s.lookup)
@@ -39,7 +39,7 @@ func (s *Session) startPrefetch(ctx context.Context, name string, p *flows.Prefe
 		key = p.Default
 	}
 	if err != nil {
-		s.results <- asyncResult{kind: resultPrefetch, name: name, err: err}
+		s.results <- &asyncResult{kind: resultPrefetch, name: name, err: err}
 		return
 	}
 	timeout := p.Timeout
@@ -53,13 +53,13 @@ func (s *Session) startPrefetch(ctx context.Context, name string, p *flows.Prefe
 		t0 := time.Now()
 		fields, err := pf.Prefetch(pctx, key)
 		select {
-		case results <- asyncResult{kind: resultPrefetch, name: name, fields: fields, err: err, took: time.Since(t0)}:
+		case results <- &asyncResult{kind: resultPrefetch, name: name, fields: fields, err: err, took: time.Since(t0)}:
 		case <-ctx.Done(): // the call is over; nobody reads results any more
 		}
 	}()
 }
 
-func (s *Session) onResult(ctx context.Context, r asyncResult) {
+func (s *Session) onResult(ctx context.Context, r *asyncResult) {
 	switch r.kind {
 	case resultPrefetch:
 		s.onPrefetch(r)
@@ -75,7 +75,7 @@ func (s *Session) onResult(ctx context.Context, r asyncResult) {
 	}
 }
 
-func (s *Session) onPrefetch(r asyncResult) {
+func (s *Session) onPrefetch(r *asyncResult) {
 	s.eng.metrics.prefetch(r.name, r.err, r.took)
 	fields := map[string]string{"took_ms": strconv.FormatInt(r.took.Milliseconds(), 10)}
 	outcome := "ok"
@@ -98,7 +98,7 @@ func (s *Session) onPrefetch(r asyncResult) {
 	if s.prefetched == nil {
 		s.prefetched = make(map[string]*asyncResult, len(s.flow.Prefetch))
 	}
-	s.prefetched[r.name] = &r
+	s.prefetched[r.name] = r
 	// The entry's kind is the prefetch's kind, never its name: a name
 	// comes from the flow file and must not be taken for a core kind.
 	fields["prefetch"] = r.name

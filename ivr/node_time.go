@@ -26,13 +26,13 @@ func (s *Session) startTime(ctx context.Context, n *flows.Node) {
 		defer cancel()
 		v, err := store.Override(octx, key)
 		select {
-		case results <- asyncResult{kind: resultOverride, value: v, err: err, seq: seq}:
+		case results <- &asyncResult{kind: resultOverride, value: v, err: err, seq: seq}:
 		case <-ctx.Done(): // the call is over; nobody reads results any more
 		}
 	}()
 }
 
-func (s *Session) onOverride(ctx context.Context, r asyncResult) {
+func (s *Session) onOverride(ctx context.Context, r *asyncResult) {
 	n := s.current()
 	if r.err != nil || strings.TrimSpace(r.value) == "" {
 		if r.err != nil {

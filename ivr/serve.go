@@ -28,6 +28,19 @@ type ServeOptions struct {
 	ConnDone func(esl.Stats)
 }
 
+// connEnded counts a finished connection's statistics. It is apart from
+// the handler so that the handler's frame, which stays on the stack of a
+// parked call, is small (see Engine.handle).
+//
+//go:noinline
+func (e *Engine) connEnded(c *esl.OutboundConn, done func(esl.Stats)) {
+	st := c.Stats()
+	e.metrics.connEnded(st)
+	if done != nil {
+		done(st)
+	}
+}
+
 // Serve accepts FreeSWITCH's outbound socket connections on ln and runs a
 // Session for each until ctx is done. Then it stops accepting, lets running
 // calls finish for up to DrainTimeout, and releases the rest to the
@@ -41,10 +54,7 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener, opts ServeOptions) 
 	d := &drain{started: make(chan struct{}), handover: make(chan struct{}), fallback: opts.Fallback}
 	srv := esl.NewServer(func(hctx context.Context, c *esl.OutboundConn) {
 		e.handle(hctx, c, d)
-		e.metrics.connEnded(c.Stats())
-		if opts.ConnDone != nil {
-			opts.ConnDone(c.Stats())
-		}
+		e.connEnded(c, opts.ConnDone)
 	})
 	srv.Allow = opts.Allow
 	srv.Logger = logger

@@ -71,7 +71,7 @@ type Session struct {
 
 	// Async inputs: prefetch results and override reads, each from its own
 	// goroutine into this buffered channel (sized so no sender ever blocks).
-	results    chan asyncResult
+	results    chan *asyncResult
 	prefetched map[string]*asyncResult
 	ovSeq      uint32 // number of the latest override read
 
@@ -100,7 +100,7 @@ func newSession(eng *Engine, ch Channel, flow *flows.Flow, d *drain) *Session {
 		flow:    flow,
 		uuid:    uuid,
 		vars:    make(map[string]string, 16),
-		results: make(chan asyncResult, len(flow.Prefetch)+1),
+		results: make(chan *asyncResult, len(flow.Prefetch)+1),
 		outcome: "caller_hangup",
 		drain:   d,
 	}
@@ -125,46 +125,71 @@ func (s *Session) Run(ctx context.Context) {
 		if s.phase == phaseDone {
 			break
 		}
-		select {
-		case <-s.ch.Notify():
-			s.handleEvents(ctx)
-		case r := <-s.results:
-			s.onResult(ctx, r)
-		case <-s.timerC:
-			s.timerC = nil
-			s.onTimeout()
-		case <-s.drainStartC:
-			s.drainStartC = nil
-			s.draining = true
-			if s.phase == phaseHandedOff {
-				// The call left the flow (transferred, hanging up): it does
-				// not hold the drain, and its outcome stays.
-				s.finish("drain: the call had left the flow")
-			}
-		case <-s.handoverC:
-			s.handoverC = nil
-			s.handOver(ctx)
-		case <-s.ch.Done():
-			// Handle what the reader queued before the close.
-			s.connGone = true
-			s.handleEvents(ctx)
-			if s.phase != phaseDone {
-				if s.phase < phaseHangingUp && s.outcome == "caller_hangup" {
-					// FreeSWITCH went away (restart, network) with the call
-					// state unknown: say so rather than "caller_hangup".
-					s.outcome = "disconnected"
-				}
-				s.finish("connection closed")
-			}
-		case <-ctx.Done():
-			s.log().Warn("session released to the dialplan", "reason", ctx.Err(), "node", s.state, "phase", s.phase)
-			if s.phase == phaseFlow {
-				s.outcome = "released"
-			}
-			s.finish("released")
-		}
+		s.next(ctx)
 	}
 	s.stopTimer()
+}
+
+// next blocks until something moves the call, then hands it to its
+// handler. The call spends nearly all its life parked here, so the frames
+// on the stack meanwhile (this one, Run's, the handler's below them) are
+// kept small and the work is done in the methods called from here: see
+// Engine.handle for why that halves a held call's stack.
+func (s *Session) next(ctx context.Context) {
+	select {
+	case <-s.ch.Notify():
+		s.handleEvents(ctx)
+	case r := <-s.results:
+		s.onResult(ctx, r)
+	case <-s.timerC:
+		s.timerC = nil
+		s.onTimeout()
+	case <-s.drainStartC:
+		s.drainStartC = nil
+		s.onDrainStarted()
+	case <-s.handoverC:
+		s.handoverC = nil
+		s.handOver(ctx)
+	case <-s.ch.Done():
+		s.onConnClosed(ctx)
+	case <-ctx.Done():
+		s.onReleased(ctx)
+	}
+}
+
+// onDrainStarted: ivrd is draining. A call still in its flow goes on until
+// the drain bound hands it over; one that left the flow (transferred,
+// hanging up) does not hold the drain, and its outcome stays.
+func (s *Session) onDrainStarted() {
+	s.draining = true
+	if s.phase == phaseHandedOff {
+		s.finish("drain: the call had left the flow")
+	}
+}
+
+// onConnClosed: the socket is gone. What the reader queued before the close
+// is handled first.
+func (s *Session) onConnClosed(ctx context.Context) {
+	s.connGone = true
+	s.handleEvents(ctx)
+	if s.phase != phaseDone {
+		if s.phase < phaseHangingUp && s.outcome == "caller_hangup" {
+			// FreeSWITCH went away (restart, network) with the call
+			// state unknown: say so rather than "caller_hangup".
+			s.outcome = "disconnected"
+		}
+		s.finish("connection closed")
+	}
+}
+
+// onReleased: ctx is done; the socket is left for the caller to close,
+// which hands the call back to the dialplan's fallback.
+func (s *Session) onReleased(ctx context.Context) {
+	s.log().Warn("session released to the dialplan", "reason", ctx.Err(), "node", s.state, "phase", s.phase)
+	if s.phase == phaseFlow {
+		s.outcome = "released"
+	}
+	s.finish("released")
 }
 
 func (s *Session) handleEvents(ctx context.Context) {
