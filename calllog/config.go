@@ -56,7 +56,8 @@ type Config struct {
 	// ("{fsivr:0}:calls" ... "{fsivr:N-1}:calls") so a Redis Cluster spreads
 	// the load. Default 1 (one stream, "{fsivr}:calls").
 	Shards int `yaml:"shards"`
-	// MaxLen caps each stream with XADD MAXLEN ~ MaxLen. Default 1,000,000.
+	// MaxLen caps each stream at about MaxLen entries (XTRIM MAXLEN ~ MaxLen
+	// after every batch). Default 1,000,000.
 	MaxLen int64 `yaml:"maxlen"`
 	// SummaryTTL is the TTL of a summary hash, renewed by every entry of the
 	// call. Default 7 days.

@@ -6,7 +6,7 @@
 //
 // Keys (defaults; Namespace "fsivr", Stream "calls", Summary "call"):
 //
-//	{fsivr}:calls              stream of call events (XADD ... MAXLEN ~ MaxLen)
+//	{fsivr}:calls              stream of call events (XADD; XTRIM MAXLEN ~ MaxLen per batch)
 //	{fsivr}:call:<call uuid>   summary hash of one call, TTL SummaryTTL (renewed by each entry)
 //	{fsivr}:calls:seen:<uuid>  internal replay high-water marks (ignore)
 //	{fsivr}:calls:seq:<writer> internal: highest sequence of a writer in the stream (ignore)

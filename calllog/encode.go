@@ -7,30 +7,47 @@ import (
 )
 
 // batchEncoder builds the arguments of one script call: the batch's entries
-// as one MessagePack payload (the script unpacks it with cmsgpack) instead
+// as one MessagePack payload (the script reads it with cmsgpack) instead
 // of some thirty arguments per entry. That was most of the client's cost per
 // entry (an interface value, and so an allocation, per argument, plus go-redis
 // writing each) and a good part of Redis's (one object per argument). The
 // summary updates of a call's entries are merged here, once per call and
-// batch, so the script runs one HSET per call instead of one per entry and
-// does no per-entry table work. The encoder's buffers are reused from batch
-// to batch.
+// batch, so the script runs one HSET per call instead of one per entry. The
+// encoder's buffers are reused from batch to batch.
 //
-// Payload: [entries, calls, first seq, last seq] (seqs as decimal strings);
-// entries is one flat array, per entry: call index (1-based), n, then the n
-// strings of its stream field/value pairs (a table per entry cost the script
-// about a fifth of its time); a call is
+// The payload is not one MessagePack array but a sequence of top-level
+// values that the script reads with cmsgpack.unpack_limit, one record per
+// call, straight into a Lua function's arguments: decoding the batch into
+// one Lua table cost Redis about a third of the script's time (a table
+// insertion, with its rehashes, for every value, and an interned Lua string
+// for each of ~22 strings per entry). The stream's field names are constants
+// of the script, not payload strings; an entry's flow, flow_version, node,
+// kind and value, and the call uuids, are sent once per batch in a table of
+// strings and referred to by index. Each record starts with the number of
+// values of the record after it, which is how many the script asks
+// unpack_limit for next:
 //
-//	[last seq, first seq, summary field/value pairs, nodes to append to
-//	 the stored path ("" none), events, errors]
+//	header      first seq, last seq, entries, calls (seqs as decimal
+//	            strings), values of the first entry record, the string
+//	            table (array), calls (flat array, per call: first seq,
+//	            last seq, uuid index)
+//	per entry   next, call index, id, ts, flow, flow_version, node, kind,
+//	            value (string indices), then the extra fields' names and
+//	            values (strings, sorted by name)
+//	per call    next, nodes to append to the stored path ("" none),
+//	(summaries  events, errors, then the summary's field/value pairs
+//	only)       (strings)
 type batchEncoder struct {
 	// replay: the batch comes from the spool, so the script looks every
 	// call's mark up (see writeScript) instead of trusting the order key.
 	replay bool
 	buf    []byte
+	body   []byte   // the entries and summaries, copied behind the strings
 	set    []string // summary pairs of one entry (scratch)
 	names  []string // sorted extra field names of one entry (scratch)
 	calls  map[string]int
+	dict   map[string]uint64 // string -> index in strs
+	strs   []string
 	sums   []callSummary
 	keys   []string
 }
@@ -38,6 +55,8 @@ type batchEncoder struct {
 // callSummary is the merged summary update of one call's entries in a
 // batch: what one HSET per entry, in order, would leave.
 type callSummary struct {
+	call        string
+	uuid        uint64 // index of call in the string table
 	first, last uint64
 	set         []string // field/value pairs, each field once, later entries winning
 	pathKnown   bool     // an entry set "path" itself: path is the whole path
@@ -83,6 +102,17 @@ func (c *callSummary) put(f, v string) {
 	c.set = append(c.set, f, v)
 }
 
+// str returns the index of s in the batch's string table, adding it.
+func (e *batchEncoder) str(s string) uint64 {
+	if i, ok := e.dict[s]; ok {
+		return i
+	}
+	e.strs = append(e.strs, s)
+	i := uint64(len(e.strs))
+	e.dict[s] = i
+	return i
+}
+
 // encode appends the payload for recs (all of one shard and one writer, in
 // sequence order) and returns it with the script's KEYS: the stream, the
 // writer's order key, and per distinct call its dedupe hash and its summary
@@ -92,17 +122,14 @@ func (c *callSummary) put(f, v string) {
 func (e *batchEncoder) encode(k Keys, shard int, recs []record) (payload []byte, keys []string) {
 	if e.calls == nil {
 		e.calls = make(map[string]int)
+		e.dict = make(map[string]uint64)
 	}
 	clear(e.calls)
+	clear(e.dict)
+	e.strs = e.strs[:0]
 	e.keys = append(e.keys[:0], k.StreamKey(shard), k.orderKey(shard, recs[0].Writer))
-	b := append(e.buf[:0], 0x94) // fixarray of 4
-	// One flat array for all entries: [call index, n, n field/value
-	// strings]...; a table per entry cost the script more than the XADD.
-	nflat := 0
-	for i := range recs {
-		nflat += 2 + 18 + 2*len(recs[i].Fields)
-	}
-	b = appendArrayLen(b, nflat)
+	b := e.body[:0]
+	patch := 0 // where the last entry's count of the next record goes
 	for i := range recs {
 		r := &recs[i]
 		ci, ok := e.calls[r.Call]
@@ -119,6 +146,7 @@ func (e *batchEncoder) encode(k Keys, shard int, recs []record) (payload []byte,
 				e.sums = append(e.sums, callSummary{})
 			}
 			e.sums[ci-1].reset(r.Seq)
+			e.sums[ci-1].call = r.Call
 		}
 		c := &e.sums[ci-1]
 		if k.Summary != "" {
@@ -129,81 +157,118 @@ func (e *batchEncoder) encode(k Keys, shard int, recs []record) (payload []byte,
 			c.last = r.Seq
 			c.events++
 		}
+		if i+1 < len(recs) {
+			b = appendUint(b, uint64(entryValues(&recs[i+1])))
+		} else {
+			// The first summary record's size is known only once every
+			// entry is merged: a fixed-width uint16, filled in below.
+			patch = len(b)
+			b = append(b, 0xcd, 0, 0)
+		}
 		b = appendUint(b, uint64(ci))
 		b = e.appendStream(b, r)
 	}
-	b = appendArrayLen(b, len(e.calls))
-	for i := range len(e.calls) {
+	ncalls := len(e.calls)
+	next := 0 // values in the record after the last entry
+	if k.Summary != "" {
+		for i := range ncalls {
+			if c := &e.sums[i]; c.pathKnown {
+				c.put(SumPath, string(c.path))
+			}
+		}
+		next = 4 + len(e.sums[0].set)
+		for i := range ncalls {
+			c := &e.sums[i]
+			if i+1 < ncalls {
+				b = appendUint(b, uint64(4+len(e.sums[i+1].set)))
+			} else {
+				b = appendUint(b, 0)
+			}
+			if c.pathKnown {
+				b = appendStr(b, "")
+			} else {
+				b = appendStrBytes(b, c.path)
+			}
+			b = appendUint(b, uint64(c.events))
+			b = appendUint(b, uint64(c.errors))
+			for _, s := range c.set {
+				b = appendStr(b, s)
+			}
+		}
+	}
+	binary.BigEndian.PutUint16(b[patch+1:], uint16(next))
+	e.body = b
+	h := appendSeq(e.buf[:0], recs[0].Seq)
+	h = appendSeq(h, recs[len(recs)-1].Seq)
+	h = appendUint(h, uint64(len(recs)))
+	h = appendUint(h, uint64(ncalls))
+	h = appendUint(h, uint64(entryValues(&recs[0])))
+	for i := range ncalls {
+		e.sums[i].uuid = e.str(e.sums[i].call)
+	}
+	h = appendArrayLen(h, len(e.strs))
+	for _, s := range e.strs {
+		h = appendStr(h, s)
+	}
+	h = appendArrayLen(h, 3*ncalls)
+	for i := range ncalls {
 		c := &e.sums[i]
-		b = append(b, 0x96) // fixarray of 6
-		b = appendSeq(b, c.last)
-		b = appendSeq(b, c.first)
-		n := len(c.set)
-		if c.pathKnown {
-			c.put(SumPath, string(c.path))
-			n = len(c.set)
-		}
-		b = appendArrayLen(b, n)
-		for _, s := range c.set {
-			b = appendStr(b, s)
-		}
-		if c.pathKnown || k.Summary == "" {
-			b = appendStr(b, "")
-		} else {
-			b = appendStrBytes(b, c.path)
-		}
-		b = appendUint(b, uint64(c.events))
-		b = appendUint(b, uint64(c.errors))
+		h = appendSeq(h, c.first)
+		h = appendSeq(h, c.last)
+		h = appendUint(h, c.uuid)
 	}
-	b = appendSeq(b, recs[0].Seq)
-	b = appendSeq(b, recs[len(recs)-1].Seq)
+	h = append(h, b...)
 	clear(e.set[:cap(e.set)]) // pins no entry's strings until the next batch
-	for i := range len(e.calls) {
+	for i := range ncalls {
 		clear(e.sums[i].set[:cap(e.sums[i].set)])
+		e.sums[i].call = ""
 	}
-	e.buf = b
-	return b, e.keys
+	clear(e.strs[:cap(e.strs)])
+	e.buf = h
+	return h, e.keys
 }
+
+// entryValues is how many values r's record in the payload has (see
+// appendStream): its fixed part and its extra fields' names and values.
+func entryValues(r *record) int { return 9 + 2*len(r.Fields) }
+
+// renamedFields maps each reserved field name to what an extra field of
+// that name is written as ("x_<name>"), without a string built per entry.
+var renamedFields = func() map[string]string {
+	m := make(map[string]string, len(reservedFields))
+	for k := range reservedFields {
+		m[k] = "x_" + k
+	}
+	return m
+}()
 
 func appendSeq(b []byte, seq uint64) []byte {
 	var num [20]byte
 	return appendStrBytes(b, strconv.AppendUint(num[:0], seq, 10))
 }
 
-// appendStream appends the stream entry's field/value pairs, the same list
-// and order as record.streamFields, without building it.
+// appendStream appends an entry's stream values (the script supplies the
+// field names, in the order of record.streamFields): its id and ts, which
+// are its own, inline; the rest as string indices; then the extra fields,
+// sorted by name.
 func (e *batchEncoder) appendStream(b []byte, r *record) []byte {
-	e.names = appendSortedKeys(e.names[:0], r.Fields)
-	b = appendUint(b, uint64(18+2*len(e.names)))
-	b = appendStr(b, FieldVersion)
-	b = appendStr(b, SchemaVersion)
-	b = appendStr(b, FieldID)
 	var num [20]byte
 	seq := strconv.AppendUint(num[:0], r.Seq, 10)
 	b = appendStrHeader(b, len(r.Writer)+1+len(seq))
 	b = append(b, r.Writer...)
 	b = append(b, '-')
 	b = append(b, seq...)
-	b = appendStr(b, FieldCall)
-	b = appendStr(b, r.Call)
-	b = appendStr(b, FieldFlow)
-	b = appendStr(b, r.Flow)
-	b = appendStr(b, FieldFlowVersion)
-	b = appendStr(b, r.FlowV)
-	b = appendStr(b, FieldNode)
-	b = appendStr(b, r.Node)
-	b = appendStr(b, FieldKind)
-	b = appendStr(b, r.Kind)
-	b = appendStr(b, FieldValue)
-	b = appendStr(b, r.Value)
-	b = appendStr(b, FieldTime)
 	var ts [64]byte
 	b = appendStrBytes(b, r.time().AppendFormat(ts[:0], time.RFC3339Nano))
+	b = appendUint(b, e.str(r.Flow))
+	b = appendUint(b, e.str(r.FlowV))
+	b = appendUint(b, e.str(r.Node))
+	b = appendUint(b, e.str(r.Kind))
+	b = appendUint(b, e.str(r.Value))
+	e.names = appendSortedKeys(e.names[:0], r.Fields)
 	for _, k := range e.names {
-		if reservedFields[k] {
-			b = appendStrHeader(b, 2+len(k))
-			b = append(b, "x_"...)
-			b = append(b, k...)
+		if x, ok := renamedFields[k]; ok {
+			b = appendStr(b, x)
 		} else {
 			b = appendStr(b, k)
 		}

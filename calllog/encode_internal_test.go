@@ -27,41 +27,110 @@ func TestEncodeAllocationsPerEntry(t *testing.T) {
 	}
 }
 
-// The payload's stream fields are exactly streamFields (the schema's list and
-// order), read back with a minimal MessagePack decoder.
+// decodedBatch is a payload read back the way writeScript reads it.
+type decodedBatch struct {
+	first, last string
+	entries     []decodedEntry
+	calls       []decodedCall
+}
+
+type decodedEntry struct {
+	call   int      // 1-based
+	fields []string // the XADD field/value list
+}
+
+type decodedCall struct {
+	uuid, first, last string
+	nodes             string   // nodes to append to the stored path
+	set               []string // summary field/value pairs
+	events, errors    uint64
+}
+
+// decodeBatch reads a payload as writeScript does: the header, then each
+// record as the number of values the record before it announced.
+func decodeBatch(t *testing.T, payload []byte, summaries bool) decodedBatch {
+	t.Helper()
+	d := mpDecoder{b: payload}
+	take := func(n int) []any {
+		out := make([]any, n)
+		for i := range out {
+			out[i] = d.value()
+		}
+		if d.err != "" {
+			t.Fatalf("payload: %s", d.err)
+		}
+		return out
+	}
+	h := take(7)
+	var out decodedBatch
+	out.first, out.last = h[0].(string), h[1].(string)
+	nents, ncalls, next := int(h[2].(uint64)), int(h[3].(uint64)), int(h[4].(uint64))
+	strs := h[5].([]any)
+	str := func(i any) string { return strs[i.(uint64)-1].(string) }
+	c := h[6].([]any)
+	if len(c) != 3*ncalls {
+		t.Fatalf("calls array of %d values for %d calls", len(c), ncalls)
+	}
+	for i := range ncalls {
+		out.calls = append(out.calls, decodedCall{first: c[3*i].(string), last: c[3*i+1].(string), uuid: str(c[3*i+2])})
+	}
+	for range nents {
+		r := take(next)
+		next = int(r[0].(uint64))
+		ci := int(r[1].(uint64))
+		f := []string{FieldVersion, SchemaVersion, FieldID, r[2].(string), FieldCall, out.calls[ci-1].uuid,
+			FieldFlow, str(r[4]), FieldFlowVersion, str(r[5]), FieldNode, str(r[6]), FieldKind, str(r[7]),
+			FieldValue, str(r[8]), FieldTime, r[3].(string)}
+		for _, v := range r[9:] {
+			f = append(f, v.(string))
+		}
+		out.entries = append(out.entries, decodedEntry{call: ci, fields: f})
+	}
+	if summaries {
+		for i := range ncalls {
+			r := take(next)
+			next = int(r[0].(uint64))
+			dc := &out.calls[i]
+			dc.nodes, dc.events, dc.errors = r[1].(string), r[2].(uint64), r[3].(uint64)
+			for _, v := range r[4:] {
+				dc.set = append(dc.set, v.(string))
+			}
+		}
+	}
+	if len(d.b) != 0 {
+		t.Fatalf("%d bytes left after the last record", len(d.b))
+	}
+	return out
+}
+
+// The payload's stream fields, with the names the script adds, are exactly
+// streamFields (the schema's list and order).
 func TestEncodeStreamFieldsMatchSchema(t *testing.T) {
 	k := Keys{Namespace: "fsivr", Stream: "calls", Shards: 1}
 	r := newRecord("w1", 17, Entry{Call: "u1", Flow: "sales", Node: "menu", Kind: KindDTMF, Value: "5",
 		Time:   time.Date(2026, 11, 23, 13, 47, 45, 123000000, time.UTC),
 		Fields: map[string]string{"caller": "+1555", "id": "spoof", "z" + string(make([]byte, 40)): "long name"}})
+	r2 := newRecord("w1", 18, Entry{Call: "u2", Flow: "sales", Kind: KindHangup, Time: time.Date(2026, 11, 23, 13, 47, 46, 0, time.UTC)})
 	var enc batchEncoder
-	payload, keys := enc.encode(k, 0, []record{r})
-	if want := []string{"{fsivr}:calls", "{fsivr}:calls:seq:w1", "{fsivr}:calls:seen:u1", "{fsivr}:calls:seen:u1"}; !equal(keys, want) {
+	payload, keys := enc.encode(k, 0, []record{r, r2})
+	if want := []string{"{fsivr}:calls", "{fsivr}:calls:seq:w1", "{fsivr}:calls:seen:u1", "{fsivr}:calls:seen:u1",
+		"{fsivr}:calls:seen:u2", "{fsivr}:calls:seen:u2"}; !equal(keys, want) {
 		t.Fatalf("keys %q, want %q", keys, want)
 	}
-	d := mpDecoder{b: payload}
-	v := d.value()
-	batch, ok := v.([]any)
-	if !ok || len(batch) != 4 || d.err != "" {
-		t.Fatalf("payload decodes to %v (%s)", v, d.err)
+	b := decodeBatch(t, payload, false)
+	if b.first != "17" || b.last != "18" || len(b.entries) != 2 || len(b.calls) != 2 {
+		t.Fatalf("payload %+v", b)
 	}
-	ents := batch[0].([]any)
-	if len(ents) < 2 || batch[2] != "17" || batch[3] != "17" {
-		t.Fatalf("payload %v", batch)
+	for i, rec := range []record{r, r2} {
+		if got, want := b.entries[i].fields, rec.streamFields(); !equal(got, want) {
+			t.Errorf("entry %d stream fields\n%q\nwant\n%q", i, got, want)
+		}
+		if b.entries[i].call != i+1 {
+			t.Errorf("entry %d of call %d", i, b.entries[i].call)
+		}
 	}
-	if ents[0] != uint64(1) || ents[1] != uint64(len(ents)-2) {
-		t.Errorf("entry header %v %v, want call 1 and %d strings", ents[0], ents[1], len(ents)-2)
-	}
-	var got []string
-	for _, f := range ents[2:] {
-		got = append(got, f.(string))
-	}
-	if want := r.streamFields(); !equal(got, want) {
-		t.Errorf("stream fields\n%q\nwant\n%q", got, want)
-	}
-	c := batch[1].([]any)[0].([]any)
-	if c[0] != "17" || c[1] != "17" || len(c[2].([]any)) != 0 || c[3] != "" || c[4] != uint64(1) || c[5] != uint64(0) {
-		t.Errorf("call %v", c)
+	if c := b.calls[0]; c.uuid != "u1" || c.first != "17" || c.last != "17" {
+		t.Errorf("call %+v", c)
 	}
 }
 
@@ -84,30 +153,28 @@ func TestEncodeMergesSummaries(t *testing.T) {
 	if len(keys) != 6 {
 		t.Fatalf("keys %q", keys)
 	}
-	d := mpDecoder{b: payload}
-	calls := d.value().([]any)[1].([]any)
-	sum := func(i int) (map[string]string, []any) {
-		c := calls[i].([]any)
+	calls := decodeBatch(t, payload, true).calls
+	sum := func(i int) (map[string]string, decodedCall) {
+		c := calls[i]
 		m := map[string]string{}
-		set := c[2].([]any)
-		for j := 0; j < len(set); j += 2 {
-			if _, dup := m[set[j].(string)]; dup {
-				t.Errorf("call %d sets %v twice", i, set[j])
+		for j := 0; j < len(c.set); j += 2 {
+			if _, dup := m[c.set[j]]; dup {
+				t.Errorf("call %d sets %v twice", i, c.set[j])
 			}
-			m[set[j].(string)] = set[j+1].(string)
+			m[c.set[j]] = c.set[j+1]
 		}
 		return m, c
 	}
 	a, ca := sum(0)
-	if ca[0] != "4" || ca[1] != "1" || ca[3] != "n1" || ca[4] != uint64(3) || ca[5] != uint64(1) ||
+	if ca.last != "4" || ca.first != "1" || ca.nodes != "n1" || ca.events != 3 || ca.errors != 1 ||
 		a["caller"] != "1" || a["last_kind"] != "error" || a["last_error"] != "boom" || a["last_node"] != "n2" ||
 		a["outcome"] != "in_progress" || a["path"] != "" {
-		t.Errorf("call a: %v %v", a, ca[:2])
+		t.Errorf("call a: %v %+v", a, ca)
 	}
 	b, cb := sum(1)
-	if cb[0] != "6" || cb[1] != "3" || cb[3] != "" || cb[4] != uint64(3) ||
+	if cb.last != "6" || cb.first != "3" || cb.nodes != "" || cb.events != 3 ||
 		b["path"] != "x>y>m2" || b["outcome"] != "completed" || b["last_kind"] != "node" {
-		t.Errorf("call b: %v %v", b, cb)
+		t.Errorf("call b: %v %+v", b, cb)
 	}
 }
 

@@ -41,6 +41,23 @@ package calllog
 // read only when nodes are appended to the stored one, one HINCRBY of
 // events, one EXPIRE.
 //
+// The payload (batchEncoder) is read one record at a time with
+// cmsgpack.unpack_limit, straight into the arguments of a Lua function that
+// passes an entry's extra fields (a summary's pairs) on to XADD (HSET) as
+// they come: no Lua table per entry, no table insertion per value, and the
+// batch's repeated strings (flow, flow_version, node, kind, value, call
+// uuids) arrive once, in the string table S. The stream's field names are
+// constants here, in the order of record.streamFields. The header (string
+// table, per-call sequences) is read, and every refusal decided, before the
+// first write; the rest is the encoder's own output, which Redis delivers
+// whole (TestEncodeStreamFieldsMatchSchema reads it back as the script does,
+// TestReviewSameResultAsPreviousScript compares what Redis ends up with
+// against the per-entry script of an earlier release).
+//
+// The stream is trimmed once per batch (XTRIM MAXLEN ~) instead of by every
+// XADD: the same approximate cap, and three arguments and a rewrite of the
+// trim argument less per entry.
+//
 // KEYS: [1] stream, [2] order key of the writer, then per call: dedupe hash,
 // summary hash (the dedupe hash again when summaries are off).
 // ARGV: [1] MAXLEN (approximate), [2] dedupe TTL s, [3] summary TTL s,
@@ -51,18 +68,14 @@ package calllog
 const writeScript = `
 local stream = KEYS[1]
 local okey = KEYS[2]
-local payload = ARGV[8]
-if payload == nil or payload == '' then return {0, 0} end
-local maxlen = ARGV[1]
-local dttl = ARGV[2]
-local sttl = ARGV[3]
+local p = ARGV[8]
+if p == nil or p == '' then return {0, 0} end
 local writer = ARGV[4]
 local prev = ARGV[5]
-local hassum = ARGV[6] == '1'
-local batch = cmsgpack.unpack(payload)
-local ents = batch[1]
-local calls = batch[2]
-local lastS = redis.call('GET', okey)
+local up = cmsgpack.unpack_limit
+local rcall = redis.call
+local o, bfirst, blast, nents, ncalls, nextn, S, C = up(p, 7, 0)
+local lastS = rcall('GET', okey)
 local last = tonumber(lastS or '0')
 if prev ~= '' and last < tonumber(prev) then
   return redis.error_reply('OUTOFORDER calllog: batch of ' .. writer .. ' follows ' .. prev .. ', Redis has ' .. tostring(lastS))
@@ -70,54 +83,71 @@ end
 local skip = {}
 -- A replayed batch, or no order key (a new writer, or the key lost): look
 -- every call's mark up.
-if ARGV[7] == '1' or not (lastS and tonumber(batch[3]) > last) then
-  for ci = 1, #calls do
-    local c = calls[ci]
-    local m = tonumber(redis.call('HGET', KEYS[1 + 2 * ci], writer) or '-1')
-    if m >= tonumber(c[1]) then
+if ARGV[7] == '1' or not (lastS and tonumber(bfirst) > last) then
+  for ci = 1, ncalls do
+    local m = tonumber(rcall('HGET', KEYS[1 + 2 * ci], writer) or '-1')
+    if m >= tonumber(C[3 * ci - 1]) then
       skip[ci] = true
-    elseif m >= tonumber(c[2]) then
+    elseif m >= tonumber(C[3 * ci - 2]) then
       return redis.error_reply('PARTIAL calllog: a call of the batch is partly written already')
     end
   end
 end
+local U = {}
+for ci = 1, ncalls do U[ci] = S[C[3 * ci]] end
 local written = 0
 local dup = 0
-local i = 1
-local nents = #ents
-while i <= nents do
-  local n = ents[i + 1]
-  if skip[ents[i]] then
+-- One entry: what one unpack_limit returned (the next offset, then the
+-- entry's record, whose first value is the size of the next record), its
+-- extra fields passed on to XADD as they come.
+local function xadd(o2, n, ci, id, ts, f, fv, nd, kd, vl, ...)
+  o = o2
+  nextn = n
+  if skip[ci] then
     dup = dup + 1
   else
-    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', unpack(ents, i + 2, i + 1 + n))
+    rcall('XADD', stream, '*', 'v', '1', 'id', id, 'call', U[ci], 'flow', S[f], 'flow_version', S[fv],
+      'node', S[nd], 'kind', S[kd], 'value', S[vl], 'ts', ts, ...)
     written = written + 1
   end
-  i = i + 2 + n
 end
-for ci = 1, #calls do
+for _ = 1, nents do xadd(up(p, nextn, o)) end
+if written > 0 then
+  rcall('XTRIM', stream, 'MAXLEN', '~', ARGV[1])
+end
+local dttl = ARGV[2]
+local sttl = ARGV[3]
+for ci = 1, ncalls do
   if not skip[ci] then
-    local c = calls[ci]
     local dkey = KEYS[1 + 2 * ci]
-    if redis.call('HSET', dkey, writer, c[1]) == 1 then redis.call('EXPIRE', dkey, dttl) end
-    if hassum then
-      local skey = KEYS[2 + 2 * ci]
-      local set = c[3]
-      if c[4] ~= '' then
-        local p = redis.call('HGET', skey, 'path')
-        if p and p ~= '' then p = p .. '>' .. c[4] else p = c[4] end
-        set[#set + 1] = 'path'
-        set[#set + 1] = p
-      end
-      if #set > 0 then redis.call('HSET', skey, unpack(set)) end
-      redis.call('HINCRBY', skey, 'events', c[5])
-      if c[6] > 0 then redis.call('HINCRBY', skey, 'errors', c[6]) end
-      redis.call('EXPIRE', skey, sttl)
-    end
+    if rcall('HSET', dkey, writer, C[3 * ci - 1]) == 1 then rcall('EXPIRE', dkey, dttl) end
   end
 end
-if written > 0 and tonumber(batch[4]) > last then
-  redis.call('SET', okey, batch[4], 'EX', dttl)
+-- One call's summary: the record's counts, then its field/value pairs
+-- passed on to HSET as they come.
+local ci = 0
+local function summary(o2, n, nodes, ev, er, ...)
+  o = o2
+  nextn = n
+  ci = ci + 1
+  if skip[ci] then return end
+  local skey = KEYS[2 + 2 * ci]
+  if nodes ~= '' then
+    local path = rcall('HGET', skey, 'path')
+    if path and path ~= '' then path = path .. '>' .. nodes else path = nodes end
+    rcall('HSET', skey, 'path', path, ...)
+  elseif select('#', ...) > 0 then
+    rcall('HSET', skey, ...)
+  end
+  rcall('HINCRBY', skey, 'events', ev)
+  if er > 0 then rcall('HINCRBY', skey, 'errors', er) end
+  rcall('EXPIRE', skey, sttl)
+end
+if ARGV[6] == '1' then
+  for _ = 1, ncalls do summary(up(p, nextn, o)) end
+end
+if written > 0 and tonumber(blast) > last then
+  rcall('SET', okey, blast, 'EX', dttl)
 end
 return {written, dup}
 `

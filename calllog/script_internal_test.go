@@ -107,8 +107,8 @@ func commandCalls(t *testing.T, w *Writer) map[string]int {
 	return out
 }
 
-// Issue 14: what a live batch costs Redis: one XADD per entry, and per call
-// one HSET of its dedupe mark and one HSET, HINCRBY and EXPIRE of its
+// Issue 14: what a live batch costs Redis: one XADD per entry (no MAXLEN:
+// one XTRIM per batch), and per call one HSET of its dedupe mark and one HSET, HINCRBY and EXPIRE of its
 // summary; no per-call lookup (the batch is above the writer's highest
 // sequence) and no second EXPIRE of a dedupe hash that has its TTL.
 func TestScriptCommandsPerLiveBatch(t *testing.T) {
@@ -132,7 +132,7 @@ func TestScriptCommandsPerLiveBatch(t *testing.T) {
 		t.Fatalf("second batch: %d written, %v", wr, err)
 	}
 	got := commandCalls(t, w)
-	want := map[string]int{"xadd": 10, "hset": 4, "hincrby": 2, "expire": 2, "hget": 0, "get": 1, "set": 1}
+	want := map[string]int{"xadd": 10, "xtrim": 1, "hset": 4, "hincrby": 2, "expire": 2, "hget": 0, "get": 1, "set": 1}
 	for cmd, n := range want {
 		if got[cmd] != n {
 			t.Errorf("%s: %d calls for a live batch of 10 entries of 2 calls, want %d (all: %v)", cmd, got[cmd], n, got)
