@@ -169,8 +169,10 @@ func parseScanned(frame []byte, hdrLen int, pre []uint32, oh outerHeader) (*Mess
 		}
 	}
 	// Until the copy, m.buf is the frame itself: notePicked reads the lines
-	// through it, at the offsets they keep in the copy.
-	m := &Message{
+	// through it, at the offsets they keep in the copy. m lives on the
+	// stack until allocIndex moves it to the heap, into the message's
+	// buffer when that costs no more bytes.
+	m := Message{
 		buf:       frame,
 		frameLen:  uint32(len(frame)),
 		bodyStart: uint32(hdrLen),
@@ -182,29 +184,35 @@ func parseScanned(frame []byte, hdrLen int, pre []uint32, oh outerHeader) (*Mess
 	nOuter := oh.n
 	switch m.format {
 	case FormatPlain:
-		if err := m.indexPlain(pre); err != nil {
-			return nil, err
-		}
-		return m, nil
+		return m.indexPlain(pre)
 	case FormatJSON:
 		// Every field has a key (two quotes) and one structural colon, so
 		// either count bounds the number of fields; take the tighter one.
 		body := frame[hdrLen:]
 		fields := min(bytes.Count(body, []byte{'"'})/2, bytes.Count(body, []byte{':'}))
-		m.allocIndex(pre[:nOuter], (fields+1)*2)
-		if err := m.indexJSON(); err != nil {
+		h := m.allocIndex(pre[:nOuter], (fields+1)*2)
+		if err := h.indexJSON(); err != nil {
 			return nil, err
 		}
-		return m, nil
+		return h, nil
 	}
-	m.allocIndex(pre[:nOuter], 0)
-	return m, nil
+	return m.allocIndex(pre[:nOuter], 0), nil
 }
 
-// allocIndex gives m its own buffer: a copy of the frame (m.buf until now)
-// followed by the line ends of every header line, ends, and room for
-// pairs JSON slots.
-func (m *Message) allocIndex(ends []uint32, pairs int) {
+// allocIndex returns m moved to the heap with its own buffer: a copy of
+// the frame (m.buf until now) followed by the line ends of every header
+// line, ends, and room for pairs JSON slots.
+//
+// When the Message and its buffer together fit the size class the buffer
+// alone would take plus the Message's, they are one allocation (the
+// Message at its start; the real 3.2 KB CHANNEL_EXECUTE_COMPLETE: 3,456
+// bytes instead of 3,456 and 96): one malloc a message instead of two,
+// and never more bytes held. The allocation is of bytes, which the
+// collector does not scan, so the Message's one pointer (buf) is not seen
+// there; it points into the same allocation, which whoever holds the
+// Message, or a string from it, keeps alive anyway. A copy of the
+// Message made elsewhere is an ordinary struct whose pointer is scanned.
+func (m *Message) allocIndex(ends []uint32, pairs int) *Message {
 	n := int(m.frameLen)
 	w := narrowEnd
 	if n > maxNarrow {
@@ -214,7 +222,16 @@ func (m *Message) allocIndex(ends []uint32, pairs int) {
 	if pairs > 0 {
 		size = (size+3)&^3 + slotSize*pairs // the slots are read as uint32s
 	}
-	buf := newBuffer(m.buf[:n], size)
+	var h *Message
+	var buf []byte
+	if all := headSize + size; combine(all, size) {
+		b := newBuffer(headSize, m.buf[:n], all)
+		h = (*Message)(unsafe.Pointer(&b[0])) // the allocation's start: aligned for any type
+		buf = b[headSize:all:all]
+	} else {
+		h = new(Message)
+		buf = newBuffer(0, m.buf[:n], size)
+	}
 	idx := buf[n : n+w*len(ends)]
 	if m.wide {
 		for i, e := range ends {
@@ -223,10 +240,56 @@ func (m *Message) allocIndex(ends []uint32, pairs int) {
 	} else {
 		packEnds(idx, ends)
 	}
-	m.buf, m.idxOff = buf, uint32(n)
+	*h = *m // the bytes under h are zeros (newBuffer): no stale pointer for the write barrier
+	h.buf, h.idxOff = buf, uint32(n)
 	if pairs > 0 {
-		m.pairOff = uint32(size - slotSize*pairs)
+		h.pairOff = uint32(size - slotSize*pairs)
 	}
+	return h
+}
+
+// headSize is the room a Message takes at the start of a combined
+// allocation (a multiple of 8, so the frame after it is aligned as well).
+const headSize = (int(unsafe.Sizeof(Message{})) + 7) &^ 7
+
+// maxCombined is the largest combined allocation: the allocator's small
+// size classes (sizeClasses) are probed up to it.
+const maxCombined = 16 << 10
+
+// sizeClasses maps n, for n up to maxCombined, to the size of the
+// allocation made for n bytes: sizeClasses[(n+7)/8] (the size classes are
+// multiples of 8). Empty if they could not be found: then nothing is
+// combined.
+var sizeClasses = probeSizeClasses()
+
+// probeSizeClasses finds the size classes by growing a strings.Builder to
+// just past each one: Grow allocates a whole size class, and Cap reports
+// it (a few dozen allocations, once). A runtime that did not round up, or
+// not to multiples of 8, makes it give up.
+func probeSizeClasses() []uint16 {
+	classes := make([]uint16, maxCombined/8+1)
+	for n := 1; n <= maxCombined; {
+		var b strings.Builder
+		b.Grow(n)
+		c := b.Cap()
+		if c < n || c%8 != 0 || c == n && n == 1 {
+			return nil
+		}
+		for ; n <= c && n <= maxCombined; n += 8 {
+			classes[(n+7)/8] = uint16(c)
+		}
+		n = c + 1
+	}
+	return classes
+}
+
+// combine tells whether the combined allocation of all bytes takes no more
+// than a Message and a buffer of size bytes apart (size < all).
+func combine(all, size int) bool {
+	if all > maxCombined || len(sizeClasses) == 0 {
+		return false
+	}
+	return sizeClasses[(all+7)/8] <= sizeClasses[(size+7)/8]+sizeClasses[(headSize+7)/8]
 }
 
 // packEndsGeneric stores ends, each below 1<<16, as little-endian
@@ -244,16 +307,20 @@ func packEndsGeneric(dst []byte, ends []uint32) {
 	}
 }
 
-// newBuffer returns a new slice of size bytes starting with a copy of
-// frame (size >= len(frame)); the rest is not initialised (the index is
-// written there before it is read). A strings.Builder grown to size is
+// zeroHead is what newBuffer writes before the frame.
+var zeroHead [headSize]byte
+
+// newBuffer returns a new slice of size bytes holding head zero bytes and
+// a copy of frame (size >= head+len(frame)); the rest is not initialised
+// (the index is written there before it is read). A strings.Builder grown to size is
 // one allocation the runtime does not clear, and the copy is frame's
 // bytes only; clearing the whole buffer on every message showed up as a
 // quarter of the parse time. The Builder is dropped here, so nothing else
 // sees the bytes written after its string.
-func newBuffer(frame []byte, size int) []byte {
+func newBuffer(head int, frame []byte, size int) []byte {
 	var b strings.Builder
 	b.Grow(size)
+	b.Write(zeroHead[:head])
 	b.Write(frame)
 	s := b.String()
 	if len(s) == 0 {
@@ -279,9 +346,16 @@ type hotFilter struct {
 	words  [14]uint64
 	avx2   bool
 	hot    [14]int8 // the hot header of each of words (Application for all four "applicat")
-	// exact holds each hot name's bytes at 0, 8 (or n-8 if shorter) and
-	// n-8: three word compares tell the name as FreeSWITCH spells it.
-	exact [numHot][3]uint64
+	// exact holds each hot name as FreeSWITCH spells it, for a compare of
+	// three words instead of a loop over its bytes.
+	exact [numHot]hotExact
+}
+
+// hotExact is a hot name's bytes at 0, mid (8, or n-8 if shorter) and n-8,
+// as little-endian words, and its length n.
+type hotExact struct {
+	w      [3]uint64
+	mid, n uint32
 }
 
 // hotLines is the filter of the hot headers; TestHotFilter checks it
@@ -309,11 +383,12 @@ func newHotFilter() *hotFilter {
 	}
 	for k, name := range hotNames {
 		n := len(name)
-		f.exact[k] = [3]uint64{
+		mid := min(8, n-8)
+		f.exact[k] = hotExact{w: [3]uint64{
 			binary.LittleEndian.Uint64([]byte(name)),
-			binary.LittleEndian.Uint64([]byte(name[min(8, n-8):])),
+			binary.LittleEndian.Uint64([]byte(name[mid:])),
 			binary.LittleEndian.Uint64([]byte(name[n-8:])),
-		}
+		}, mid: uint32(mid), n: uint32(n)}
 	}
 	return f
 }
@@ -326,10 +401,10 @@ func (m *Message) notePicked(i, ls, le uint32) {
 	}
 	// Six of these per event, each a dozen loads: read the line through
 	// one checked pointer (every offset below is < le-ls).
-	n := int(le - ls)
+	n := le - ls
 	base := unsafe.Pointer(&m.buf[ls])
-	at := func(off int) byte { return *(*byte)(unsafe.Add(base, off)) }
-	word := func(off int) uint64 {
+	at := func(off uint32) byte { return *(*byte)(unsafe.Add(base, off)) }
+	word := func(off uint32) uint64 {
 		return binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(base, off)), 8))
 	}
 	f := hotLines
@@ -352,14 +427,12 @@ func (m *Message) notePicked(i, ls, le uint32) {
 	if m.hot[k] != hotAbsent {
 		return
 	}
-	name := hotNames[k]
-	nn := len(name)
-	if n <= nn || at(nn) != ':' {
+	x := &f.exact[k]
+	if n <= x.n || at(x.n) != ':' {
 		return
 	}
-	x := &f.exact[k]
-	if w != x[0] || word(min(8, nn-8)) != x[1] || word(nn-8) != x[2] {
-		if !equalFold(m.buf[ls:ls+uint32(nn)], name) {
+	if w != x.w[0] || word(x.mid) != x.w[1] || word(x.n-8) != x.w[2] {
+		if !equalFold(m.buf[ls:ls+x.n], hotNames[k]) {
 			return
 		}
 	}
@@ -477,7 +550,7 @@ func scanEventLinesGeneric(b []byte, pos int, ends []uint32, i int, f *hotFilter
 // inner Content-Length, that many bytes of event body) into pre, then
 // gives m its own buffer and index; a body with more lines than pre holds
 // is counted from where pre filled up and indexed on in the buffer.
-func (m *Message) indexPlain(pre []uint32) error {
+func (m *Message) indexPlain(pre []uint32) (*Message, error) {
 	end := m.frameLen
 	n, next, full := m.indexPlainLines(pre, m.bodyStart, m.nOuter)
 	if full {
@@ -487,20 +560,20 @@ func (m *Message) indexPlain(pre []uint32) error {
 		n, next, _ = m.indexPlainLines(ends, next, n) // has room for every line
 		pre = ends
 	}
-	m.allocIndex(pre[:n], 0)
 	m.nFields = n
-	if vs, ve, ok := m.find(m.nOuter, n, "Content-Length"); ok {
-		l, err := parseLength(m.buf[vs:ve])
+	h := m.allocIndex(pre[:n], 0)
+	if vs, ve, ok := h.find(h.nOuter, n, "Content-Length"); ok {
+		l, err := parseLength(h.buf[vs:ve])
 		if err != nil {
-			return fmt.Errorf("event body: %w", err)
+			return nil, fmt.Errorf("event body: %w", err)
 		}
 		if uint64(next)+uint64(l) > uint64(end) {
-			return fmt.Errorf("%w: event body of %d bytes overruns the message", ErrMalformed, l)
+			return nil, fmt.Errorf("%w: event body of %d bytes overruns the message", ErrMalformed, l)
 		}
-		m.evBody = [2]uint32{next, next + uint32(l)}
-		m.hasEvBody = true
+		h.evBody = [2]uint32{next, next + uint32(l)}
+		h.hasEvBody = true
 	}
-	return nil
+	return h, nil
 }
 
 // indexJSON indexes a text/event-json body: one JSON object. For string
