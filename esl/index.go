@@ -404,8 +404,8 @@ func (m *Message) notePicked(i, ls, le uint32) {
 	n := le - ls
 	base := unsafe.Pointer(&m.buf[ls])
 	at := func(off uint32) byte { return *(*byte)(unsafe.Add(base, off)) }
-	word := func(off uint32) uint64 {
-		return binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(base, off)), 8))
+	word := func(off uint32) uint64 { // one load: no length to check, as unsafe.Slice has
+		return binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(base, off))[:])
 	}
 	f := hotLines
 	w := word(0)
