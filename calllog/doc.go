@@ -81,10 +81,11 @@
 // proto-max-bulk-len can be; the summary updates merged per call), routed by
 // the shard's hash tag, so in a Redis Cluster a dead master spools only the
 // entries of its own shards while the others keep writing. Whatever is queued
-// goes in one pipelined round trip of up to 8 batches; each batch after the
-// first names the last sequence of the one before it, and the script refuses
-// it (OUTOFORDER) unless that one is in, so what Redis acknowledges is always
-// a prefix. Below a batch, the goroutine first waits up to FlushDelay
+// goes in pipelined round trips of 1, 2, 4, then up to 8 batches, each round
+// encoded while the one before it is in flight and sent once that one is
+// acknowledged; each batch after the first of a round names the last
+// sequence of the one before it, and the script refuses it (OUTOFORDER)
+// unless that one is in, so what Redis acknowledges is always a prefix. Below a batch, the goroutine first waits up to FlushDelay
 // (default 5ms) for more entries: fewer round trips per entry at moderate
 // rates; Close and Append never wait for it. A batch script is
 // atomic (Redis rejects a script as a whole before it writes, e.g. LOADING or

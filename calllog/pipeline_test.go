@@ -167,7 +167,9 @@ func TestPipelineAnswersLostSpoolsUnacknowledged(t *testing.T) {
 		return errors.Join(err, injected)
 	}
 	client.AddHook(h)
-	const n = 1 + 8*4 // the backlog is one round trip: 8 batches of 4
+	// The backlog (7 batches of 4) goes in rounds of 1, 2 and 4 batches: the
+	// tampered pipeline (the first of 3 or more) is the last.
+	const n = 1 + 7*4
 	w := newWriter(t, calllog.Config{BatchSize: 4, FlushDelay: -1, RetryInterval: 20 * time.Millisecond}, client)
 	backlog(t, w, h, n)
 	waitFor(t, "the spool replayed", func() bool {

@@ -24,6 +24,17 @@ func TestQueueRecycled(t *testing.T) {
 	if s.spare != nil {
 		t.Error("a queue grown past maxSpareRecords was kept")
 	}
+	// Without a spare, the new queue has room for what the one it replaces
+	// held (a burst fills the next one about as much), up to QueueSize.
+	s.queue = make([]record, 3000)
+	if got := s.newQueue(); cap(got) < 3000 {
+		t.Errorf("queue after one of 3000 records has room for %d", cap(got))
+	}
+	s.queue = make([]record, DefaultQueueSize+10)
+	if got := s.newQueue(); cap(got) != DefaultQueueSize {
+		t.Errorf("queue after an overfull one has room for %d, want QueueSize %d", cap(got), DefaultQueueSize)
+	}
+	s.queue = nil
 	if n := testing.AllocsPerRun(100, func() { s.recycle(s.newQueue()) }); n != 0 {
 		t.Errorf("swap allocates %.0f times", n)
 	}

@@ -12,6 +12,7 @@ import (
 
 // maxInFlight bounds the batches sent in one pipelined round trip (with
 // the defaults the whole queue, 8 × 1,024 entries, on one WriteTimeout).
+// The encoders of two rounds are kept (see writeChunks).
 const maxInFlight = 8
 
 // encoders is a shard goroutine's set of batch encoders, one per batch of a
@@ -116,82 +117,137 @@ func (w *Writer) groups(recs []record) []group {
 }
 
 // writeChunks sends recs (live: this shard's own records, in sequence order)
-// as chunks of batchSize, up to maxInFlight of them in one pipelined round
-// trip, each after the first refused by the script unless the one before it
-// was applied. It returns how many leading records Redis acknowledged (the
-// rest, from the first chunk not acknowledged on, is for the caller to
-// spool) and the counts of every chunk that succeeded.
+// as chunks of batchSize, in pipelined rounds of up to maxInFlight of them,
+// each chunk after the first of a round refused by the script unless the one
+// before it was applied. It returns how many leading records Redis
+// acknowledged (the rest, from the first chunk not acknowledged on, is for
+// the caller to spool) and the counts of every chunk that succeeded.
+//
+// While a round is in flight the next one is encoded (a goroutine waits for
+// the round's answers): encoding took the client about as long as the
+// script took Redis, and done one after the other the two never overlapped,
+// so a burst went at 1/(client + Redis) µs per entry instead of
+// 1/max(client, Redis). A round is sent only once the one before it is
+// acknowledged, so the order and prefix guarantees stay those of one round.
+// The first round is one chunk and each next one twice as many (up to
+// maxInFlight): Redis starts on the first chunk while the client encodes
+// the second round, and each round is encoded in less time than Redis takes
+// for the one before it.
 func (w *Writer) writeChunks(ctx context.Context, encs *encoders, shard int, recs []record, batchSize int) (acked, written, dup int, err error) {
 	if w.client == nil {
 		return 0, 0, 0, errors.New("calllog: no Redis client")
 	}
+	if chunkLen(recs, batchSize) == len(recs) {
+		enc := encs.get(0)
+		enc.replay = false
+		written, dup, err = w.evalGroup(ctx, enc, shard, recs, "")
+		if err != nil {
+			return 0, written, dup, fmt.Errorf("calllog: write batch: %w", err)
+		}
+		return len(recs), written, dup, nil
+	}
 	useEval := false // after a NOSCRIPT, the first chunk goes as EVAL
-	for acked < len(recs) {
-		n := min(len(recs)-acked, batchSize*maxInFlight)
-		part := recs[acked : acked+n]
-		ok, wr, dp, cerr := w.pipelineChunks(ctx, encs, shard, part, batchSize, useEval)
-		written += wr
-		dup += dp
-		acked += ok
-		if cerr == nil {
+	var cur, next *round
+	for n := 0; acked < len(recs); n++ {
+		cur, next = next, nil
+		if cur == nil || cur.start != acked || cur.useEval != useEval {
+			cur = w.prepareRound(encs, n%2, shard, recs, acked, batchSize, roundChunks(n), useEval)
+		}
+		var encoded chan *round
+		if cur.end < len(recs) {
+			// The next round is encoded on a goroutine of its own while
+			// this one's round trip runs here: with one P (GOMAXPROCS=1)
+			// it runs as soon as Exec waits for the answers, which an
+			// encoding goroutine that sent its round from a goroutine of
+			// its own would not let happen before it was done.
+			encoded = make(chan *round, 1)
+			go func(start, m int) {
+				encoded <- w.prepareRound(encs, m%2, shard, recs, start, batchSize, roundChunks(m), false)
+			}(cur.end, n+1)
+		}
+		res := w.execRound(ctx, cur)
+		if encoded != nil {
+			next = <-encoded
+		}
+		written += res.written
+		dup += res.dup
+		acked = res.acked
+		if res.err == nil {
 			useEval = false
 			continue
 		}
-		if redis.HasErrorPrefix(cerr, "NOSCRIPT") && !useEval {
+		if redis.HasErrorPrefix(res.err, "NOSCRIPT") && !useEval {
 			useEval = true // load the script with the first unacknowledged chunk
 			continue
 		}
-		return acked, written, dup, fmt.Errorf("calllog: write batch: %w", cerr)
+		return acked, written, dup, fmt.Errorf("calllog: write batch: %w", res.err)
 	}
 	return acked, written, dup, nil
 }
 
-// pipelineChunks is one round trip of writeChunks: it returns how many
-// leading records were acknowledged, the counts of the chunks that
-// succeeded, and the error of the first chunk that did not.
-func (w *Writer) pipelineChunks(ctx context.Context, encs *encoders, shard int, recs []record, batchSize int, useEval bool) (acked, written, dup int, err error) {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
-	defer cancel()
-	if chunkLen(recs, batchSize) == len(recs) && !useEval {
-		encs.get(0).replay = false
-		written, dup, err = w.evalGroup(ctx, encs.get(0), shard, recs, "")
-		if err != nil {
-			return 0, written, dup, err
-		}
-		return len(recs), written, dup, nil
-	}
-	pipe := w.client.Pipeline()
-	var cmds [maxInFlight]*redis.Cmd
-	var ends [maxInFlight]int
-	nc := 0
+// roundChunks is how many chunks round n (0-based) of writeChunks holds.
+func roundChunks(n int) int { return 1 << min(n, 3) } // 1, 2, 4, 8, 8, ...
+
+// round is one pipelined round trip of writeChunks, encoded: the chunks of
+// recs[start:end], each with its end.
+type round struct {
+	start, end int
+	useEval    bool
+	pipe       redis.Pipeliner
+	cmds       [maxInFlight]*redis.Cmd
+	ends       [maxInFlight]int
+	nc         int
+}
+
+type roundResult struct {
+	acked, written, dup int // acked: records acknowledged from the start of recs
+	err                 error
+}
+
+// prepareRound encodes up to chunks chunks of recs from start on into the
+// encoders of set (0 or 1: a round is encoded while the one before it,
+// with the other set, is in flight).
+func (w *Writer) prepareRound(encs *encoders, set, shard int, recs []record, start, batchSize, chunks int, useEval bool) *round {
+	r := &round{start: start, useEval: useEval, pipe: w.client.Pipeline()}
 	prev := ""
-	for start := 0; start < len(recs) && nc < maxInFlight; start = ends[nc-1] {
-		chunk := recs[start : start+chunkLen(recs[start:], batchSize)]
-		enc := encs.get(nc)
+	for pos := start; pos < len(recs) && r.nc < min(chunks, maxInFlight); pos = r.ends[r.nc-1] {
+		chunk := recs[pos : pos+chunkLen(recs[pos:], batchSize)]
+		enc := encs.get(set*maxInFlight + r.nc)
 		enc.replay = false
 		keys, args := w.scriptArgs(enc, shard, chunk, prev)
-		if nc == 0 && useEval {
-			cmds[nc] = pipe.Eval(ctx, writeScript, keys, args...)
+		if r.nc == 0 && useEval {
+			r.cmds[r.nc] = r.pipe.Eval(context.Background(), writeScript, keys, args...)
 		} else {
-			cmds[nc] = pipe.EvalSha(ctx, w.sha, keys, args...)
+			r.cmds[r.nc] = r.pipe.EvalSha(context.Background(), w.sha, keys, args...)
 		}
-		ends[nc] = start + len(chunk)
+		r.ends[r.nc] = pos + len(chunk)
 		prev = strconv.FormatUint(chunk[len(chunk)-1].Seq, 10)
-		nc++
+		r.nc++
 	}
-	_, _ = pipe.Exec(ctx) // per-command errors are read below
-	for i := range nc {
-		wr, dp, cerr := scriptResult(cmds[i])
-		written += wr
-		dup += dp
-		if cerr != nil && err == nil {
-			err = cerr
+	r.end = r.ends[r.nc-1]
+	return r
+}
+
+// execRound sends r in one round trip, bounded by WriteTimeout, and returns
+// how many records of recs are acknowledged after it, the counts of the
+// chunks that succeeded, and the error of the first chunk that did not.
+func (w *Writer) execRound(ctx context.Context, r *round) (res roundResult) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
+	defer cancel()
+	_, _ = r.pipe.Exec(ctx) // per-command errors are read below
+	res.acked = r.start
+	for i := range r.nc {
+		wr, dp, cerr := scriptResult(r.cmds[i])
+		res.written += wr
+		res.dup += dp
+		if cerr != nil && res.err == nil {
+			res.err = cerr
 		}
-		if err == nil {
-			acked = ends[i]
+		if res.err == nil {
+			res.acked = r.ends[i]
 		}
 	}
-	return acked, written, dup, err
+	return res
 }
 
 // maxPayloadBytes bounds a batch's payload. It goes to Redis as one bulk
@@ -221,9 +277,14 @@ func chunkLen(recs []record, batchSize int) int {
 // strings, each with a MessagePack header of at most 5 bytes, and at most as
 // much again for its summary update.
 func payloadBound(r *record) int {
-	n := 256 + len(r.Writer) + len(r.Call) + len(r.Flow) + len(r.FlowV) + len(r.Node) + len(r.Kind) + len(r.Value)
-	for k, v := range r.Fields {
-		n += len(k) + len(v) + 12
+	n := 256 + len(r.Writer) + len(r.Call) + len(r.Flow) + len(r.FlowV) + len(r.Node) + len(r.Kind) + len(r.Value) +
+		12*len(r.Fields)
+	if r.fieldBytes > 0 {
+		n += r.fieldBytes - 1
+	} else {
+		for k, v := range r.Fields {
+			n += len(k) + len(v)
+		}
 	}
 	return 2 * n
 }
