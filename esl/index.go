@@ -190,18 +190,18 @@ func parseScanned(frame []byte, hdrLen int, pre []uint32, oh outerHeader) (*Mess
 		// either count bounds the number of fields; take the tighter one.
 		body := frame[hdrLen:]
 		fields := min(bytes.Count(body, []byte{'"'})/2, bytes.Count(body, []byte{':'}))
-		h := m.allocIndex(pre[:nOuter], (fields+1)*2)
+		h := m.allocIndex(pre[:nOuter], int(nOuter), (fields+1)*2)
 		if err := h.indexJSON(); err != nil {
 			return nil, err
 		}
 		return h, nil
 	}
-	return m.allocIndex(pre[:nOuter], 0), nil
+	return m.allocIndex(pre[:nOuter], int(nOuter), 0), nil
 }
 
 // allocIndex returns m moved to the heap with its own buffer: a copy of
-// the frame (m.buf until now) followed by the line ends of every header
-// line, ends, and room for pairs JSON slots.
+// the frame (m.buf until now) followed by room for the ends of lines
+// header lines, the first ones ends, and for pairs JSON slots.
 //
 // When the Message and its buffer together fit the size class the buffer
 // alone would take plus the Message's, they are one allocation (the
@@ -212,13 +212,13 @@ func parseScanned(frame []byte, hdrLen int, pre []uint32, oh outerHeader) (*Mess
 // there; it points into the same allocation, which whoever holds the
 // Message, or a string from it, keeps alive anyway. A copy of the
 // Message made elsewhere is an ordinary struct whose pointer is scanned.
-func (m *Message) allocIndex(ends []uint32, pairs int) *Message {
+func (m *Message) allocIndex(ends []uint32, lines, pairs int) *Message {
 	n := int(m.frameLen)
 	w := narrowEnd
 	if n > maxNarrow {
 		w, m.wide = wideEnd, true
 	}
-	size := n + w*len(ends)
+	size := n + w*lines
 	if pairs > 0 {
 		size = (size+3)&^3 + slotSize*pairs // the slots are read as uint32s
 	}
@@ -232,20 +232,26 @@ func (m *Message) allocIndex(ends []uint32, pairs int) *Message {
 		h = new(Message)
 		buf = newBuffer(0, m.buf[:n], size)
 	}
-	idx := buf[n : n+w*len(ends)]
-	if m.wide {
-		for i, e := range ends {
-			binary.LittleEndian.PutUint32(idx[wideEnd*i:], e)
-		}
-	} else {
-		packEnds(idx, ends)
-	}
 	*h = *m // the bytes under h are zeros (newBuffer): no stale pointer for the write barrier
 	h.buf, h.idxOff = buf, uint32(n)
 	if pairs > 0 {
 		h.pairOff = uint32(size - slotSize*pairs)
 	}
+	h.putEnds(0, ends)
 	return h
+}
+
+// putEnds stores ends as the ends of lines from line i on.
+func (m *Message) putEnds(i uint32, ends []uint32) {
+	if m.wide {
+		idx := m.buf[m.idxOff+wideEnd*i:]
+		for j, e := range ends {
+			binary.LittleEndian.PutUint32(idx[wideEnd*j:], e)
+		}
+		return
+	}
+	start := m.idxOff + narrowEnd*i
+	packEnds(m.buf[start:start+narrowEnd*uint32(len(ends))], ends)
 }
 
 // headSize is the room a Message takes at the start of a combined
@@ -465,7 +471,8 @@ const (
 const hotBatch = 32
 
 // indexPlainLines indexes the header lines of a plain event from line
-// start pos on into ends (where each line ends) from slot i on, stopping at an empty line, and
+// start pos on into ends (where each line ends) from ends[i] on, which is
+// slot base+i, stopping at an empty line, and
 // notes the hot headers: scanEventLines records the lines and picks the
 // candidates for a hot header, notePicked checks those. Lines are not checked
 // for a colon: a line without one never matches a lookup.
@@ -473,18 +480,19 @@ const hotBatch = 32
 // It returns the next free slot and the offset just past the empty line
 // (the end of the frame if there was none), or, when ends is full, the
 // start of the first line it could not record, and full.
-func (m *Message) indexPlainLines(ends []uint32, pos, i uint32) (next, at uint32, full bool) {
+func (m *Message) indexPlainLines(ends []uint32, pos, i, base uint32) (next, at uint32, full bool) {
 	end := m.frameLen
 	buf := m.buf[:end]
 	var cand [hotBatch]uint32
+	i0, pos0 := i, pos
 	for {
 		ni, p, nc, stop := scanEventLines(buf, int(pos), ends, int(i), hotLines, cand[:])
 		for _, c := range cand[:nc] {
-			ls := m.bodyStart // c is an event line: c >= m.nOuter
-			if c > m.nOuter {
+			ls := pos0 // the first line of this call
+			if c > i0 {
 				ls = ends[c-1] + 1
 			}
-			m.notePicked(c, ls, ends[c])
+			m.notePicked(base+c, ls, ends[c])
 		}
 		i, pos = uint32(ni), uint32(p)
 		switch {
@@ -500,7 +508,7 @@ func (m *Message) indexPlainLines(ends []uint32, pos, i uint32) (next, at uint32
 			}
 			ends[i] = end
 			if hotLines.candidate(buf, int(pos), int(end)) {
-				m.notePicked(i, pos, end)
+				m.notePicked(base+i, pos, end)
 			}
 			i++
 		}
@@ -552,16 +560,28 @@ func scanEventLinesGeneric(b []byte, pos int, ends []uint32, i int, f *hotFilter
 // is counted from where pre filled up and indexed on in the buffer.
 func (m *Message) indexPlain(pre []uint32) (*Message, error) {
 	end := m.frameLen
-	n, next, full := m.indexPlainLines(pre, m.bodyStart, m.nOuter)
-	if full {
+	n, next, full := m.indexPlainLines(pre, m.bodyStart, m.nOuter, 0)
+	var h *Message
+	if !full {
+		m.nFields = n
+		h = m.allocIndex(pre[:n], int(n), 0)
+	} else {
+		// More lines than pre holds: the message's index gets room for
+		// every line left (the count may take in the event body too) and
+		// the rest is indexed through pre again, a part at a time.
 		rest := bytes.Count(m.buf[next:end], []byte{'\n'}) + 1
-		ends := make([]uint32, int(n)+rest)
-		copy(ends, pre[:n])
-		n, next, _ = m.indexPlainLines(ends, next, n) // has room for every line
-		pre = ends
+		h = m.allocIndex(pre[:n], int(n)+rest, 0)
+		if len(pre) == 0 {
+			pre = make([]uint32, hotBatch)
+		}
+		for full {
+			var k uint32
+			k, next, full = h.indexPlainLines(pre, next, 0, n)
+			h.putEnds(n, pre[:k])
+			n += k
+		}
+		h.nFields = n
 	}
-	m.nFields = n
-	h := m.allocIndex(pre[:n], 0)
 	if vs, ve, ok := h.find(h.nOuter, n, "Content-Length"); ok {
 		l, err := parseLength(h.buf[vs:ve])
 		if err != nil {

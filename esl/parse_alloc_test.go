@@ -54,6 +54,35 @@ func TestParseOneAllocation(t *testing.T) {
 	if uintptr(unsafe.Pointer(m))+uintptr(headSize) != uintptr(unsafe.Pointer(&m.buf[0])) {
 		t.Fatal("the Message is not at the start of its buffer")
 	}
+	// More lines than the scratch index holds: indexed on through it, a
+	// part at a time, into the message's own index, with no allocation
+	// more than a short event's.
+	var lines []string
+	for n := range 3*preSlots + 5 {
+		lines = append(lines, fmt.Sprintf("variable_v%d: %d", n, n))
+	}
+	body := "Event-Name: CUSTOM\n" + strings.Join(lines, "\n") + "\nUnique-ID: last\n\n"
+	long := fmt.Appendf(nil, "Content-Length: %d\nContent-Type: text/event-plain\n\n%s", len(body), body)
+	longHdr := bytes.Index(long, []byte("\n\n")) + 2
+	lm, err := parseFrame(long, longHdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 2.0
+	if uintptr(unsafe.Pointer(lm))+uintptr(headSize) == uintptr(unsafe.Pointer(&lm.buf[0])) {
+		want = 1
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := parseFrame(long, longHdr); err != nil {
+			t.Fatal(err)
+		}
+	}); n != want {
+		t.Fatalf("%d-line event: %v allocations a parse, want %v", lm.nFields-lm.nOuter, n, want)
+	}
+	if lm.Get("Unique-ID") != "last" || lm.Get("variable_v300") != "300" || int(lm.nFields-lm.nOuter) != len(lines)+2 {
+		t.Fatalf("%d-line event: Unique-ID %q, variable_v300 %q, %d lines", len(lines)+2, lm.Get("Unique-ID"), lm.Get("variable_v300"), lm.nFields-lm.nOuter)
+	}
+
 	// A reply of exactly 4,096 bytes (no index beyond its two lines' four
 	// bytes): alone it takes the 4,096 class; with the Message, 4,864.
 	pad := 4096 - len("Content-Type: command/reply\nReply-Text: \n\n") - 2*narrowEnd
