@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fsivr/fsivr/internal/mailbox"
 	"github.com/fsivr/fsivr/internal/netctx"
@@ -182,6 +183,13 @@ func (c *Conn) Notify() <-chan struct{} { return c.mailbox.Notify() }
 // Drain appends all queued events to buf in arrival order, removes them
 // from the mailbox and returns the extended buf.
 func (c *Conn) Drain(buf []*Message) []*Message { return c.mailbox.Drain(buf) }
+
+// DrainSince is Drain that also returns when the reader queued the first of
+// the drained events, as soon as it had read and parsed it (zero when there
+// were none): the start of the owner's reaction time to them.
+func (c *Conn) DrainSince(buf []*Message) ([]*Message, time.Time) {
+	return c.mailbox.DrainSince(buf)
+}
 
 // Stats returns the mailbox counters.
 func (c *Conn) Stats() Stats {

@@ -53,11 +53,13 @@ func mustParse(b *testing.B, frame string) *esl.Message {
 	return m
 }
 
-func (c *benchChannel) UUID() string                            { return "0b1c7a6e-4d2f-4a51-9d43-7f1e2c3b4a5d" }
-func (c *benchChannel) ChannelData() *esl.Message               { return c.data }
-func (c *benchChannel) Notify() <-chan struct{}                 { return c.notify }
-func (c *benchChannel) Done() <-chan struct{}                   { return c.done }
-func (c *benchChannel) Drain(buf []*esl.Message) []*esl.Message { return buf }
+func (c *benchChannel) UUID() string              { return "0b1c7a6e-4d2f-4a51-9d43-7f1e2c3b4a5d" }
+func (c *benchChannel) ChannelData() *esl.Message { return c.data }
+func (c *benchChannel) Notify() <-chan struct{}   { return c.notify }
+func (c *benchChannel) Done() <-chan struct{}     { return c.done }
+func (c *benchChannel) DrainSince(buf []*esl.Message) ([]*esl.Message, time.Time) {
+	return buf, time.Time{}
+}
 func (c *benchChannel) Send(context.Context, string, string) (string, error) {
 	c.sent++
 	return c.appID, nil
@@ -203,10 +205,14 @@ func (c *scriptedChannel) Send(_ context.Context, app, _ string) (string, error)
 	return c.appID, nil
 }
 
-func (c *scriptedChannel) Drain(buf []*esl.Message) []*esl.Message {
+func (c *scriptedChannel) DrainSince(buf []*esl.Message) ([]*esl.Message, time.Time) {
+	var since time.Time
+	if len(c.mailbox) > 0 {
+		since = time.Now() // as a real mailbox would have stamped them
+	}
 	buf = append(buf, c.mailbox...)
 	c.mailbox = c.mailbox[:0]
-	return buf
+	return buf, since
 }
 
 func (c *scriptedChannel) events() int {

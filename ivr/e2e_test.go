@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/fsivr/fsivr/calllog"
 	"github.com/fsivr/fsivr/crm"
@@ -478,6 +479,38 @@ func TestEventsCountedPerConnection(t *testing.T) {
 	// completion; the hangup brought two more.
 	if got < float64(2*n+2) {
 		t.Fatalf("fsivr_esl_events_total = %v after a call of %d apps, want at least %d", got, n, 2*n+2)
+	}
+}
+
+// TestEventReactionObserved: the commands a session sends in answer to
+// events are timed from when the reader queued those events; the answer
+// sent at connect answers no event and is not.
+func TestEventReactionObserved(t *testing.T) {
+	h := startIVR(t, harnessOpts{})
+	c, _ := h.call(t, esltest.Script{CallerIDNumber: "5559999", Digits: []string{"1"}, PlaybackDuration: time.Millisecond}, true)
+	if got := apps(c); len(got) != 4 {
+		t.Fatalf("apps %v, want answer, playback, play_and_get_digits, transfer", got)
+	}
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist *dto.Histogram
+	for _, mf := range mfs {
+		if mf.GetName() == "fsivr_event_reaction_seconds" {
+			hist = mf.GetMetric()[0].GetHistogram()
+		}
+	}
+	if hist == nil {
+		t.Fatal("no fsivr_event_reaction_seconds")
+	}
+	// The menu answers the welcome's completion, the transfer the menu's;
+	// the playback may follow the answer's reply or its completion event.
+	if n := hist.GetSampleCount(); n < 2 || n > 3 {
+		t.Errorf("%d reactions observed, want 2 or 3 (the answer is not one)", n)
+	}
+	if hist.GetSampleSum() <= 0 {
+		t.Errorf("reaction time sum %v, want > 0", hist.GetSampleSum())
 	}
 }
 

@@ -19,6 +19,7 @@ type Metrics struct {
 	prefetchLt *prometheus.HistogramVec
 	eslErrors  prometheus.Counter
 	eslEvents  prometheus.Counter
+	reactions  prometheus.Histogram
 
 	// Children resolved once per label set: a labelled observation would
 	// otherwise hash its label values and take the vector's lock.
@@ -93,9 +94,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fsivr_esl_events_total",
 			Help: "Events read from FreeSWITCH's outbound sockets, added when each connection ends (CPU seconds / this = CPU per event).",
 		}),
+		reactions: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fsivr_event_reaction_seconds",
+			Help: "From the ESL reader queuing a call's events to the session sending the command that answers them " +
+				"(the first command after a batch of events; the socket write itself not included).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.active, m.calls, m.steps, m.appLat, m.prefetchLt, m.eslErrors, m.eslEvents)
+		reg.MustRegister(m.active, m.calls, m.steps, m.appLat, m.prefetchLt, m.eslErrors, m.eslEvents, m.reactions)
 	}
 	return m
 }
@@ -129,6 +136,14 @@ func (fm *flowMetrics) nodeDone(node, outcome string) {
 		child(&fm.steps, stepKey{node, outcome}, func() prometheus.Counter {
 			return fm.m.steps.WithLabelValues(fm.flow, node, outcome)
 		}).Inc()
+	}
+}
+
+// reaction records how long a session took to answer events (see the
+// fsivr_event_reaction_seconds help).
+func (m *Metrics) reaction(d time.Duration) {
+	if m != nil {
+		m.reactions.Observe(d.Seconds())
 	}
 }
 

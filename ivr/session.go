@@ -27,7 +27,9 @@ type Channel interface {
 	// API runs an api command (uuid_transfer for the drain hand-over).
 	API(ctx context.Context, cmd string) (string, error)
 	Notify() <-chan struct{}
-	Drain(buf []*esl.Message) []*esl.Message
+	// DrainSince appends the queued events to buf and returns when the
+	// first of them was queued (the start of the session's reaction time).
+	DrainSince(buf []*esl.Message) ([]*esl.Message, time.Time)
 	Done() <-chan struct{}
 }
 
@@ -90,6 +92,10 @@ type Session struct {
 	outcome     string
 	cancel      context.CancelFunc
 	evbuf       []*esl.Message
+	// reactFrom is when the events being handled were queued, until the
+	// first command that answers them is sent or the fsm events they
+	// queued have fired (zero otherwise).
+	reactFrom time.Time
 }
 
 func newSession(eng *Engine, ch Channel, flow *flows.Flow, d *drain) *Session {
@@ -122,6 +128,7 @@ func (s *Session) Run(ctx context.Context) {
 	s.begin(ctx)
 	for s.phase != phaseDone {
 		s.fireQueued(ctx)
+		s.reactFrom = time.Time{} // the events needed no answer
 		if s.phase == phaseDone {
 			break
 		}
@@ -193,7 +200,7 @@ func (s *Session) onReleased(ctx context.Context) {
 }
 
 func (s *Session) handleEvents(ctx context.Context) {
-	s.evbuf = s.ch.Drain(s.evbuf[:0])
+	s.evbuf, s.reactFrom = s.ch.DrainSince(s.evbuf[:0])
 	for i, ev := range s.evbuf {
 		s.onEvent(ctx, ev)
 		s.evbuf[i] = nil
@@ -278,6 +285,7 @@ func (s *Session) send(ctx context.Context, app, arg string) bool {
 		return false
 	}
 	s.ownTransfer = s.ownTransfer || app == "transfer"
+	s.reacted()
 	id, err := s.ch.Send(ctx, app, arg)
 	if err != nil {
 		s.sendFailed(app, err)
@@ -295,11 +303,21 @@ func (s *Session) sendNoWait(ctx context.Context, app, arg string) bool {
 		return false
 	}
 	s.ownTransfer = s.ownTransfer || app == "transfer"
+	s.reacted()
 	if _, err := s.ch.Send(ctx, app, arg); err != nil {
 		s.sendFailed(app, err)
 		return false
 	}
 	return true
+}
+
+// reacted records the reaction time when this command answers events (the
+// real clock: the engine's may be a test's fixed one).
+func (s *Session) reacted() {
+	if !s.reactFrom.IsZero() {
+		s.eng.metrics.reaction(time.Since(s.reactFrom))
+		s.reactFrom = time.Time{}
+	}
 }
 
 // canSend: only the flow sends, and never after the caller or the

@@ -317,7 +317,7 @@ func (d *driver) sample(ctx context.Context) sample {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		m, err := scrape(sctx, d.tgt.metricsURL, "go_gc_duration_seconds", "go_goroutines", "go_memstats_heap_inuse_bytes",
-			"fsivr_esl_errors_total", "fsivr_esl_events_total", "fsivr_calls_active", "fsivr_build_info", "fsivr_start_time_seconds", "process_start_time_seconds")
+			"fsivr_esl_errors_total", "fsivr_esl_events_total", "fsivr_event_reaction_seconds", "fsivr_calls_active", "fsivr_build_info", "fsivr_start_time_seconds", "process_start_time_seconds")
 		if err == nil {
 			s.metrics = m
 		}
@@ -416,6 +416,7 @@ wait:
 	}
 	rep.CPUSeconds = (after.proc.CPU - before.proc.CPU).Seconds()
 	rep.perEvent(before, after)
+	rep.reactions(before, after)
 	return rep, nil
 }
 

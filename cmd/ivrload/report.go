@@ -42,6 +42,14 @@ type report struct {
 	// over them: issue 14's "CPU per ESL event, whole path".
 	ESLEvents     float64 `json:"esl_events,omitempty"`
 	CPUPerEventUS float64 `json:"cpu_per_event_us,omitempty"`
+	// Reactions is how many times ivrd's sessions answered events during
+	// the run (fsivr_event_reaction_seconds): from its reader queuing the
+	// events to the session sending the command, ivrd's own share of the
+	// event->command latency above. ReactionWithin1ms/5ms are the shares
+	// of them (0-1) within issue 14's p99 and p999 bounds.
+	Reactions         float64 `json:"ivrd_reactions,omitempty"`
+	ReactionWithin1ms float64 `json:"ivrd_reaction_within_1ms,omitempty"`
+	ReactionWithin5ms float64 `json:"ivrd_reaction_within_5ms,omitempty"`
 
 	Held                  int64   `json:"held,omitempty"`
 	HeldInMenu            int64   `json:"held_in_menu,omitempty"`
@@ -154,6 +162,10 @@ func (r report) print(w io.Writer) {
 		row("ivrd CPU per ESL event", "%.1f µs (%.0f events read, %.1f per completed call)",
 			r.CPUPerEventUS, r.ESLEvents, r.ESLEvents/float64(max(r.Completed, 1)))
 	}
+	if r.Reactions > 0 {
+		row("ivrd's own reaction (queued -> sent)", "%.2f %% within 1 ms, %.3f %% within 5 ms (n=%.0f)",
+			100*r.ReactionWithin1ms, 100*r.ReactionWithin5ms, r.Reactions)
+	}
 	if len(r.GCPauseUS) > 0 {
 		row("GC pause quantiles (0/.25/.5/.75/1)", "%.0f / %.0f / %.0f / %.0f / %.0f µs",
 			r.GCPauseUS["0"], r.GCPauseUS["0.25"], r.GCPauseUS["0.5"], r.GCPauseUS["0.75"], r.GCPauseUS["1"])
@@ -185,4 +197,18 @@ func (r *report) perEvent(before, after sample) {
 	}
 	r.ESLEvents = n
 	r.CPUPerEventUS = r.CPUSeconds * 1e6 / n
+}
+
+// reactions sets the shares of ivrd's reactions within 1 and 5 ms from
+// its fsivr_event_reaction_seconds buckets (nothing when ivrd does not
+// export them).
+func (r *report) reactions(before, after sample) {
+	delta := func(name string) float64 { return after.metrics[name] - before.metrics[name] }
+	n := delta("fsivr_event_reaction_seconds_count")
+	if n <= 0 {
+		return
+	}
+	r.Reactions = n
+	r.ReactionWithin1ms = delta(`fsivr_event_reaction_seconds_bucket{le="0.001"}`) / n
+	r.ReactionWithin5ms = delta(`fsivr_event_reaction_seconds_bucket{le="0.005"}`) / n
 }

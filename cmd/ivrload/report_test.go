@@ -45,6 +45,32 @@ func TestErrorsCountedByKind(t *testing.T) {
 	}
 }
 
+// The report gives the shares of ivrd's own reactions within 1 and 5 ms,
+// from the histogram's buckets over the run.
+func TestReactionShares(t *testing.T) {
+	r := &report{}
+	r.reactions(sample{metrics: map[string]float64{
+		"fsivr_event_reaction_seconds_count": 100, `fsivr_event_reaction_seconds_bucket{le="0.001"}`: 90,
+		`fsivr_event_reaction_seconds_bucket{le="0.005"}`: 100,
+	}}, sample{metrics: map[string]float64{
+		"fsivr_event_reaction_seconds_count": 1100, `fsivr_event_reaction_seconds_bucket{le="0.001"}`: 1080,
+		`fsivr_event_reaction_seconds_bucket{le="0.005"}`: 1099,
+	}})
+	if r.Reactions != 1000 || r.ReactionWithin1ms != 0.99 || r.ReactionWithin5ms != 0.999 {
+		t.Fatalf("reactions %v, within 1 ms %v, within 5 ms %v; want 1000, 0.99, 0.999", r.Reactions, r.ReactionWithin1ms, r.ReactionWithin5ms)
+	}
+	var sb strings.Builder
+	r.print(&sb)
+	if !strings.Contains(sb.String(), "99.00 % within 1 ms, 99.900 % within 5 ms (n=1000)") {
+		t.Errorf("report does not give the shares:\n%s", sb.String())
+	}
+	var none report // an ivrd without the histogram: nothing, no division by zero
+	none.reactions(sample{}, sample{})
+	if none.Reactions != 0 || none.ReactionWithin1ms != 0 || none.ReactionWithin5ms != 0 {
+		t.Errorf("without the histogram: %+v", none)
+	}
+}
+
 // Issue 14: the report gives ivrd's CPU per ESL event, from the events its
 // connections read during the run.
 func TestCPUPerEvent(t *testing.T) {

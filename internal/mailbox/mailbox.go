@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Default limits, used for zero fields of Limits.
@@ -71,6 +72,7 @@ type Mailbox[T any] struct {
 
 	mu        sync.Mutex
 	queue     []T
+	since     time.Time // when the oldest queued value was put
 	aboveHigh bool
 	stats     Stats
 }
@@ -89,6 +91,9 @@ func (m *Mailbox[T]) Limits() Limits { return m.limits }
 // matching ErrFull: the caller is expected to give up on the connection.
 func (m *Mailbox[T]) Put(v T) (crossed bool, err error) {
 	m.mu.Lock()
+	if len(m.queue) == 0 {
+		m.since = time.Now()
+	}
 	m.queue = append(m.queue, v)
 	depth := len(m.queue)
 	m.stats.Queued++
@@ -117,13 +122,25 @@ func (m *Mailbox[T]) Notify() <-chan struct{} { return m.notify }
 // Drain appends every queued value to buf in arrival order, empties the
 // queue and returns the extended buf.
 func (m *Mailbox[T]) Drain(buf []T) []T {
+	buf, _ = m.DrainSince(buf)
+	return buf
+}
+
+// DrainSince is Drain that also returns when the first of the drained
+// values was put (zero when there were none): how long the oldest of them
+// waited for its consumer.
+func (m *Mailbox[T]) DrainSince(buf []T) ([]T, time.Time) {
 	m.mu.Lock()
+	since := m.since
+	if len(m.queue) == 0 {
+		since = time.Time{}
+	}
 	buf = append(buf, m.queue...)
 	clear(m.queue) // drop references so drained values can be collected
 	m.queue = m.queue[:0]
 	m.aboveHigh = false
 	m.mu.Unlock()
-	return buf
+	return buf, since
 }
 
 // Len is the current depth.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestOrderAndNotify(t *testing.T) {
@@ -112,4 +113,40 @@ func TestConcurrentProducerConsumer(t *testing.T) {
 		}
 	}
 	wg.Wait()
+}
+
+// TestDrainSince: the time returned is the first drained value's Put, not a
+// later one's, and a Drain of nothing returns zero.
+func TestDrainSince(t *testing.T) {
+	mb := New[int](Limits{})
+	if _, since := mb.DrainSince(nil); !since.IsZero() {
+		t.Errorf("empty drain: since %v, want zero", since)
+	}
+	before := time.Now()
+	if _, err := mb.Put(1); err != nil {
+		t.Fatal(err)
+	}
+	afterFirst := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	if _, err := mb.Put(2); err != nil {
+		t.Fatal(err)
+	}
+	got, since := mb.DrainSince(nil)
+	if len(got) != 2 {
+		t.Fatalf("drained %v", got)
+	}
+	if since.Before(before) || since.After(afterFirst) {
+		t.Errorf("since %v: not the first Put's time (between %v and %v)", since, before, afterFirst)
+	}
+	if _, since := mb.DrainSince(nil); !since.IsZero() {
+		t.Errorf("drain after drain: since %v, want zero", since)
+	}
+	// The next batch's time is its own first Put.
+	mark := time.Now()
+	if _, err := mb.Put(3); err != nil {
+		t.Fatal(err)
+	}
+	if _, since := mb.DrainSince(nil); since.Before(mark) {
+		t.Errorf("second batch: since %v is before its first Put (%v)", since, mark)
+	}
 }

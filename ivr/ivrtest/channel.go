@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fsivr/fsivr/esl"
 )
@@ -29,6 +30,7 @@ type Channel struct {
 
 	mu      sync.Mutex
 	mailbox []*esl.Message
+	since   time.Time // when the oldest queued event was pushed
 	sentLog []Sent
 	hungUp  bool
 	closed  bool
@@ -131,12 +133,23 @@ func (c *Channel) Notify() <-chan struct{} { return c.notify }
 
 // Drain appends the queued events to buf in order and empties the queue.
 func (c *Channel) Drain(buf []*esl.Message) []*esl.Message {
+	buf, _ = c.DrainSince(buf)
+	return buf
+}
+
+// DrainSince is Drain that also returns when the first of the events was
+// queued (zero when there were none).
+func (c *Channel) DrainSince(buf []*esl.Message) ([]*esl.Message, time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	since := c.since
+	if len(c.mailbox) == 0 {
+		since = time.Time{}
+	}
 	buf = append(buf, c.mailbox...)
 	clear(c.mailbox)
 	c.mailbox = c.mailbox[:0]
-	return buf
+	return buf, since
 }
 
 // Done is closed by Close.
@@ -156,6 +169,9 @@ func (c *Channel) Close() {
 // Push queues events for the session, in order.
 func (c *Channel) Push(events ...*esl.Message) {
 	c.mu.Lock()
+	if len(c.mailbox) == 0 {
+		c.since = time.Now()
+	}
 	c.mailbox = append(c.mailbox, events...)
 	c.mu.Unlock()
 	select {
