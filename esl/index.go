@@ -582,7 +582,13 @@ func (m *Message) indexPlain(pre []uint32) (*Message, error) {
 		}
 		h.nFields = n
 	}
-	if vs, ve, ok := h.find(h.nOuter, n, "Content-Length"); ok {
+	// The inner Content-Length is a hot header: asked for by its index,
+	// not by name (hotKey's name compare), unless the index cannot tell.
+	vs, ve, ok, known := h.findHot(hotContentLength)
+	if !known {
+		vs, ve, ok = h.find(h.nOuter, n, "Content-Length")
+	}
+	if ok {
 		l, err := parseLength(h.buf[vs:ve])
 		if err != nil {
 			return nil, fmt.Errorf("event body: %w", err)

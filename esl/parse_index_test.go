@@ -100,3 +100,26 @@ func TestParseWideFrame(t *testing.T) {
 		}
 	}
 }
+
+// TestParseHotOverflow parses a plain event whose inner Content-Length
+// comes after more lines than a hot slot can name (hotOverflow): the body
+// is still found, by a scan.
+func TestParseHotOverflow(t *testing.T) {
+	var b strings.Builder
+	for n := range hotOverflow + 10 {
+		fmt.Fprintf(&b, "v%d: x\n", n%10)
+	}
+	b.WriteString("Content-Length: 4\nUnique-ID: late\n\nbody")
+	body := b.String()
+	frame := []byte(fmt.Sprintf("Content-Length: %d\nContent-Type: text/event-plain\n\n%s", len(body), body))
+	m, err := parseFrame(frame, bytes.Index(frame, []byte("\n\n"))+2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.hot[hotContentLength] != hotOverflow || m.hot[hotUniqueID] != hotOverflow {
+		t.Fatalf("hot Content-Length %d, Unique-ID %d: want both %d", m.hot[hotContentLength], m.hot[hotUniqueID], hotOverflow)
+	}
+	if string(m.Body()) != "body" || m.Get("Unique-ID") != "late" {
+		t.Fatalf("body %q, Unique-ID %q", m.Body(), m.Get("Unique-ID"))
+	}
+}
