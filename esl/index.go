@@ -51,8 +51,9 @@ const preSlots = 128
 // parseFrame builds a Message from one whole frame: frame[:hdrLen] is the
 // outer header block including its blank line, the rest is the body.
 //
-// Allocation budget: the Message struct and one buffer holding a copy of the
-// frame followed by the header index.
+// Allocation budget: one buffer holding a copy of the frame followed by the
+// header index, and the Message struct, at the buffer's start when that
+// takes no more bytes (see allocIndex), else apart.
 func parseFrame(frame []byte, hdrLen int) (*Message, error) {
 	var pre [preSlots]uint32
 	return parseFrameWith(frame, hdrLen, pre[:])

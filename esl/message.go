@@ -76,7 +76,8 @@ const (
 
 // Message is one ESL message: a reply, an api response, a disconnect
 // notice or an event. One type for all of them keeps the hot path (read a
-// frame, look at a few headers) at two allocations; Kind tells them apart.
+// frame, look at a few headers) at one or two allocations; Kind tells them
+// apart.
 //
 // Two header sets: OuterHeader reads the frame's own header block
 // (Content-Type, Content-Length, Reply-Text); Get, Lookup and EventHeaders
