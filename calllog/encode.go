@@ -47,6 +47,7 @@ type batchEncoder struct {
 	names  []string // sorted extra field names of one entry (scratch)
 	calls  map[string]int
 	dict   map[string]uint64 // string -> index in strs
+	last   [5]lastStr        // the previous entry's flow, flow_version, node, kind, value
 	strs   []string
 	sums   []callSummary
 	keys   []string
@@ -102,6 +103,24 @@ func (c *callSummary) put(f, v string) {
 	c.set = append(c.set, f, v)
 }
 
+// strAt is str for the stream value in slot (flow, flow_version, node, kind,
+// value), first compared with the same slot of the entry before: most
+// entries repeat their predecessor's flow, version and kind, and the
+// comparison is cheaper than the map lookup.
+func (e *batchEncoder) strAt(slot int, s string) uint64 {
+	if l := &e.last[slot]; l.i != 0 && l.s == s {
+		return l.i
+	}
+	i := e.str(s)
+	e.last[slot] = lastStr{s, i}
+	return i
+}
+
+type lastStr struct {
+	s string
+	i uint64
+}
+
 // str returns the index of s in the batch's string table, adding it.
 func (e *batchEncoder) str(s string) uint64 {
 	if i, ok := e.dict[s]; ok {
@@ -126,6 +145,7 @@ func (e *batchEncoder) encode(k Keys, shard int, recs []record) (payload []byte,
 	}
 	clear(e.calls)
 	clear(e.dict)
+	e.last = [5]lastStr{}
 	e.strs = e.strs[:0]
 	e.keys = append(e.keys[:0], k.StreamKey(shard), k.orderKey(shard, recs[0].Writer))
 	b := e.body[:0]
@@ -149,8 +169,10 @@ func (e *batchEncoder) encode(k Keys, shard int, recs []record) (payload []byte,
 			e.sums[ci-1].call = r.Call
 		}
 		c := &e.sums[ci-1]
+		var tsb [64]byte
+		ts := r.time().AppendFormat(tsb[:0], time.RFC3339Nano)
 		if k.Summary != "" {
-			u := r.summaryInto(e.set, e.names)
+			u := r.summaryInto(string(ts), e.set, e.names)
 			e.set = u.set
 			c.merge(r.Seq, &u)
 		} else {
@@ -166,7 +188,7 @@ func (e *batchEncoder) encode(k Keys, shard int, recs []record) (payload []byte,
 			b = append(b, 0xcd, 0, 0)
 		}
 		b = appendUint(b, uint64(ci))
-		b = e.appendStream(b, r)
+		b = e.appendStream(b, r, ts)
 	}
 	ncalls := len(e.calls)
 	next := 0 // values in the record after the last entry
@@ -224,6 +246,7 @@ func (e *batchEncoder) encode(k Keys, shard int, recs []record) (payload []byte,
 		e.sums[i].call = ""
 	}
 	clear(e.strs[:cap(e.strs)])
+	e.last = [5]lastStr{}
 	e.buf = h
 	return h, e.keys
 }
@@ -251,20 +274,19 @@ func appendSeq(b []byte, seq uint64) []byte {
 // field names, in the order of record.streamFields): its id and ts, which
 // are its own, inline; the rest as string indices; then the extra fields,
 // sorted by name.
-func (e *batchEncoder) appendStream(b []byte, r *record) []byte {
+func (e *batchEncoder) appendStream(b []byte, r *record, ts []byte) []byte {
 	var num [20]byte
 	seq := strconv.AppendUint(num[:0], r.Seq, 10)
 	b = appendStrHeader(b, len(r.Writer)+1+len(seq))
 	b = append(b, r.Writer...)
 	b = append(b, '-')
 	b = append(b, seq...)
-	var ts [64]byte
-	b = appendStrBytes(b, r.time().AppendFormat(ts[:0], time.RFC3339Nano))
-	b = appendUint(b, e.str(r.Flow))
-	b = appendUint(b, e.str(r.FlowV))
-	b = appendUint(b, e.str(r.Node))
-	b = appendUint(b, e.str(r.Kind))
-	b = appendUint(b, e.str(r.Value))
+	b = appendStrBytes(b, ts)
+	b = appendUint(b, e.strAt(0, r.Flow))
+	b = appendUint(b, e.strAt(1, r.FlowV))
+	b = appendUint(b, e.strAt(2, r.Node))
+	b = appendUint(b, e.strAt(3, r.Kind))
+	b = appendUint(b, e.strAt(4, r.Value))
 	e.names = appendSortedKeys(e.names[:0], r.Fields)
 	for _, k := range e.names {
 		if x, ok := renamedFields[k]; ok {

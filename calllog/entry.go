@@ -162,14 +162,15 @@ type summaryUpdate struct {
 // summary derives the summary update from the entry kind. Extra Fields of
 // call_start and hangup are copied verbatim (so the runtime can add e.g.
 // "disposition"), except that they never overwrite the fields set here.
-func (r *record) summary() summaryUpdate { return r.summaryInto(nil, nil) }
+func (r *record) summary() summaryUpdate { return r.summaryInto(FormatTime(r.time()), nil, nil) }
 
 // summaryInto is summary appending the pairs to set[:0] (a scratch slice
 // reused across entries) and using keys as scratch for the sorted extra
 // field names: the write path derives one summary per entry, and a slice, a
 // map and two closures per entry were most of its allocations.
-func (r *record) summaryInto(set, keys []string) summaryUpdate {
-	ts := FormatTime(r.time())
+// ts is the entry's time as FormatTime writes it (the encoder formats it
+// once for the stream entry and the summary).
+func (r *record) summaryInto(ts string, set, keys []string) summaryUpdate {
 	u := summaryUpdate{set: append(set[:0],
 		SumVersion, SchemaVersion,
 		SumCall, r.Call,
