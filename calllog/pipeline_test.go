@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,16 +74,23 @@ func (h *pipelineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 // the first wait behind the held first script call.
 func backlog(t *testing.T, w *calllog.Writer, h *pipelineHook, n int) {
 	t.Helper()
+	backlogHeld(t, w, h.entered, h.release, n)
+}
+
+// backlogHeld is backlog for any hook that closes entered when it holds the
+// first script call and lets it go when release is closed.
+func backlogHeld(t *testing.T, w *calllog.Writer, entered <-chan struct{}, release chan struct{}, n int) {
+	t.Helper()
 	w.Append(calllog.Entry{Call: "c1", Kind: calllog.KindNode, Node: "n", Value: "1"})
 	select {
-	case <-h.entered:
+	case <-entered:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the writer never sent its first batch")
 	}
 	for i := 2; i <= n; i++ {
 		w.Append(calllog.Entry{Call: "c1", Kind: calllog.KindNode, Node: "n", Value: strconv.Itoa(i)})
 	}
-	close(h.release)
+	close(release)
 }
 
 // streamValues is the "value" field of every entry of the stream, in stream
@@ -301,4 +309,110 @@ func TestMarkWrittenOnlyBeforeSpooling(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = w.Close(ctx) // Redis is down: the entry stays spooled
+}
+
+// roundsHook records the size of every pipeline of script calls the writer
+// sends, holds the first single script call like pipelineHook (so that a
+// backlog queues behind it), and lets lose change the answers of the
+// pipeline with the given number (0-based) after Redis applied it.
+type roundsHook struct {
+	entered, release chan struct{}
+	once             sync.Once
+	loseAt           int // -1: none
+	lose             func(cmds []redis.Cmder) error
+
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (h *roundsHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundsHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "evalsha" {
+			h.once.Do(func() {
+				close(h.entered)
+				<-h.release
+			})
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundsHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if n := cmds[0].Name(); n != "evalsha" && n != "eval" {
+			return next(ctx, cmds) // the client's own (connection setup)
+		}
+		h.mu.Lock()
+		i := len(h.sizes)
+		h.sizes = append(h.sizes, len(cmds))
+		h.mu.Unlock()
+		err := next(ctx, cmds)
+		if i == h.loseAt {
+			return errors.Join(err, h.lose(cmds))
+		}
+		return err
+	}
+}
+
+func (h *roundsHook) pipelines() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]int(nil), h.sizes...)
+}
+
+// Issue 14: a backlog goes in rounds of 1, 2, 4, then 8 batches (each
+// encoded while the one before it is in flight, sent once that one is
+// acknowledged), and reaches the stream in order, every entry once.
+func TestRoundsGrowAndKeepOrder(t *testing.T) {
+	srv := redistest.NewServer(t, redistest.Options{})
+	client := srv.Client(t)
+	h := &roundsHook{entered: make(chan struct{}), release: make(chan struct{}), loseAt: -1}
+	client.AddHook(h)
+	const n = 1 + 17*4 // the held first entry, then 17 batches of 4
+	w := newWriter(t, calllog.Config{BatchSize: 4, FlushDelay: -1}, client)
+	backlogHeld(t, w, h.entered, h.release, n)
+	waitFor(t, "the backlog written", func() bool { return w.Stats().Written == n })
+	closeWriter(t, w)
+	if got, want := h.pipelines(), []int{1, 2, 4, 8, 2}; !slices.Equal(got, want) {
+		t.Errorf("pipelines of %v script calls, want %v", got, want)
+	}
+	wantValues(t, streamValues(t, client, w.Keys().StreamKey(0)), n)
+	if st := w.Stats(); st.Spooled != 0 || st.Duplicates != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// Issue 14: when a round is not acknowledged in full (here its answers are
+// lost after Redis applied it), the round already encoded behind it is never
+// sent: everything from the first unacknowledged batch on is spooled and
+// replayed in order, the applied batch as duplicates.
+func TestRoundNotAcknowledgedStopsTheNext(t *testing.T) {
+	srv := redistest.NewServer(t, redistest.Options{})
+	client := srv.Client(t)
+	injected := errors.New("injected: connection lost while reading the answers")
+	h := &roundsHook{entered: make(chan struct{}), release: make(chan struct{}), loseAt: 1,
+		lose: func(cmds []redis.Cmder) error {
+			cmds[1].SetErr(injected)
+			return injected
+		}}
+	client.AddHook(h)
+	const n = 1 + 15*4
+	w := newWriter(t, calllog.Config{BatchSize: 4, FlushDelay: -1, RetryInterval: 20 * time.Millisecond}, client)
+	backlogHeld(t, w, h.entered, h.release, n)
+	waitFor(t, "the spool replayed", func() bool {
+		st := w.Stats()
+		return st.Written+st.Duplicates == n && st.Segments == 0
+	})
+	closeWriter(t, w)
+	// Replay sends one script call per segment chunk, never a pipeline: the
+	// rounds of 4 and 8 batches prepared behind the lost one never went.
+	if got, want := h.pipelines(), []int{1, 2}; !slices.Equal(got, want) {
+		t.Errorf("pipelines of %v script calls, want %v", got, want)
+	}
+	wantValues(t, streamValues(t, client, w.Keys().StreamKey(0)), n)
+	if st := w.Stats(); st.Duplicates != 4 || st.Written != n-4 || st.Spooled != n-1-8 || st.Lost != 0 {
+		t.Errorf("stats %+v: want the batch with lost answers replayed as 4 duplicates, the %d entries behind the acknowledged ones spooled", st, n-1-8)
+	}
 }
