@@ -11,9 +11,9 @@ func scanEventLines(b []byte, pos int, ends []uint32, i int, f *hotFilter, cand 
 // cpuAVX2 reports whether scanEventLines may use AVX2 (index_amd64.s).
 func cpuAVX2() bool
 
-// packEnds8 is packEnds's loop in assembly (index_amd64.s), eight ends a
-// step: the Go loop was ~7 instructions a line, more than the line scan's
-// share of it.
+// packEnds8 is packEnds in assembly (index_amd64.s) for eight ends or
+// more, eight a step: the Go loop was ~7 instructions a line, more than
+// the line scan's share of it.
 //
 //go:noescape
 func packEnds8(dst *byte, src *uint32, n int)
@@ -21,10 +21,10 @@ func packEnds8(dst *byte, src *uint32, n int)
 // packEnds stores ends, each below 1<<16, as little-endian uint16s in
 // dst (two bytes each).
 func packEnds(dst []byte, ends []uint32) {
-	if n := len(ends) &^ 7; n > 0 {
+	if n := len(ends); n >= 8 {
 		_ = dst[narrowEnd*n-1]
 		packEnds8(&dst[0], &ends[0], n)
-		dst, ends = dst[narrowEnd*n:], ends[n:]
+		return
 	}
 	packEndsGeneric(dst, ends)
 }

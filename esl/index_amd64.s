@@ -223,15 +223,19 @@ noavx2:
 
 // func packEnds8(dst *byte, src *uint32, n int)
 //
-// Stores src[:n] (n a multiple of 8, every value below 1<<16) as
-// little-endian uint16s at dst, eight a step. SSE2 has no unsigned
-// dword-to-word pack, so each value is moved into the signed range
-// (-0x8000), packed with signed saturation, which then loses nothing, and
-// moved back (the top bit flipped).
+// Stores src[:n] (n >= 8, every value below 1<<16) as little-endian
+// uint16s at dst, eight a step; the last step, when n is not a multiple
+// of 8, packs the last eight again, overlapping the step before (it writes
+// the same values there). SSE2 has no unsigned dword-to-word pack, so each
+// value is moved into the signed range (-0x8000), packed with signed
+// saturation, which then loses nothing, and moved back (the top bit
+// flipped).
 TEXT ·packEnds8(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
+	LEAQ -32(SI)(CX*4), R8  // the last eight values
+	LEAQ -16(DI)(CX*2), R9  // and where they go
 	MOVQ $0x0000800000008000, AX
 	MOVQ AX, X6
 	PUNPCKLQDQ X6, X6
@@ -240,8 +244,12 @@ TEXT ·packEnds8(SB), NOSPLIT, $0-24
 	PUNPCKLQDQ X7, X7
 
 pack8:
-	CMPQ CX, $8
-	JB packed
+	CMPQ SI, R8
+	JBE step
+	MOVQ R8, SI             // the overlapping last step
+	MOVQ R9, DI
+
+step:
 	MOVOU (SI), X1
 	MOVOU 16(SI), X2
 	PSUBL X6, X1
@@ -249,9 +257,10 @@ pack8:
 	PACKSSLW X2, X1
 	PXOR X7, X1
 	MOVOU X1, (DI)
+	CMPQ SI, R8
+	JEQ packed
 	ADDQ $32, SI
 	ADDQ $16, DI
-	SUBQ $8, CX
 	JMP pack8
 
 packed:
