@@ -52,8 +52,9 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 
 // TestServeAPI: `dialer serve -config testdata/api.yaml` (the README's
 // example config, TLS added) serves the HTTP API over HTTPS: the OpenAPI
-// document, a refused emergency number, and a click-to-call placed on the
-// fake Asterisk whose CDR ends answered; SIGTERM exits 0.
+// document, /metrics only for the token with metrics:read, a refused
+// emergency number, and a click-to-call placed on the fake Asterisk whose
+// CDR ends answered; SIGTERM exits 0.
 func TestServeAPI(t *testing.T) {
 	srv := amitest.NewServer(amitest.Config{Logger: slog.New(slog.DiscardHandler), Outcome: func(amitest.Originate) amitest.Outcome {
 		return amitest.Outcome{Kind: amitest.Answered, Ring: 20 * time.Millisecond, Talk: 100 * time.Millisecond}
@@ -87,6 +88,21 @@ func TestServeAPI(t *testing.T) {
 			t.Error("the API answered over plain HTTP with TLS configured")
 		}
 		plain.Body.Close()
+	}
+	// /metrics shares the API's listener: a token with metrics:read only.
+	if code, _, _ := do("GET", "/metrics", ""); code != http.StatusForbidden {
+		t.Errorf("/metrics with the web token (no metrics:read): %d, want 403", code)
+	}
+	mreq, _ := http.NewRequest("GET", "https://"+addr+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer metrics-token")
+	if resp, err := client.Do(mreq); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "fsivr_dialer_") {
+			t.Errorf("/metrics with metrics:read: %d without the dialer's metrics", resp.StatusCode)
+		}
 	}
 	if code, p, ct := do("POST", "/v1/calls", `{"number":"911","message":"reminder"}`); code != 403 || p["reason"] != "emergency_number" || ct != "application/problem+json" {
 		t.Errorf("911: %d %v %s", code, p, ct)

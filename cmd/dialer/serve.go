@@ -34,7 +34,6 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 	defer d.close()
 	var draining atomic.Bool
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if draining.Load() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
@@ -73,6 +72,13 @@ func cmdServe(ctx context.Context, configPath, campaignPath, contactsPath string
 		}
 		mux.Handle("/v1/", api)
 	}
+	var metrics http.Handler = promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{})
+	if api != nil {
+		// The listener faces the API's clients: the campaign ids and
+		// counters on /metrics are for a token with metrics:read only.
+		metrics = api.Guard("GET /metrics", httpapi.ScopeMetricsRead, metrics)
+	}
+	mux.Handle("/metrics", metrics)
 	var readers []callcenter.Token // the API tokens with events:read open /v1/events (no second token list)
 	if api != nil {
 		readers = api.CallcenterTokens()

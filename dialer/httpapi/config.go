@@ -23,6 +23,9 @@ const (
 	ScopeCampaignsRead  Scope = "campaigns:read"
 	ScopeCampaignsWrite Scope = "campaigns:write"
 	ScopeEventsRead     Scope = "events:read"
+	// ScopeMetricsRead opens the Prometheus /metrics that `dialer serve`
+	// puts on the API's listener (campaign ids are labels there): Guard.
+	ScopeMetricsRead Scope = "metrics:read"
 )
 
 // Token is a bearer token: the call-centre API's stored form (name, hex
@@ -180,7 +183,7 @@ func (c *Config) check(o Options) error {
 		}
 		for _, s := range t.Scopes {
 			switch s {
-			case ScopeCallsCreate, ScopeCampaignsRead, ScopeCampaignsWrite, ScopeEventsRead:
+			case ScopeCallsCreate, ScopeCampaignsRead, ScopeCampaignsWrite, ScopeEventsRead, ScopeMetricsRead:
 			default:
 				return fmt.Errorf("%w: token %q: unknown scope %q", ErrConfig, t.Name, s)
 			}

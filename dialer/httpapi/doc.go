@@ -8,7 +8,8 @@
 //
 //   - a bearer token from the config, stored as its SHA-256 only
 //     (callcenter.Token, callcenter.HashToken), with scopes (calls:create,
-//     campaigns:read, campaigns:write, events:read), a rate limit
+//     campaigns:read, campaigns:write, events:read, metrics:read for what
+//     Guard wraps), a rate limit
 //     (golang.org/x/time/rate), a cap on its calls in flight and one on its
 //     requests served at once;
 //   - body size limits (JSON and the CSV upload);

@@ -129,7 +129,21 @@ type authedFunc func(w http.ResponseWriter, r *http.Request, t *tokenState)
 // document).
 func (h *Handler) route(pattern string, scope Scope, fn authedFunc, or ...Scope) {
 	h.routes = append(h.routes, pattern)
-	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	h.mux.HandleFunc(pattern, h.guarded(pattern, scope, fn, or...))
+}
+
+// Guard serves next behind the same guards as the API's own routes (a
+// token with scope, its rate, its cap on requests at once; refusals as
+// problem documents, logged and counted as pattern): for what shares the
+// API's listener, such as `dialer serve`'s /metrics with ScopeMetricsRead.
+func (h *Handler) Guard(pattern string, scope Scope, next http.Handler) http.Handler {
+	return h.guarded(pattern, scope, func(w http.ResponseWriter, r *http.Request, _ *tokenState) {
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Handler) guarded(pattern string, scope Scope, fn authedFunc, or ...Scope) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() { h.m.count(pattern, sw.code) }()
 		if scope == "" {
@@ -148,7 +162,7 @@ func (h *Handler) route(pattern string, scope Scope, fn authedFunc, or ...Scope)
 			return
 		}
 		fn(sw, r, t)
-	})
+	}
 }
 
 // refuse answers a refusal: the problem document, a log line with the
