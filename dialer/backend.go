@@ -56,9 +56,9 @@ type Backend interface {
 var ErrNotPlaced = errors.New("dialer: call not placed")
 
 // ErrNotConnected is what a backend returns while it has no connection to
-// its switch. It is an ErrNotPlaced (the contact is dialed again), and its
-// text becomes the attempt's recorded reason, which the HTTP API returns to
-// clients: so it names no address (the backend's log line does).
+// its switch. It is an ErrNotPlaced (the contact is dialed again). The
+// engine records "not connected" as the attempt's reason; the text of any
+// other backend error is logged, never recorded (see backendReason).
 var ErrNotConnected error = notConnectedError{}
 
 type notConnectedError struct{}

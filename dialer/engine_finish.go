@@ -11,15 +11,16 @@ func (e *Engine) finish(ctx context.Context, cd callDone) {
 	c, out := cd.c, cd.out
 	now := e.o.Clock.Now()
 	if cd.err != nil {
-		if errors.Is(cd.err, ErrNotPlaced) {
-			out = Outcome{Disposition: NotPlaced, Reason: cd.err.Error()}
-		} else if ctx.Err() != nil || errors.Is(cd.err, context.Canceled) {
+		if !errors.Is(cd.err, ErrNotPlaced) && (ctx.Err() != nil || errors.Is(cd.err, context.Canceled)) {
 			// Draining gave up on this call: leave its lease to expire, so
 			// the next dialer reconciles it.
 			e.drop(c)
 			return
-		} else {
-			out = Outcome{Disposition: Unknown, Reason: cd.err.Error()}
+		}
+		e.log.Warn("dialer: backend error", "attempt", c.attempt.ID, "err", cd.err)
+		out = Outcome{Disposition: Unknown, Reason: backendReason(cd.err)}
+		if errors.Is(cd.err, ErrNotPlaced) {
+			out.Disposition = NotPlaced
 		}
 	}
 	if !out.Disposition.Valid() {
@@ -34,6 +35,20 @@ func (e *Engine) finish(ctx context.Context, cd callDone) {
 	r := e.result(c, out)
 	e.drop(c)
 	e.save(ctx, finishJob{c: c, out: out, r: r})
+}
+
+// backendReason is what an attempt's record says of a backend's error: one
+// of a few fixed texts, never the error's own (the record reaches the HTTP
+// API's clients, and an error may name addresses or quote the switch); the
+// error itself is in the log line with the attempt's id.
+func backendReason(err error) string {
+	switch {
+	case errors.Is(err, ErrNotConnected):
+		return "not connected"
+	case errors.Is(err, ErrNotPlaced):
+		return "not placed"
+	}
+	return "backend error"
 }
 
 func (e *Engine) result(c *call, out Outcome) Result {

@@ -216,6 +216,14 @@ func TestNotPlacedIsRedialedWithoutCounting(t *testing.T) {
 		if st != dialer.StatusAnswered || len(atts) != 2 || atts[0].Disposition != dialer.NotPlaced || atts[1].Seq != 1 {
 			t.Errorf("u000: %s %+v", st, atts)
 		}
+		// The records say what happened in fixed words: a backend's error
+		// text (which may name addresses) stays in the log.
+		if len(atts) > 0 && atts[0].Reason != "not placed" {
+			t.Errorf("u000's not-placed attempt recorded reason %q, want \"not placed\"", atts[0].Reason)
+		}
+		if _, atts, _ := store.Contact(ctx, "np", "u001"); len(atts) != 1 || atts[0].Disposition != dialer.Unknown || atts[0].Reason != "backend error" {
+			t.Errorf("u001: %+v, want one unknown attempt with reason \"backend error\"", atts)
+		}
 	})
 }
 
