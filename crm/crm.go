@@ -24,6 +24,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -271,7 +272,7 @@ func (c *Client) request(ctx context.Context, callerID string) (Result, error) {
 	req.Header.Set("User-Agent", "fsivr-crm")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, redactQuery(err))
 	}
 	defer func() {
 		// Drain a little so the connection can be reused, never a huge body.
@@ -303,6 +304,30 @@ func (c *Client) request(ctx context.Context, callerID string) (Result, error) {
 		c.log.Warn("crm answer fields dropped", "caller_id", callerID, "fields", strings.Join(a.dropped, ","))
 	}
 	return a.result, nil
+}
+
+// redactQuery blanks the query values of the URL in a transport error
+// (*url.Error): a CRM's credential may be given there (?api_key=...), and
+// the error reaches log lines. net/http already blanks a URL's password.
+func redactQuery(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		ue.URL = "(unparsable URL)"
+		return err
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"xxxxx"}
+		}
+		u.RawQuery = q.Encode()
+		ue.URL = u.Redacted()
+	}
+	return err
 }
 
 func outcome(r Result, err error) string {

@@ -75,3 +75,23 @@ func TestCrossHostRedirectRefused(t *testing.T) {
 		t.Fatalf("same-host redirect: %+v, %v", r, err)
 	}
 }
+
+// A credential in the URL's query (the CRM's API key) never reaches an
+// error's text, which goes to log lines: the transport's error keeps the
+// host and path, the query values are blanked.
+func TestTransportErrorsNeverShowTheQuery(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close() // nothing listens there any more
+	c, err := crm.New(crm.Config{URLTemplate: base + "/lookup?caller={caller}&api_key=k3y-s3cret"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Lookup(context.Background(), "5550100")
+	if !errors.Is(err, crm.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "k3y-s3cret") || !strings.Contains(msg, "/lookup?") || !strings.Contains(msg, "api_key=xxxxx") {
+		t.Errorf("error %q: want the path, api_key=xxxxx and no key", msg)
+	}
+}
