@@ -147,7 +147,16 @@ func (e *batchEncoder) encode(k Keys, shard int, recs []record) (payload []byte,
 	clear(e.dict)
 	e.last = [5]lastStr{}
 	e.strs = e.strs[:0]
-	e.keys = append(e.keys[:0], k.StreamKey(shard), k.orderKey(shard, recs[0].Writer))
+	stream := k.StreamKey(shard)
+	e.keys = append(e.keys[:0], stream, k.orderKey(shard, recs[0].Writer))
+	// The per-call keys are DedupeKey and SummaryKey, built from the
+	// shard's prefixes (every record is of this shard): no hash of the call
+	// and no formatted tag per call.
+	dprefix := stream + ":seen:"
+	sprefix := ""
+	if k.Summary != "" {
+		sprefix = k.tag(shard) + ":" + k.Summary + ":"
+	}
 	b := e.body[:0]
 	patch := 0 // where the last entry's count of the next record goes
 	for i := range recs {
@@ -156,10 +165,10 @@ func (e *batchEncoder) encode(k Keys, shard int, recs []record) (payload []byte,
 		if !ok {
 			ci = len(e.calls) + 1
 			e.calls[r.Call] = ci
-			dkey := k.DedupeKey(r.Call)
-			skey := k.SummaryKey(r.Call)
-			if skey == "" {
-				skey = dkey
+			dkey := dprefix + r.Call
+			skey := dkey
+			if sprefix != "" {
+				skey = sprefix + r.Call
 			}
 			e.keys = append(e.keys, dkey, skey)
 			if len(e.sums) < ci {

@@ -134,6 +134,38 @@ func TestEncodeStreamFieldsMatchSchema(t *testing.T) {
 	}
 }
 
+// The per-call keys the encoder builds from its shard's prefixes are
+// DedupeKey and SummaryKey, with one shard and with several.
+func TestEncodeKeysPerCall(t *testing.T) {
+	for _, k := range []Keys{
+		{Namespace: "fsivr", Stream: "calls", Summary: "call", Shards: 1},
+		{Namespace: "fsivr", Stream: "calls", Summary: "call", Shards: 3},
+		{Namespace: "ns", Stream: "attempts", Shards: 3},
+	} {
+		for shard := range k.Shards {
+			var recs []record
+			for i := range 40 {
+				if call := "call-" + strconv.Itoa(i); k.Shard(call) == shard {
+					recs = append(recs, newRecord("w", uint64(len(recs)+1), Entry{Call: call, Kind: KindDTMF}))
+				}
+			}
+			var enc batchEncoder
+			_, keys := enc.encode(k, shard, recs)
+			want := []string{k.StreamKey(shard), k.orderKey(shard, "w")}
+			for _, r := range recs {
+				skey := k.SummaryKey(r.Call)
+				if skey == "" {
+					skey = k.DedupeKey(r.Call)
+				}
+				want = append(want, k.DedupeKey(r.Call), skey)
+			}
+			if !equal(keys, want) {
+				t.Errorf("%+v shard %d: keys\n%q\nwant\n%q", k, shard, keys, want)
+			}
+		}
+	}
+}
+
 // The merged summary of a call's entries in one batch is what one HSET per
 // entry, in order, leaves: later values win, nodes join the path, an
 // explicit path (hangup) replaces what came before and later nodes follow it.
