@@ -283,3 +283,33 @@ func TestOriginateCallerIDAllowList(t *testing.T) {
 		}
 	}
 }
+
+// The configured names go into AMI headers and dial strings as they are:
+// one that would split a header or a dial string is refused at start.
+func TestServiceConfigNamesChecked(t *testing.T) {
+	base := func() ServiceConfig {
+		return ServiceConfig{Addr: "127.0.0.1:1", Hub: NewHub(HubConfig{}), Logger: slog.New(slog.DiscardHandler)}
+	}
+	for name, edit := range map[string]func(*ServiceConfig){
+		"redirect context with a space":  func(c *ServiceConfig) { c.RedirectContexts = []string{"sales floor"} },
+		"default context with a newline": func(c *ServiceConfig) { c.RedirectContext = "default\r\nAction: Originate" },
+		"originate context with a comma": func(c *ServiceConfig) { c.OriginateContext = "c2c,1" },
+		"parking lot with a pipe":        func(c *ServiceConfig) { c.Parkinglot = "lot|x" },
+		"caller id with a newline":       func(c *ServiceConfig) { c.CallerIDs = []string{"+1212\nChannel: x"} },
+		"empty caller id":                func(c *ServiceConfig) { c.CallerIDs = []string{""} },
+		"over-long caller id":            func(c *ServiceConfig) { c.CallerIDs = []string{strings.Repeat("9", 81)} },
+		"agent channel with a control":   func(c *ServiceConfig) { c.AgentChannel = "Local/%s@agent\x00" },
+		"state interface with a newline": func(c *ServiceConfig) { c.StateInterface = "Custom:%s\n" },
+	} {
+		cfg := base()
+		edit(&cfg)
+		if _, err := NewService(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	cfg := base()
+	cfg.RedirectContexts, cfg.CallerIDs, cfg.Parkinglot = []string{"sales", "support-1"}, []string{`"Sales" <+12125550000>`}, "default"
+	if _, err := NewService(cfg); err != nil {
+		t.Errorf("plain names refused: %v", err)
+	}
+}

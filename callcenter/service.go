@@ -115,6 +115,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 			return nil, fmt.Errorf("callcenter: template %q needs exactly one %%s", t)
 		}
 	}
+	if err := checkDialplanNames(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.RingTimeout <= 0 {
 		cfg.RingTimeout = 30 * time.Second
 	}
@@ -126,6 +129,35 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	}
 	return &Service{cfg: cfg, log: cfg.Logger.With("component", "callcenter"), model: NewModel(cfg.Model)}, nil
 }
+
+// checkDialplanNames refuses configured names that would break the AMI
+// header or dial string they go into: the contexts and the lot as names
+// (CheckName), the templates and caller ids free text without control
+// characters, a caller id at most maxCallerID bytes.
+func checkDialplanNames(cfg ServiceConfig) error {
+	names := append([]string{cfg.OriginateContext, cfg.RedirectContext}, cfg.RedirectContexts...)
+	if cfg.Parkinglot != "" {
+		names = append(names, cfg.Parkinglot)
+	}
+	for _, n := range names {
+		if err := CheckName(n); err != nil {
+			return fmt.Errorf("callcenter: context or parking lot: %w", err)
+		}
+	}
+	texts := append([]string{cfg.AgentChannel, cfg.MemberInterface, cfg.StateInterface}, cfg.CallerIDs...)
+	for i, t := range texts {
+		if strings.ContainsFunc(t, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return fmt.Errorf("callcenter: %q: control character", clip(t))
+		}
+		if i >= 3 && (t == "" || len(t) > maxCallerID) {
+			return fmt.Errorf("callcenter: caller id %q: empty or longer than %d bytes", clip(t), maxCallerID)
+		}
+	}
+	return nil
+}
+
+// maxCallerID bounds a configured caller id (`"Sales" <+14155550000>`).
+const maxCallerID = 80
 
 // Filters are the server-side filters the service adds after
 // `Events EventMask: agent,call,dialplan,system`: one include per event the

@@ -43,8 +43,8 @@ func startCallCentre(ctx context.Context, mux *http.ServeMux, cfg Config, apiTok
 		return nil, fmt.Errorf("call centre: tokens may read /v1/events but ami.addr is empty")
 	}
 	hub := callcenter.NewHub(callcenter.HubConfig{Retention: 10 * time.Minute})
-	svc, err := callcenter.NewService(callcenter.ServiceConfig{Addr: cfg.AMI.Addr, Username: cfg.AMI.Username,
-		Secret: cfg.AMI.Secret, Hub: hub, Logger: log})
+	svc, err := callcenter.NewService(cfg.CallCentre.service(callcenter.ServiceConfig{Addr: cfg.AMI.Addr, Username: cfg.AMI.Username,
+		Secret: cfg.AMI.Secret, Hub: hub, Logger: log}))
 	if err != nil {
 		return nil, fmt.Errorf("call centre: %w", err)
 	}

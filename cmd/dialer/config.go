@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fsivr/fsivr/callcenter"
 	"github.com/fsivr/fsivr/dialer"
 	"github.com/fsivr/fsivr/dialer/httpapi"
 )
@@ -51,6 +52,35 @@ type Config struct {
 	API httpapi.Config `yaml:"api"`
 	// Dashboard is the live page at / (see DashboardConfig).
 	Dashboard DashboardConfig `yaml:"dashboard"`
+	// CallCentre names what the call-centre commands may use in the
+	// dialplan (see CallCentreConfig).
+	CallCentre CallCentreConfig `yaml:"callcentre"`
+}
+
+// CallCentreConfig is the dialplan side of the call-centre commands
+// (callcenter.ServiceConfig; an empty field takes its default there). The
+// lists are what a client may name: a caller id shown to agent and
+// customer, a context a call is redirected into; anything else is refused.
+type CallCentreConfig struct {
+	AgentChannel     string        `yaml:"agent_channel"`     // dial string of an agent's phone, %s = agent (Local/%s@agent)
+	OriginateContext string        `yaml:"originate_context"` // where the answered agent dials the number (c2c)
+	CallerIDs        []string      `yaml:"caller_ids"`        // caller ids originate-call may name
+	RingTimeout      time.Duration `yaml:"ring_timeout"`      // how long the agent's phone rings (30s)
+	MemberInterface  string        `yaml:"member_interface"`  // queue-action add's Interface, %s = agent (Local/%s@agent/n)
+	StateInterface   string        `yaml:"state_interface"`   // and its StateInterface ("" none)
+	RedirectContext  string        `yaml:"redirect_context"`  // redirect-call's context when none is named (default)
+	RedirectContexts []string      `yaml:"redirect_contexts"` // further contexts redirect-call may name
+	Parkinglot       string        `yaml:"parkinglot"`        // park-and-announce's lot ("" = Asterisk's default)
+	ParkTimeout      time.Duration `yaml:"park_timeout"`      // how long a call stays parked
+}
+
+// service returns the call-centre service's configuration.
+func (c CallCentreConfig) service(base callcenter.ServiceConfig) callcenter.ServiceConfig {
+	base.AgentChannel, base.OriginateContext, base.CallerIDs = c.AgentChannel, c.OriginateContext, c.CallerIDs
+	base.RingTimeout, base.MemberInterface, base.StateInterface = c.RingTimeout, c.MemberInterface, c.StateInterface
+	base.RedirectContext, base.RedirectContexts = c.RedirectContext, c.RedirectContexts
+	base.Parkinglot, base.ParkTimeout = c.Parkinglot, c.ParkTimeout
+	return base
 }
 
 // RedisConfig selects single Redis, Sentinel or Cluster (UniversalClient).
