@@ -157,8 +157,8 @@ func parseCallFile(b []byte) (*callFile, error) {
 	cf := &callFile{raw: b, retryTime: 300 * time.Second, waitTime: 45 * time.Second, priority: "1"}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
+		line := strings.TrimSpace(stripCallFileComment(sc.Text()))
+		if line == "" {
 			continue
 		}
 		k, v, ok := strings.Cut(line, ":")
@@ -203,6 +203,41 @@ func parseCallFile(b []byte) (*callFile, error) {
 		return cf, errBadCallFile
 	}
 	return cf, nil
+}
+
+// stripCallFileComment cuts a call-file line where pbx_spool does before
+// it reads the directive: at a '#' that starts the line or follows a blank
+// or a tab, and at the first ';' not escaped as "\;" (an escaped one stays,
+// without its backslash). A value with such a character reaches Asterisk
+// cut short: the fake must cut it as well, or a test would pass a call
+// file the real spool reads otherwise.
+func stripCallFileComment(line string) string {
+	for i := 0; i < len(line); i++ {
+		if line[i] == '#' && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t') {
+			line = line[:i]
+			break
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(line); i++ {
+		if line[i] != ';' {
+			continue
+		}
+		if i > 0 && line[i-1] == '\\' {
+			b.WriteString(line[:i-1])
+			b.WriteByte(';')
+			line = line[i+1:]
+			i = -1
+			continue
+		}
+		line = line[:i]
+		break
+	}
+	if b.Len() == 0 {
+		return line
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 // run processes one call file; it returns the final status, or "" when the

@@ -119,3 +119,31 @@ func TestSpoolCallFiles(t *testing.T) {
 		t.Errorf("AMI: %d OriginateResponse (want 0), %d failed-extension UserEvents (want 4)", originateResponses, failed)
 	}
 }
+
+// The fake reads a call file's lines as pbx_spool does: a '#' at the start
+// or after a blank, and an unescaped ';', start a comment; "\;" is a ';'.
+func TestCallFileComments(t *testing.T) {
+	for in, want := range map[string]string{
+		"Data: custom/hello":               "Data: custom/hello",
+		"# a comment":                      "",
+		"; a comment":                      "",
+		"Data: custom/hello ; say hello":   "Data: custom/hello ",
+		"Data: custom/hello;x":             "Data: custom/hello",
+		`Data: a\;b;c`:                     "Data: a;b",
+		`Data: a\;b\;c`:                    "Data: a;b;c",
+		`CallerID: "Sales#1" <100> # ours`: `CallerID: "Sales#1" <100> `,
+		"Setvar: TAG=a#b":                  "Setvar: TAG=a#b",
+		"Setvar: TAG=a\t#b":                "Setvar: TAG=a\t",
+	} {
+		if got := stripCallFileComment(in); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+	cf, err := parseCallFile([]byte("Channel: Local/100@test\nApplication: Playback\nData: custom/x;comment\nCallerID: \"A\" <1> # ours\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.data != "custom/x" || cf.callerID != `"A" <1>` {
+		t.Errorf("data %q, callerid %q: comments not cut", cf.data, cf.callerID)
+	}
+}
