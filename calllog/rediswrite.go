@@ -138,6 +138,8 @@ func (w *Writer) writeChunks(ctx context.Context, encs *encoders, shard int, rec
 		return 0, 0, 0, errors.New("calllog: no Redis client")
 	}
 	if chunkLen(recs, batchSize) == len(recs) {
+		ctx, cancel := context.WithTimeout(ctx, w.cfg.WriteTimeout)
+		defer cancel()
 		enc := encs.get(0)
 		enc.replay = false
 		written, dup, err = w.evalGroup(ctx, enc, shard, recs, "")
@@ -157,9 +159,9 @@ func (w *Writer) writeChunks(ctx context.Context, encs *encoders, shard int, rec
 		if cur.end < len(recs) {
 			// The next round is encoded on a goroutine of its own while
 			// this one's round trip runs here: with one P (GOMAXPROCS=1)
-			// it runs as soon as Exec waits for the answers, which an
-			// encoding goroutine that sent its round from a goroutine of
-			// its own would not let happen before it was done.
+			// the encoder runs as soon as Exec waits for the answers. (The
+			// other way round, Exec on a new goroutine, the round was sent
+			// only once the encoding that kept the P was done.)
 			encoded = make(chan *round, 1)
 			go func(start, m int) {
 				encoded <- w.prepareRound(encs, m%2, shard, recs, start, batchSize, roundChunks(m), false)

@@ -114,6 +114,22 @@ func TestCloseIsBoundedWhenRedisHangs(t *testing.T) {
 	}
 }
 
+// A live write of less than a batch (one script call, no pipeline) to a
+// Redis that never answers gives up after WriteTimeout and spools: nothing
+// else bounds it here (the client's ReadTimeout is an hour).
+func TestLiveWriteToHangingRedisTimesOut(t *testing.T) {
+	addr := blackhole(t)
+	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ContextTimeoutEnabled: true,
+		ReadTimeout: time.Hour, WriteTimeout: time.Hour})
+	t.Cleanup(func() { _ = client.Close() })
+	w := newWriter(t, calllog.Config{FlushDelay: -1, WriteTimeout: 100 * time.Millisecond, RetryInterval: time.Hour}, client)
+	w.Append(calllog.Entry{Call: "c", Kind: calllog.KindCallStart})
+	waitFor(t, "the entry spooled after WriteTimeout", func() bool { return w.Stats().Spooled == 1 })
+	if err := closeWithin(t, w, 300*time.Millisecond); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
 // blackhole accepts TCP connections and never answers.
 func blackhole(t *testing.T) string {
 	l, err := netListen()
