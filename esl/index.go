@@ -204,15 +204,11 @@ func parseScanned(frame []byte, hdrLen int, pre []uint32, oh outerHeader) (*Mess
 // the frame (m.buf until now) followed by room for the ends of lines
 // header lines, the first ones ends, and for pairs JSON slots.
 //
-// When the Message and its buffer together fit the size class the buffer
-// alone would take plus the Message's, they are one allocation (the
-// Message at its start; the real 3.2 KB CHANNEL_EXECUTE_COMPLETE: 3,456
-// bytes instead of 3,456 and 96): one malloc a message instead of two,
-// and never more bytes held. The allocation is of bytes, which the
-// collector does not scan, so the Message's one pointer (buf) is not seen
-// there; it points into the same allocation, which whoever holds the
-// Message, or a string from it, keeps alive anyway. A copy of the
-// Message made elsewhere is an ordinary struct whose pointer is scanned.
+// The Message and its buffer stay two allocations. Putting the Message at
+// the start of its buffer would save one malloc (~250 instructions), but
+// the buffer is bytes the collector does not scan: the Message's pointer
+// would be hidden from it, which Go's rules for unsafe do not allow and a
+// later runtime could punish with a freed buffer.
 func (m *Message) allocIndex(ends []uint32, lines, pairs int) *Message {
 	n := int(m.frameLen)
 	w := narrowEnd
@@ -223,18 +219,9 @@ func (m *Message) allocIndex(ends []uint32, lines, pairs int) *Message {
 	if pairs > 0 {
 		size = (size+3)&^3 + slotSize*pairs // the slots are read as uint32s
 	}
-	var h *Message
-	var buf []byte
-	if all := headSize + size; combine(all, size) {
-		b := newBuffer(headSize, m.buf[:n], all)
-		h = (*Message)(unsafe.Pointer(&b[0])) // the allocation's start: aligned for any type
-		buf = b[headSize:all:all]
-	} else {
-		h = new(Message)
-		buf = newBuffer(0, m.buf[:n], size)
-	}
-	*h = *m // the bytes under h are zeros (newBuffer): no stale pointer for the write barrier
-	h.buf, h.idxOff = buf, uint32(n)
+	h := new(Message)
+	*h = *m
+	h.buf, h.idxOff = newBuffer(m.buf[:n], size), uint32(n)
 	if pairs > 0 {
 		h.pairOff = uint32(size - slotSize*pairs)
 	}
@@ -255,50 +242,6 @@ func (m *Message) putEnds(i uint32, ends []uint32) {
 	packEnds(m.buf[start:start+narrowEnd*uint32(len(ends))], ends)
 }
 
-// headSize is the room a Message takes at the start of a combined
-// allocation (a multiple of 8, so the frame after it is aligned as well).
-const headSize = (int(unsafe.Sizeof(Message{})) + 7) &^ 7
-
-// maxCombined is the largest combined allocation: the allocator's small
-// size classes (sizeClasses) are probed up to it.
-const maxCombined = 16 << 10
-
-// sizeClasses maps n, for n up to maxCombined, to the size of the
-// allocation made for n bytes: sizeClasses[(n+7)/8] (the size classes are
-// multiples of 8). Empty if they could not be found: then nothing is
-// combined.
-var sizeClasses = probeSizeClasses()
-
-// probeSizeClasses finds the size classes by growing a strings.Builder to
-// just past each one: Grow allocates a whole size class, and Cap reports
-// it (a few dozen allocations, once). A runtime that did not round up, or
-// not to multiples of 8, makes it give up.
-func probeSizeClasses() []uint16 {
-	classes := make([]uint16, maxCombined/8+1)
-	for n := 1; n <= maxCombined; {
-		var b strings.Builder
-		b.Grow(n)
-		c := b.Cap()
-		if c < n || c%8 != 0 || c == n && n == 1 {
-			return nil
-		}
-		for ; n <= c && n <= maxCombined; n += 8 {
-			classes[(n+7)/8] = uint16(c)
-		}
-		n = c + 1
-	}
-	return classes
-}
-
-// combine tells whether the combined allocation of all bytes takes no more
-// than a Message and a buffer of size bytes apart (size < all).
-func combine(all, size int) bool {
-	if all > maxCombined || len(sizeClasses) == 0 {
-		return false
-	}
-	return sizeClasses[(all+7)/8] <= sizeClasses[(size+7)/8]+sizeClasses[(headSize+7)/8]
-}
-
 // packEndsGeneric stores ends, each below 1<<16, as little-endian
 // uint16s in dst (two bytes each), four a step. It is packEnds where
 // there is no assembly, and the reference packEnds is tested against.
@@ -314,26 +257,21 @@ func packEndsGeneric(dst []byte, ends []uint32) {
 	}
 }
 
-// zeroHead is what newBuffer writes before the frame.
-var zeroHead [headSize]byte
-
-// newBuffer returns a new slice of size bytes holding head zero bytes and
-// a copy of frame (size >= head+len(frame)); the rest is not initialised
-// (the index is written there before it is read). A strings.Builder grown to size is
-// one allocation the runtime does not clear, and the copy is frame's
-// bytes only; clearing the whole buffer on every message showed up as a
-// quarter of the parse time. The Builder is dropped here, so nothing else
-// sees the bytes written after its string.
-func newBuffer(head int, frame []byte, size int) []byte {
-	var b strings.Builder
-	b.Grow(size)
-	b.Write(zeroHead[:head])
-	b.Write(frame)
-	s := b.String()
-	if len(s) == 0 {
+// newBuffer returns a new slice of size bytes starting with a copy of
+// frame (size >= len(frame)); the rest is not initialised (the index is
+// written there before it is read). A strings.Builder grown to size is one
+// allocation the runtime does not clear, and the copy is frame's bytes
+// only; clearing the whole buffer on every message showed up as a quarter
+// of the parse time. The Builder is dropped here, so nothing else sees the
+// bytes written after its string.
+func newBuffer(frame []byte, size int) []byte {
+	if len(frame) == 0 {
 		return make([]byte, size) // an empty frame: no pointer to take
 	}
-	return unsafe.Slice(unsafe.StringData(s), size)
+	var b strings.Builder
+	b.Grow(size)
+	b.Write(frame)
+	return unsafe.Slice(unsafe.StringData(b.String()), size)
 }
 
 // hotFilter picks the lines that start like a hot header: their first

@@ -76,7 +76,7 @@ const (
 
 // Message is one ESL message: a reply, an api response, a disconnect
 // notice or an event. One type for all of them keeps the hot path (read a
-// frame, look at a few headers) at one or two allocations; Kind tells them
+// frame, look at a few headers) at two allocations; Kind tells them
 // apart.
 //
 // Two header sets: OuterHeader reads the frame's own header block
