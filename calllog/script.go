@@ -56,7 +56,11 @@ package calllog
 //
 // The stream is trimmed once per batch (XTRIM MAXLEN ~) instead of by every
 // XADD: the same approximate cap, and three arguments and a rewrite of the
-// trim argument less per entry.
+// trim argument less per entry. The XTRIM is the script's last command: a
+// user whose ACL lacks it (written for the XADD MAXLEN of before) had every
+// batch's entries written without their marks, and appended again by every
+// replay (TestReviewTrimRefusedWritesEachEntryOnce); now such a batch is
+// refused after its marks and its replay skips it.
 //
 // KEYS: [1] stream, [2] order key of the writer, then per call: dedupe hash,
 // summary hash (the dedupe hash again when summaries are off).
@@ -112,9 +116,6 @@ local function xadd(o2, n, ci, id, ts, f, fv, nd, kd, vl, ...)
   end
 end
 for _ = 1, nents do xadd(up(p, nextn, o)) end
-if written > 0 then
-  rcall('XTRIM', stream, 'MAXLEN', '~', ARGV[1])
-end
 local dttl = ARGV[2]
 local sttl = ARGV[3]
 for ci = 1, ncalls do
@@ -148,6 +149,12 @@ if ARGV[6] == '1' then
 end
 if written > 0 and tonumber(blast) > last then
   rcall('SET', okey, blast, 'EX', dttl)
+end
+-- Last: a script error does not undo the writes before it, so nothing that
+-- can be refused (XTRIM is a command an ACL may lack) may come between the
+-- entries and their marks.
+if written > 0 then
+  rcall('XTRIM', stream, 'MAXLEN', '~', ARGV[1])
 end
 return {written, dup}
 `
