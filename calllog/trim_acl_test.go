@@ -18,7 +18,7 @@ import (
 // wrote. Each entry must still be in the stream once: nothing the script
 // can fail on may come between the entries and their dedupe marks, or
 // every replay of the refused batch appends it again.
-func TestReviewTrimRefusedWritesEachEntryOnce(t *testing.T) {
+func TestTrimRefusedWritesEachEntryOnce(t *testing.T) {
 	srv := redistest.NewServer(t, redistest.Options{})
 	admin := srv.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
