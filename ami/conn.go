@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,6 +114,7 @@ func newConnReader(nc net.Conn, cfg Config) *Reader {
 // (Asterisk cuts a session that leaves about 4 MB unread).
 func (c *Conn) readLoop() {
 	defer c.readerWG.Done()
+	defer c.recoverReader()
 	for {
 		m, err := c.rd.ReadMessage()
 		if err != nil {
@@ -129,6 +131,16 @@ func (c *Conn) readLoop() {
 			return
 		}
 		c.dispatch(m)
+	}
+}
+
+// recoverReader, deferred by readLoop, turns a panic in the framing or the
+// dispatch into the end of this one connection: a bug met on one peer's
+// bytes must not end every other connection of the process.
+func (c *Conn) recoverReader() {
+	if r := recover(); r != nil {
+		c.log.Error("ami: reader panicked; closing the connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		c.fail(fmt.Errorf("%w: reader panic: %v", ErrInternal, r))
 	}
 }
 

@@ -36,6 +36,10 @@ var (
 	// ErrQueueOverflow reports that a subscriber left more events undrained
 	// than the hard cap allows; that subscription is closed.
 	ErrQueueOverflow = errors.New("ami: event queue overflow")
+	// ErrInternal reports a bug of this package met while reading one
+	// connection (a panic in the reader): that connection is closed, with
+	// the panic and its stack logged, and the process goes on.
+	ErrInternal = errors.New("ami: internal error")
 	// ErrTimeout reports that an action got no reply before its deadline
 	// (the connection's default action timeout when the context had none),
 	// or that a keepalive Ping went unanswered.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,6 +104,7 @@ func newConnReader(nc net.Conn, cfg Config) *Reader {
 // owner: replies go to buffered slots, events to the unbounded mailbox.
 func (c *Conn) readLoop() {
 	defer c.readerWG.Done()
+	defer c.recoverReader()
 	for {
 		m, err := c.rd.ReadMessage()
 		if err != nil {
@@ -120,6 +122,16 @@ func (c *Conn) readLoop() {
 			c.fail(err)
 			return
 		}
+	}
+}
+
+// recoverReader, deferred by readLoop, turns a panic in the framing or the
+// dispatch into the end of this one connection: a bug met on one peer's
+// bytes must not end every other connection of the process.
+func (c *Conn) recoverReader() {
+	if r := recover(); r != nil {
+		c.log.Error("esl: reader panicked; closing the connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		c.fail(fmt.Errorf("%w: reader panic: %v", ErrInternal, r))
 	}
 }
 

@@ -35,6 +35,10 @@ var (
 	// ErrQueueOverflow reports that the owner left more events undrained than
 	// the hard cap allows; the connection is closed.
 	ErrQueueOverflow = errors.New("esl: event queue overflow")
+	// ErrInternal reports a bug of this package met while reading one
+	// connection (a panic in the reader): that connection is closed, with
+	// the panic and its stack logged, and the process goes on.
+	ErrInternal = errors.New("esl: internal error")
 )
 
 // ReplyError is a "-ERR ..." answer from FreeSWITCH, to a command
