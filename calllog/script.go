@@ -59,7 +59,7 @@ package calllog
 // trim argument less per entry. The XTRIM is the script's last command: a
 // user whose ACL lacks it (written for the XADD MAXLEN of before) had every
 // batch's entries written without their marks, and appended again by every
-// replay (TestReviewTrimRefusedWritesEachEntryOnce); now such a batch is
+// replay (TestTrimRefusedWritesEachEntryOnce); now such a batch is
 // refused after its marks and its replay skips it.
 //
 // KEYS: [1] stream, [2] order key of the writer, then per call: dedupe hash,
@@ -67,12 +67,17 @@ package calllog
 // ARGV: [1] MAXLEN (approximate), [2] dedupe TTL s, [3] summary TTL s,
 // [4] writer, [5] prev ("" = no order check), [6] summaries "1"/"0",
 // [7] "1" = a replayed batch: look the marks up even above the order key,
-// [8] the batch (MessagePack, see batchEncoder; absent = a probe).
+// [8] the batch (MessagePack, see batchEncoder; absent = a probe). A
+// server without cmsgpack.unpack_limit (an emulator; every Redis with
+// streams has it) fails the probe too, loudly, instead of every batch.
 // Returns {written, duplicates}.
 const writeScript = `
 local stream = KEYS[1]
 local okey = KEYS[2]
 local p = ARGV[8]
+if not cmsgpack.unpack_limit then
+  return redis.error_reply('NOUNPACK calllog: this server has no cmsgpack.unpack_limit (Redis 5.0 and later have it)')
+end
 if p == nil or p == '' then return {0, 0} end
 local writer = ARGV[4]
 local prev = ARGV[5]
