@@ -135,10 +135,13 @@
 //     error): counted in fsivr_calllog_entries_lost_total and logged at error
 //     level, never silently. Appends after Close and spool files removed
 //     under the writer count the same way.
-//   - The window before the writer knows Redis is down: entries in the
-//     batches in flight, and the queue behind them (at most QueueSize +
-//     8 × BatchSize entries per shard, for at most FlushDelay + WriteTimeout),
-//     are only in memory. A SIGKILL of
+//   - The window before the writer knows Redis is down: the entries of the
+//     write in progress (what was queued when it began, sent in rounds of
+//     1, 2, 4, then 8 batches, each round once the one before is
+//     acknowledged) and the queue behind them (at most 2 × QueueSize
+//     entries per shard; a round unanswered for WriteTimeout ends the
+//     write, FlushDelay + WriteTimeout after Redis stopped answering at
+//     most) are only in memory. A SIGKILL of
 //     the process in that window loses them; the next writer on the spool
 //     counts them as sequence gaps (fsivr_calllog_entries_missing_total, per
 //     writer id, from its "<writer id>.mark" file and its segments) when later
