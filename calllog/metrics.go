@@ -23,6 +23,7 @@ type Stats struct {
 	Truncated   uint64 // values or field names cut to MaxValueBytes, or fields beyond MaxFields dropped
 	SpoolErrors uint64 // spool I/O errors (write, sync, read, remove)
 	RedisErrors uint64 // failed batch writes or probes
+	TrimRefused uint64 // written batches whose XTRIM Redis refused (the stream grows past MaxLen)
 	Queued      int    // entries in the in-memory queues now
 	Segments    int    // spool segment files now
 }
@@ -30,7 +31,7 @@ type Stats struct {
 type counters struct {
 	appended, written, duplicates, spooled, replayed, lost atomic.Uint64
 	corrupt, quarantined, missing, capped, truncated       atomic.Uint64
-	spoolErrors, redisErrors                               atomic.Uint64
+	spoolErrors, redisErrors, trimRefused                  atomic.Uint64
 }
 
 // register exports the counters; queued and segments read the gauges.
@@ -63,6 +64,7 @@ func (c *counters) register(reg prometheus.Registerer, stream string, queued, se
 		counter("values_truncated_total", "Values or field names cut to MaxValueBytes, or fields beyond MaxFields dropped.", &c.truncated),
 		counter("spool_errors_total", "Spool I/O errors (write, sync, read, remove).", &c.spoolErrors),
 		counter("redis_errors_total", "Failed batch writes or probes.", &c.redisErrors),
+		counter("trim_refused_total", "Written batches whose XTRIM Redis refused (the user's ACL lacks it): the stream is not trimmed.", &c.trimRefused),
 		gauge("queue_length", "Entries in the in-memory queues.", queued),
 		gauge("spool_segments", "Spool segment files on disk.", segments),
 	} {

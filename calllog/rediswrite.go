@@ -64,7 +64,7 @@ func (w *Writer) write(ctx context.Context, encs *encoders, recs []record) (writ
 	_, _ = pipe.Exec(ctx) // per-command errors are read below
 	var errs []error
 	for i, c := range cmds {
-		wr, dp, cerr := scriptResult(c)
+		wr, dp, cerr := w.scriptResult(c)
 		if redis.HasErrorPrefix(cerr, "NOSCRIPT") || redis.HasErrorPrefix(cerr, "PARTIAL") {
 			// Nothing of it was written: send it again alone (EVAL, or
 			// split).
@@ -239,7 +239,7 @@ func (w *Writer) execRound(ctx context.Context, r *round) (res roundResult) {
 	_, _ = r.pipe.Exec(ctx) // per-command errors are read below
 	res.acked = r.start
 	for i := range r.nc {
-		wr, dp, cerr := scriptResult(r.cmds[i])
+		wr, dp, cerr := w.scriptResult(r.cmds[i])
 		res.written += wr
 		res.dup += dp
 		if cerr != nil && res.err == nil {
@@ -299,9 +299,9 @@ func payloadBound(r *record) int {
 // goes in its own script call.
 func (w *Writer) evalGroup(ctx context.Context, enc *batchEncoder, shard int, recs []record, prev string) (written, dup int, err error) {
 	keys, args := w.scriptArgs(enc, shard, recs, prev)
-	written, dup, err = scriptResult(w.client.EvalSha(ctx, w.sha, keys, args...))
+	written, dup, err = w.scriptResult(w.client.EvalSha(ctx, w.sha, keys, args...))
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
-		written, dup, err = scriptResult(w.client.Eval(ctx, writeScript, keys, args...))
+		written, dup, err = w.scriptResult(w.client.Eval(ctx, writeScript, keys, args...))
 	}
 	if !redis.HasErrorPrefix(err, "PARTIAL") || len(recs) == 1 {
 		return written, dup, err
@@ -328,9 +328,9 @@ func (w *Writer) eval(ctx context.Context, shard int) error {
 		return errors.New("calllog: no Redis client")
 	}
 	keys := []string{w.keys.StreamKey(shard)}
-	_, _, err := scriptResult(w.client.EvalSha(ctx, w.sha, keys))
+	_, _, err := w.scriptResult(w.client.EvalSha(ctx, w.sha, keys))
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
-		_, _, err = scriptResult(w.client.Eval(ctx, writeScript, keys))
+		_, _, err = w.scriptResult(w.client.Eval(ctx, writeScript, keys))
 	}
 	if err != nil {
 		return fmt.Errorf("calllog: probe: %w", err)
@@ -338,15 +338,28 @@ func (w *Writer) eval(ctx context.Context, shard int) error {
 	return nil
 }
 
-func scriptResult(c *redis.Cmd) (written, dup int, err error) {
+// scriptResult reads the write script's answer: {written, duplicates} for
+// a probe, and a third value, 0 when the stream's trim was refused.
+func (w *Writer) scriptResult(c *redis.Cmd) (written, dup int, err error) {
 	res, err := c.Int64Slice()
 	if err != nil {
 		return 0, 0, err
 	}
-	if len(res) != 2 {
+	if len(res) != 2 && len(res) != 3 {
 		return 0, 0, fmt.Errorf("calllog: write script answered %v", res)
 	}
+	if len(res) == 3 && res[2] == 0 {
+		w.trimRefused()
+	}
 	return int(res[0]), int(res[1]), nil
+}
+
+// trimRefused counts a batch whose XTRIM Redis refused and says so once:
+// the entries are written, but the stream is not kept to MaxLen.
+func (w *Writer) trimRefused() {
+	if w.stats.trimRefused.Add(1) == 1 {
+		w.logger.Warn("calllog: Redis refused XTRIM (the user's ACL lacks it?): entries are written but the stream is not trimmed to max_len", "max_len", w.cfg.MaxLen)
+	}
 }
 
 // scriptArgs returns the KEYS and ARGV of one script call for recs (one

@@ -59,8 +59,9 @@ package calllog
 // trim argument less per entry. The XTRIM is the script's last command: a
 // user whose ACL lacks it (written for the XADD MAXLEN of before) had every
 // batch's entries written without their marks, and appended again by every
-// replay (TestTrimRefusedWritesEachEntryOnce); now such a batch is
-// refused after its marks and its replay skips it.
+// replay. Now the trim is the last command, run with redis.pcall: a refused
+// one leaves the batch written, and is counted and logged
+// (TestTrimRefusedWritesEachEntryOnce).
 //
 // KEYS: [1] stream, [2] order key of the writer, then per call: dedupe hash,
 // summary hash (the dedupe hash again when summaries are off).
@@ -70,7 +71,9 @@ package calllog
 // [8] the batch (MessagePack, see batchEncoder; absent = a probe). A
 // server without cmsgpack.unpack_limit (an emulator; every Redis with
 // streams has it) fails the probe too, loudly, instead of every batch.
-// Returns {written, duplicates}.
+// Returns {written, duplicates, trimmed}: trimmed is 0 when the XTRIM was
+// refused (the Redis user may not run it; the stream then grows past MaxLen,
+// counted in Stats.TrimRefused and logged once).
 const writeScript = `
 local stream = KEYS[1]
 local okey = KEYS[2]
@@ -155,11 +158,14 @@ end
 if written > 0 and tonumber(blast) > last then
   rcall('SET', okey, blast, 'EX', dttl)
 end
--- Last: a script error does not undo the writes before it, so nothing that
--- can be refused (XTRIM is a command an ACL may lack) may come between the
--- entries and their marks.
+-- Last, and caught: a script error does not undo the writes before it, so
+-- nothing that can be refused (XTRIM is a command an ACL may lack) may come
+-- between the entries and their marks, and a refused trim must not fail a
+-- batch that is written (its replay would only find duplicates).
+local trimmed = 1
 if written > 0 then
-  rcall('XTRIM', stream, 'MAXLEN', '~', ARGV[1])
+  local r = redis.pcall('XTRIM', stream, 'MAXLEN', '~', ARGV[1])
+  if type(r) == 'table' and r.err then trimmed = 0 end
 end
-return {written, dup}
+return {written, dup, trimmed}
 `

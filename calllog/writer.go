@@ -166,7 +166,7 @@ func (w *Writer) Stats() Stats {
 		Replayed: c.replayed.Load(), Lost: c.lost.Load(),
 		Corrupt: c.corrupt.Load(), Quarantined: c.quarantined.Load(), Missing: c.missing.Load(),
 		Capped: c.capped.Load(), Truncated: c.truncated.Load(),
-		SpoolErrors: c.spoolErrors.Load(), RedisErrors: c.redisErrors.Load(),
+		SpoolErrors: c.spoolErrors.Load(), RedisErrors: c.redisErrors.Load(), TrimRefused: c.trimRefused.Load(),
 		Queued: int(w.queued()), Segments: int(w.segmentCount()),
 	}
 }
