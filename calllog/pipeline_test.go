@@ -18,28 +18,23 @@ import (
 	"github.com/fsivr/fsivr/internal/redistest"
 )
 
-// pipelineHook holds the writer's first script call until the test has
-// queued a backlog (so the next round trip is a pipeline of several
-// batches), then lets tamper change the first pipeline of three or more
-// script calls.
-type pipelineHook struct {
+// firstScriptHold holds the writer's first single script call until the
+// test has queued a backlog behind it (backlog closes release), so that
+// the next round trip is a pipeline of several batches. The hooks below
+// embed it.
+type firstScriptHold struct {
 	entered chan struct{} // closed when the first script call is held
 	release chan struct{} // closed by the test to let it go
 	once    sync.Once
-	tamper  func(ctx context.Context, cmds []redis.Cmder, next redis.ProcessPipelineHook) error
-
-	mu    sync.Mutex
-	fired bool
-	after []error // errors of the tampered pipeline's commands, as the writer saw them
 }
 
-func newPipelineHook() *pipelineHook {
-	return &pipelineHook{entered: make(chan struct{}), release: make(chan struct{})}
+func newFirstScriptHold() firstScriptHold {
+	return firstScriptHold{entered: make(chan struct{}), release: make(chan struct{})}
 }
 
-func (h *pipelineHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *firstScriptHold) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (h *pipelineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (h *firstScriptHold) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if cmd.Name() == "evalsha" {
 			h.once.Do(func() {
@@ -49,6 +44,21 @@ func (h *pipelineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		return next(ctx, cmd)
 	}
+}
+
+// pipelineHook holds the first script call (firstScriptHold), then lets
+// tamper change the first pipeline of three or more script calls.
+type pipelineHook struct {
+	firstScriptHold
+	tamper func(ctx context.Context, cmds []redis.Cmder, next redis.ProcessPipelineHook) error
+
+	mu    sync.Mutex
+	fired bool
+	after []error // errors of the tampered pipeline's commands, as the writer saw them
+}
+
+func newPipelineHook() *pipelineHook {
+	return &pipelineHook{firstScriptHold: newFirstScriptHold()}
 }
 
 func (h *pipelineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
@@ -72,25 +82,18 @@ func (h *pipelineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 
 // backlog appends n node entries of one call (values 1..n) such that all but
 // the first wait behind the held first script call.
-func backlog(t *testing.T, w *calllog.Writer, h *pipelineHook, n int) {
-	t.Helper()
-	backlogHeld(t, w, h.entered, h.release, n)
-}
-
-// backlogHeld is backlog for any hook that closes entered when it holds the
-// first script call and lets it go when release is closed.
-func backlogHeld(t *testing.T, w *calllog.Writer, entered <-chan struct{}, release chan struct{}, n int) {
+func backlog(t *testing.T, w *calllog.Writer, h *firstScriptHold, n int) {
 	t.Helper()
 	w.Append(calllog.Entry{Call: "c1", Kind: calllog.KindNode, Node: "n", Value: "1"})
 	select {
-	case <-entered:
+	case <-h.entered:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the writer never sent its first batch")
 	}
 	for i := 2; i <= n; i++ {
 		w.Append(calllog.Entry{Call: "c1", Kind: calllog.KindNode, Node: "n", Value: strconv.Itoa(i)})
 	}
-	close(release)
+	close(h.release)
 }
 
 // streamValues is the "value" field of every entry of the stream, in stream
@@ -134,7 +137,7 @@ func TestPipelinedBatchRefusedKeepsOrder(t *testing.T) {
 	client.AddHook(h)
 	const n = 40
 	w := newWriter(t, calllog.Config{BatchSize: 4, FlushDelay: -1, RetryInterval: 20 * time.Millisecond}, client)
-	backlog(t, w, h, n)
+	backlog(t, w, &h.firstScriptHold, n)
 	waitFor(t, "the spool replayed", func() bool {
 		st := w.Stats()
 		return st.Written+st.Duplicates == n && st.Segments == 0
@@ -179,7 +182,7 @@ func TestPipelineAnswersLostSpoolsUnacknowledged(t *testing.T) {
 	// tampered pipeline (the first of 3 or more) is the last.
 	const n = 1 + 7*4
 	w := newWriter(t, calllog.Config{BatchSize: 4, FlushDelay: -1, RetryInterval: 20 * time.Millisecond}, client)
-	backlog(t, w, h, n)
+	backlog(t, w, &h.firstScriptHold, n)
 	waitFor(t, "the spool replayed", func() bool {
 		st := w.Stats()
 		return st.Written+st.Duplicates == n && st.Segments == 0
@@ -312,31 +315,15 @@ func TestMarkWrittenOnlyBeforeSpooling(t *testing.T) {
 }
 
 // roundsHook records the size of every pipeline of script calls the writer
-// sends, holds the first single script call like pipelineHook (so that a
-// backlog queues behind it), and lets lose change the answers of the
+// sends, holds the first single script call (firstScriptHold), and lets lose change the answers of the
 // pipeline with the given number (0-based) after Redis applied it.
 type roundsHook struct {
-	entered, release chan struct{}
-	once             sync.Once
-	loseAt           int // -1: none
-	lose             func(cmds []redis.Cmder) error
+	firstScriptHold
+	loseAt int // -1: none
+	lose   func(cmds []redis.Cmder) error
 
 	mu    sync.Mutex
 	sizes []int
-}
-
-func (h *roundsHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *roundsHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if cmd.Name() == "evalsha" {
-			h.once.Do(func() {
-				close(h.entered)
-				<-h.release
-			})
-		}
-		return next(ctx, cmd)
-	}
 }
 
 func (h *roundsHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
@@ -368,11 +355,11 @@ func (h *roundsHook) pipelines() []int {
 func TestRoundsGrowAndKeepOrder(t *testing.T) {
 	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
-	h := &roundsHook{entered: make(chan struct{}), release: make(chan struct{}), loseAt: -1}
+	h := &roundsHook{firstScriptHold: newFirstScriptHold(), loseAt: -1}
 	client.AddHook(h)
 	const n = 1 + 17*4 // the held first entry, then 17 batches of 4
 	w := newWriter(t, calllog.Config{BatchSize: 4, FlushDelay: -1}, client)
-	backlogHeld(t, w, h.entered, h.release, n)
+	backlog(t, w, &h.firstScriptHold, n)
 	waitFor(t, "the backlog written", func() bool { return w.Stats().Written == n })
 	closeWriter(t, w)
 	if got, want := h.pipelines(), []int{1, 2, 4, 8, 2}; !slices.Equal(got, want) {
@@ -392,7 +379,7 @@ func TestRoundNotAcknowledgedStopsTheNext(t *testing.T) {
 	srv := redistest.NewServer(t, redistest.Options{})
 	client := srv.Client(t)
 	injected := errors.New("injected: connection lost while reading the answers")
-	h := &roundsHook{entered: make(chan struct{}), release: make(chan struct{}), loseAt: 1,
+	h := &roundsHook{firstScriptHold: newFirstScriptHold(), loseAt: 1,
 		lose: func(cmds []redis.Cmder) error {
 			cmds[1].SetErr(injected)
 			return injected
@@ -400,7 +387,7 @@ func TestRoundNotAcknowledgedStopsTheNext(t *testing.T) {
 	client.AddHook(h)
 	const n = 1 + 15*4
 	w := newWriter(t, calllog.Config{BatchSize: 4, FlushDelay: -1, RetryInterval: 20 * time.Millisecond}, client)
-	backlogHeld(t, w, h.entered, h.release, n)
+	backlog(t, w, &h.firstScriptHold, n)
 	waitFor(t, "the spool replayed", func() bool {
 		st := w.Stats()
 		return st.Written+st.Duplicates == n && st.Segments == 0
