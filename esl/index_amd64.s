@@ -161,31 +161,26 @@ nextline:
 	ADDQ R12, DX
 	JMP block64
 
+// The three exits differ only in stop: the blank line (1), the index full
+// (2), the end of the bytes (0).
 blank:
-	CMPB 384(R9), $0
-	JEQ 2(PC)
-	VZEROUPPER
-	MOVQ AX, ni+96(FP)
-	MOVQ R8, p+104(FP)
-	MOVQ $1, stop+120(FP)
-	RET
+	MOVQ $1, R10
+	JMP  exit
 
 full:
-	CMPB 384(R9), $0
-	JEQ 2(PC)
-	VZEROUPPER
-	MOVQ AX, ni+96(FP)
-	MOVQ R8, p+104(FP)
-	MOVQ $2, stop+120(FP)
-	RET
+	MOVQ $2, R10
+	JMP  exit
 
 end:
+	MOVQ $0, R10
+
+exit:
 	CMPB 384(R9), $0
 	JEQ 2(PC)
 	VZEROUPPER
 	MOVQ AX, ni+96(FP)
 	MOVQ R8, p+104(FP)
-	MOVQ $0, stop+120(FP)
+	MOVQ R10, stop+120(FP)
 	RET
 
 // func cpuAVX2() bool
